@@ -1,0 +1,232 @@
+"""``irkit index``, ``rank``, ``eval``, ``leaderboard`` and ``models``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from irkit.errors import InputError, IrkitError
+
+QUIET = typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")
+FORCE = typer.Option("--force", "-f", help="Replace an existing output.")
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+def _qrels(path: Path, fmt: str, index: Path | None, normalise: bool, quiet: bool):
+    """Read qrels; with an index, count (and optionally map) judged docs it lacks."""
+    from irkit.io.trec import normalise_docnos, read_qrels
+    from irkit.progress import log
+
+    qrels = read_qrels(path, fmt)
+    if index is None:
+        if normalise:
+            raise IrkitError("--normalise-ids needs --index (the index says which ids exist)")
+        return qrels
+    from irkit.index import LuceneIndex
+
+    docnos = set(LuceneIndex(index).docnos)
+    if normalise:
+        qrels, changed = normalise_docnos(qrels, docnos)
+        log(f"{path}: mapped {changed} judged ids to the index's ids (e.g. CACM-756 -> CACM-0756)", quiet)
+    missing = ~qrels["docno"].isin(docnos)
+    if missing.any():
+        example = qrels.loc[missing, "docno"].iloc[0]
+        hint = "" if normalise else "; --normalise-ids maps ids that differ only in zero padding"
+        print(
+            f"irkit: warning: {path}: {int(missing.sum())} of {len(qrels)} judgements name documents "
+            f"that are not in the index (e.g. {example}){hint}",
+            file=sys.stderr,
+        )
+    return qrels
+
+
+def _runs(paths: list[Path]) -> dict:
+    from irkit.io.trec import read_run
+
+    runs = {}
+    for p in paths:
+        name = p.stem if p.stem not in runs else str(p)
+        runs[name] = read_run(p)
+    return runs
+
+
+def index_cmd(
+    path: Annotated[Path, typer.Argument(help="Collection: a file, folder or archive (.tar.gz).")],
+    index: Annotated[Path, typer.Option("--index", "-i", help="Index folder to create.")],
+    format: Annotated[str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")] = "auto",
+    threads: Annotated[int, typer.Option(help="Indexing threads (default: all cores).")] = 0,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Build a Lucene index (Porter stemming, stopwords removed; positions, doc vectors, raw text stored).
+
+    The index is written to a temporary folder and renamed into place.
+    """
+    from irkit.index import build_index
+
+    idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
+    meta = idx.meta
+    _echo(f"indexed {meta['documents']:,} documents ({meta['format']}) into {index} in {meta['indexing_seconds']:.1f} s")
+
+
+def rank_cmd(
+    topics: Annotated[Path, typer.Option("--topics", "-t", help="Topics: TREC <top>, CACM, SMART .I/.W, BEIR jsonl or TSV.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="A registered model (`irkit models` lists them).")] = "bm25",
+    index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index folder.")] = None,
+    rerank: Annotated[Path | None, typer.Option(help="Candidate run to rerank instead of retrieving.")] = None,
+    depth: Annotated[int, typer.Option(help="Candidates per topic reranked from --rerank.")] = 100,
+    hits: Annotated[int, typer.Option(help="Documents retrieved per topic.")] = 1000,
+    qrels: Annotated[Path | None, typer.Option(help="Qrels, for models that tune on judged topics.")] = None,
+    topics_format: Annotated[str, typer.Option(help="auto|trec|cacm|smart|beir|tsv")] = "auto",
+    topic_field: Annotated[str, typer.Option(help="TREC topic field: title|desc|narr")] = "title",
+    k1: Annotated[float | None, typer.Option(help="[bm25] k1 (default 0.9).")] = None,
+    b: Annotated[float | None, typer.Option(help="[bm25] b (default 0.4).")] = None,
+    desm: Annotated[Path | None, typer.Option(help="(desm, irgan) DESM model folder.")] = None,
+    variant: Annotated[str | None, typer.Option(help="(desm) in-out|in-in.")] = None,
+    alpha: Annotated[float | None, typer.Option(help="(desm, dense) mixture weight with BM25 (tuned by CV if omitted).")] = None,
+    irgan: Annotated[Path | None, typer.Option(help="(irgan) IRGAN model folder.")] = None,
+    use: Annotated[str | None, typer.Option(help="(irgan) rank with the discriminator (d) or generator (g).")] = None,
+    faiss: Annotated[Path | None, typer.Option(help="(docnade, seqae) FAISS index built by `irkit faiss build`.")] = None,
+    encoder: Annotated[Path | None, typer.Option(help="(docnade, seqae) encoder model folder.")] = None,
+    threads: Annotated[int, typer.Option(help="Search threads (default: all cores).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
+    tag: Annotated[str | None, typer.Option(help="Run tag in the file (default: the model name).")] = None,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Rank topics with a model and write a TREC run file (`qid Q0 docno rank score tag`)."""
+    from irkit import registry
+    from irkit.io.atomic import check_output
+    from irkit.io.topics import read_topics
+    from irkit.io.trec import read_qrels, read_run, write_run
+
+    entry = registry.get(model)
+    check_output(output, force)  # fail before the work, not after
+    queries = read_topics(topics, topics_format, field=topic_field)
+    options = {
+        "k1": k1, "b": b, "desm": desm, "variant": variant, "alpha": alpha,
+        "irgan": irgan, "use": use, "faiss": faiss, "encoder": encoder,
+    }  # fmt: skip
+    request = registry.RankRequest(
+        queries=queries,
+        index=index,
+        candidates=read_run(rerank) if rerank else None,
+        qrels=read_qrels(qrels) if qrels else None,
+        hits=hits,
+        depth=depth,
+        threads=threads or None,
+        seed=seed,
+        options=options,
+        quiet=quiet,
+    )
+    if hits < 1 or depth < 1:
+        raise InputError("--hits and --depth must be at least 1")
+    run = registry.rank(entry.name, request)
+    write_run(run, output, tag=tag or entry.name, overwrite=force)
+    _echo(f"wrote {len(run):,} results for {run['qid'].nunique()} topics to {output}")
+
+
+def eval_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="TREC run files.")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="Qrels: TREC, BEIR TSV or Cranfield (3 columns).")],
+    measures: Annotated[str, typer.Option(help="ir-measures names, space separated.")] = "nDCG@10 AP P@10 R@100 RR",
+    per_query: Annotated[bool, typer.Option("--per-query", help="One row per topic.")] = False,
+    qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
+    index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
+    normalise_ids: Annotated[bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the table (.csv or .json).")] = None,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Evaluate runs with ir-measures and print a table (means over judged topics that were run)."""
+    import pandas as pd
+
+    from irkit.evaluate import evaluate, parse_measures
+    from irkit.io.atomic import atomic_file, check_output
+
+    ms = parse_measures(measures)
+    if output is not None:
+        check_output(output, force)
+        if output.suffix.lower() not in (".csv", ".json"):
+            raise InputError("--output must end in .csv or .json", output)
+    q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
+    tables = []
+    for name, run in _runs(runs).items():
+        t = evaluate(run, q, ms, per_query=per_query)
+        t.insert(0, "run", name)
+        tables.append(t)
+    table = pd.concat(tables, ignore_index=True)
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_rows", 10000):
+        _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if output is not None:
+        with atomic_file(output, overwrite=force) as fh:
+            fh.write(table.to_csv(index=False) if output.suffix.lower() == ".csv" else table.to_json(orient="records", indent=2))
+
+
+def leaderboard_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="TREC run files.")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="Qrels file.")],
+    baseline: Annotated[Path | None, typer.Option(help="Run to test the others against (one of RUN...).")] = None,
+    measures: Annotated[str, typer.Option(help="ir-measures names; the first ranks the board.")] = "nDCG@10 AP P@10 R@100 RR",
+    test: Annotated[str, typer.Option(help="Paired test: t|wilcoxon|randomization.")] = "t",
+    correction: Annotated[str, typer.Option(help="Multiple-testing correction: holm|bonferroni|none.")] = "holm",
+    level: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
+    index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
+    normalise_ids: Annotated[bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Report: .md, .html or .csv; a per-topic plot (.png) goes beside it.")] = None,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Rank runs by the first measure, with paired significance tests against a baseline."""
+    import pandas as pd
+
+    from irkit.evaluate.leaderboard import leaderboard, plot_differences, write_report
+    from irkit.io.atomic import check_output
+
+    if output is not None:
+        check_output(output, force)
+        if output.suffix.lower() not in (".md", ".html", ".htm", ".csv"):
+            raise InputError("report must end in .md, .html or .csv", output)
+    loaded = _runs(runs + ([baseline] if baseline and baseline not in runs else []))
+    base_name = None
+    if baseline is not None:
+        base_name = next(n for n, p in zip(loaded, runs + [baseline], strict=False) if Path(p) == baseline)
+    q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
+    table = leaderboard(loaded, q, measures, baseline=base_name, test=test, correction=correction, level=level)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if output is not None:
+        plot = None
+        if base_name is not None and len(loaded) > 1:
+            png = output.with_suffix(".png")
+            plot_differences(loaded, q, base_name, str(table.columns[1]), png)
+            plot = png.name
+        write_report(table, output, overwrite=force, plot=plot)
+        _echo(f"wrote {output}" + (f" and {output.with_suffix('.png')}" if plot else ""))
+
+
+def models_cmd() -> None:
+    """List the registered models."""
+    from irkit import registry
+
+    for name in registry.names():
+        e = registry.get(name)
+        opts = " ".join(f"--{o}" for o in e.options)
+        train = " (trainable: irkit train " + name + ")" if e.train else ""
+        _echo(f"{name:10s} {e.kind:9s} {e.help}{train}" + (f"\n{'':21s}options: {opts}" if opts else ""))
+
+
+def register_core(app: typer.Typer) -> None:
+    app.command("index")(index_cmd)
+    app.command("rank")(rank_cmd)
+    app.command("eval")(eval_cmd)
+    app.command("leaderboard")(leaderboard_cmd)
+    app.command("models")(models_cmd)

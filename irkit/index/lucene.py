@@ -1,0 +1,253 @@
+"""Build and open Lucene indexes (Anserini's ``IndexCollection``, in-process JVM for reading).
+
+An irkit index folder is a plain Lucene index, so Pyserini's ``LuceneSearcher``
+opens it too, with two small files beside Lucene's own:
+
+* ``irkit.json``: what was indexed, how, and how many documents;
+* ``docnos.txt``: the external docno of each Lucene document number, so that a
+  search returns docnos without one JNI call per hit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from irkit import _java
+from irkit.errors import InputError, IrkitError
+from irkit.io.atomic import atomic_path
+from irkit.io.documents import detect_format, iter_documents
+from irkit.progress import log, progress, spinner
+
+META_FILE = "irkit.json"
+DOCNOS_FILE = "docnos.txt"
+CONTENTS = "contents"  # Anserini's field names
+ID = "id"
+
+
+def build_index(
+    path: str | os.PathLike[str],
+    index: str | os.PathLike[str],
+    *,
+    format: str = "auto",
+    threads: int | None = None,
+    force: bool = False,
+    quiet: bool = False,
+) -> LuceneIndex:
+    """Index the collection at ``path`` into the folder ``index``.
+
+    Documents are read by irkit (any of :data:`irkit.io.documents.DOC_FORMATS`),
+    written as Pyserini JSONL, and indexed by Anserini's ``IndexCollection``
+    (Porter stemming, stopwords removed; positions, document vectors and raw
+    text stored). The index is built in a temporary folder and renamed into
+    place; an existing index is replaced only with ``force``.
+    """
+    threads = max(1, threads or os.cpu_count() or 1)
+    fmt = detect_format(path) if format == "auto" else format
+    if not quiet:
+        log(f"reading {path} as {fmt}")
+    with atomic_path(index, overwrite=force) as tmp:
+        staging = tmp.parent / "collection"
+        staging.mkdir()
+        # One JSONL file per thread: Anserini indexes files in parallel.
+        shards = [open(staging / f"part{i:03d}.jsonl", "w", encoding="utf-8") for i in range(threads)]
+        docnos: set[str] = set()
+        try:
+            for i, (docno, text) in enumerate(progress(iter_documents(path, fmt), desc="reading", unit="doc", disable=quiet)):
+                if not docno or any(c.isspace() for c in docno):
+                    raise InputError(f"document id {docno!r} is empty or has white space", path)
+                if docno in docnos:
+                    raise InputError(f"document id {docno!r} appears twice", path)
+                docnos.add(docno)
+                shards[i % threads].write(json.dumps({ID: docno, CONTENTS: text}) + "\n")
+        finally:
+            for fh in shards:
+                fh.close()
+        if not docnos:
+            raise InputError("no documents found", path)
+        start = time.perf_counter()
+        _run_index_collection(staging, tmp, threads, quiet=quiet, n=len(docnos))
+        seconds = time.perf_counter() - start
+        shutil.rmtree(staging)
+        idx = LuceneIndex(tmp, _check=False)
+        n = idx.num_docs
+        if n != len(docnos):
+            raise IrkitError(f"Anserini indexed {n} of {len(docnos)} documents; see its log above")
+        (tmp / DOCNOS_FILE).write_text("\n".join(idx._docnos_from_lucene()) + "\n", encoding="utf-8")
+        meta = {
+            "irkit_index": 1,
+            "source": str(Path(path).resolve()),
+            "format": fmt,
+            "documents": n,
+            "analyzer": "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)",
+            "stored": ["positions", "docvectors", "raw"],
+            "indexing_seconds": round(seconds, 3),
+            "threads": threads,
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        idx.close()
+    return LuceneIndex(index)
+
+
+def _run_index_collection(collection: Path, out: Path, threads: int, *, quiet: bool, n: int) -> None:
+    # A child JVM rather than the in-process one: Ctrl-C then stops it at once and
+    # the atomic folder cleans up; an in-process JNI call would finish first.
+    home = _java.java_home()
+    cmd = [
+        os.path.join(home, "bin", "java"),
+        *_java.jvm_options(home),
+        "-cp",
+        _java.anserini_jar(),
+        "io.anserini.index.IndexCollection",
+        "-collection", "JsonCollection",
+        "-generator", "DefaultLuceneDocumentGenerator",
+        "-input", str(collection),
+        "-index", str(out),
+        "-threads", str(threads),
+        "-storePositions", "-storeDocvectors", "-storeRaw",
+    ]  # fmt: skip
+    log = out.parent / "anserini.log"
+    with open(log, "w") as fh, spinner(f"Anserini is indexing {n:,} documents with {threads} thread(s)", quiet):
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0 or not any(out.glob("segments_*")):
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise IrkitError("Anserini IndexCollection failed: " + " | ".join(tail))
+
+
+class LuceneIndex:
+    """A read-only Lucene index opened in the in-process JVM."""
+
+    def __init__(self, path: str | os.PathLike[str], *, _check: bool = True):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise InputError("no such index folder (build one with `irkit index`)", self.path)
+        if not any(self.path.glob("segments_*")):
+            raise InputError("not a Lucene index (no segments_N file)", self.path)
+        self._reader = None
+        if _check:
+            self.reader  # noqa: B018  (open now so a corrupt index fails here)
+
+    def __repr__(self) -> str:
+        return f"LuceneIndex({str(self.path)!r}, docs={self.num_docs})"
+
+    @property
+    def meta(self) -> dict:
+        f = self.path / META_FILE
+        return json.loads(f.read_text()) if f.exists() else {}
+
+    @property
+    def reader(self):
+        if self._reader is None:
+            FSDirectory = _java.autoclass("org.apache.lucene.store.FSDirectory")
+            DirectoryReader = _java.autoclass("org.apache.lucene.index.DirectoryReader")
+            Paths = _java.autoclass("java.nio.file.Paths")
+            try:
+                self._reader = DirectoryReader.open(FSDirectory.open(Paths.get(str(self.path.resolve()))))
+            except Exception as e:  # jnius.JavaException
+                raise InputError(f"cannot open Lucene index ({_java_message(e)})", self.path) from None
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @property
+    def num_docs(self) -> int:
+        return int(self.reader.numDocs())
+
+    @cached_property
+    def docnos(self) -> np.ndarray:
+        """External docnos indexed by Lucene document number."""
+        f = self.path / DOCNOS_FILE
+        if f.exists():
+            arr = np.array(f.read_text(encoding="utf-8").split("\n")[:-1], dtype=object)
+            if len(arr) == self.reader.maxDoc():
+                return arr
+        return np.array(self._docnos_from_lucene(), dtype=object)
+
+    @cached_property
+    def docno_to_id(self) -> dict[str, int]:
+        return {d: i for i, d in enumerate(self.docnos)}
+
+    def _docnos_from_lucene(self) -> list[str]:
+        stored = self.reader.storedFields()
+        return [stored.document(i).get(ID) for i in range(self.reader.maxDoc())]
+
+    def lucene_id(self, docno: str) -> int:
+        try:
+            return self.docno_to_id[docno]
+        except KeyError:
+            raise InputError(f"document {docno!r} is not in the index", self.path) from None
+
+    def raw(self, docno: str) -> str:
+        """The stored text of a document as it was indexed."""
+        doc = self.reader.storedFields().document(self.lucene_id(docno))
+        value = doc.get("raw")
+        if value is None:
+            raise InputError("index stores no raw text (re-index with irkit)", self.path)
+        raw = json.loads(value) if value.startswith("{") else {CONTENTS: value}
+        return raw.get(CONTENTS, value) if isinstance(raw, dict) else value
+
+    def texts(self, docnos=None) -> list[str]:
+        """Stored contents of ``docnos`` (all documents, in Lucene order, by default)."""
+        ids = range(len(self.docnos)) if docnos is None else [self.lucene_id(d) for d in docnos]
+        stored = self.reader.storedFields()
+        out = []
+        for i in ids:
+            value = stored.document(i).get("raw")
+            out.append(json.loads(value).get(CONTENTS, "") if value and value.startswith("{") else value or "")
+        return out
+
+    @cached_property
+    def _analyzer(self):
+        return _java.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+
+    def analyze(self, text: str) -> list[str]:
+        """Tokens of ``text`` after the index's analysis (Porter stemming, stopwords removed)."""
+        if not text.strip():
+            return []
+        Utils = _java.autoclass("io.anserini.analysis.AnalyzerUtils")
+        # One JNI call for List.toString() ("[a, b]") instead of one per token;
+        # analysed tokens never contain ", ".
+        joined = Utils.analyze(self._analyzer, text).toString()[1:-1]
+        return joined.split(", ") if joined else []
+
+    def doc_freq(self, term: str) -> int:
+        """Number of documents containing the analysed ``term``."""
+        Term = _java.autoclass("org.apache.lucene.index.Term")
+        return int(self.reader.docFreq(Term(CONTENTS, term)))
+
+    @cached_property
+    def stats(self) -> dict[str, float]:
+        """Collection statistics of the contents field."""
+        n = int(self.reader.numDocs())
+        total = int(self.reader.getSumTotalTermFreq(CONTENTS))
+        return {"documents": n, "terms": total, "avg_doc_length": total / max(n, 1)}
+
+    def term_vectors(self, docnos=None) -> list[dict[str, int]]:
+        """Per-document ``{term: tf}`` from the stored document vectors."""
+        ids = range(len(self.docnos)) if docnos is None else [self.lucene_id(d) for d in docnos]
+        vectors = self.reader.termVectors()
+        out = []
+        for i in ids:
+            terms = vectors.get(i, CONTENTS)
+            tv: dict[str, int] = {}
+            if terms is not None:
+                it = terms.iterator()
+                while (t := it.next()) is not None:
+                    tv[t.utf8ToString()] = int(it.totalTermFreq())
+            out.append(tv)
+        return out
+
+
+def _java_message(e: Exception) -> str:
+    msg = getattr(e, "innermessage", None) or str(e)
+    return str(msg).strip().splitlines()[0] if msg else type(e).__name__

@@ -1,0 +1,228 @@
+"""Read document collections into ``(docno, text)`` records.
+
+Formats: Pyserini JSONL (``id``, ``contents``), BEIR ``corpus.jsonl`` (``_id``,
+``title``, ``text``), TREC SGML (``<DOC><DOCNO>``), SMART tagged files (``.I .T
+.A .B .W``, as Cranfield) and folders or tarballs of HTML files (as CACM).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import re
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from irkit.errors import InputError
+from irkit.frames import documents_frame
+
+DOC_FORMATS = ("auto", "jsonl", "beir", "trec", "smart", "cacm-html")
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+# TREC tags whose content Anserini's TrecCollection indexes when a document has them.
+_TREC_CONTENT_TAGS = ("HEADLINE", "TITLE", "HL", "HEAD", "TTL", "DD", "DATE", "LP", "LEADPARA", "TEXT")
+# A tag starts with "<" and a letter (or "</", "<!"), as in HTML5 parsers; a bare
+# "<" in text ("a < b") is text.
+_TAG = re.compile(r"<(?:/?[A-Za-z][^>]*|!--.*?--|![^>]*)>", re.S)
+
+
+def _is_archive(p: Path) -> bool:
+    return p.name.endswith(_ARCHIVE_SUFFIXES)
+
+
+def _first_line(path: Path) -> str:
+    opener = _open_text(path)
+    with opener as fh:
+        for line in fh:
+            if line.strip():
+                return line.strip()
+    return ""
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace", newline=None)
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Guess a collection's format from its name and first line."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file or folder", p)
+    if p.is_dir():
+        names = sorted(f.name for f in p.iterdir() if f.is_file())
+        if "corpus.jsonl" in names:
+            return "beir"
+        if any(n.endswith((".html", ".htm")) for n in names):
+            return "cacm-html"
+        files = [p / n for n in names if not n.startswith(".")]
+        if not files:
+            raise InputError("folder has no documents", p)
+        return detect_format(files[0])
+    if _is_archive(p):
+        return "cacm-html"
+    first = _first_line(p)
+    if first.startswith("{"):
+        try:
+            keys = json.loads(first).keys()
+        except json.JSONDecodeError:
+            raise InputError("first line is not valid JSON", p, 1) from None
+        if "_id" in keys:
+            return "beir"
+        if "id" in keys:
+            return "jsonl"
+        raise InputError(f"JSON documents need 'id' or '_id', found {sorted(keys)}", p, 1)
+    if first.upper().startswith("<DOC"):
+        return "trec"
+    if re.match(r"^\.I\s", first + " "):
+        return "smart"
+    raise InputError(f"cannot tell the format from the first line {first[:40]!r}; pass --format", p, 1)
+
+
+def iter_documents(path: str | os.PathLike[str], format: str = "auto") -> Iterator[tuple[str, str]]:
+    """Yield ``(docno, text)`` for every document under ``path``."""
+    if format not in DOC_FORMATS:
+        raise InputError(f"unknown document format {format!r}; choose from {', '.join(DOC_FORMATS)}")
+    p = Path(path)
+    fmt = detect_format(p) if format == "auto" else format
+    if not p.exists():
+        raise InputError("no such file or folder", p)
+    if fmt == "cacm-html":
+        yield from _iter_html(p)
+        return
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    if fmt == "beir" and p.is_dir():
+        files = [p / "corpus.jsonl"]
+    reader = {"jsonl": _iter_jsonl, "beir": _iter_beir, "trec": _iter_trec, "smart": _iter_smart}[fmt]
+    for f in files:
+        yield from reader(f)
+
+
+def read_documents(path: str | os.PathLike[str], format: str = "auto") -> pd.DataFrame:
+    """A documents frame (``docno, text``) of the collection at ``path``."""
+    return documents_frame(list(iter_documents(path, format)))
+
+
+def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    with _open_text(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"malformed JSON ({e.msg})", path, n) from None
+            if not isinstance(obj, dict):
+                raise InputError("expected a JSON object", path, n)
+            yield n, obj
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[str, str]]:
+    for n, obj in _iter_json_lines(path):
+        if "id" not in obj or "contents" not in obj:
+            raise InputError("a JSONL document needs 'id' and 'contents'", path, n)
+        yield str(obj["id"]), str(obj["contents"])
+
+
+def _iter_beir(path: Path) -> Iterator[tuple[str, str]]:
+    for n, obj in _iter_json_lines(path):
+        if "_id" not in obj or "text" not in obj:
+            raise InputError("a BEIR document needs '_id' and 'text'", path, n)
+        # Pyserini's BEIR "flat" indexes put title and text in one field.
+        title = str(obj.get("title") or "").strip()
+        text = str(obj["text"])
+        yield str(obj["_id"]), f"{title}\n{text}" if title else text
+
+
+def _iter_trec(path: Path) -> Iterator[tuple[str, str]]:
+    with _open_text(path) as fh:
+        data = fh.read()
+    pos = 0
+    for m in re.finditer(r"<DOC>(.*?)</DOC>", data, flags=re.S | re.I):
+        body = m.group(1)
+        line = data.count("\n", 0, m.start()) + 1
+        dm = re.search(r"<DOCNO>\s*(.*?)\s*</DOCNO>", body, flags=re.S | re.I)
+        if not dm or not dm.group(1):
+            raise InputError("<DOC> without a <DOCNO>", path, line)
+        rest = body[: dm.start()] + body[dm.end() :]
+        parts = [
+            c
+            for tag in _TREC_CONTENT_TAGS
+            for c in re.findall(rf"<{tag}\b[^>]*>(.*?)</{tag}>", rest, flags=re.S | re.I)
+        ]
+        text = "\n".join(parts) if parts else rest
+        yield dm.group(1), html.unescape(_TAG.sub(" ", text)).strip()
+        pos = m.end()
+    if pos == 0 and data.strip():
+        raise InputError("no <DOC>...</DOC> records found", path, 1)
+
+
+def iter_smart_records(path: Path) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """Yield ``(line, id, {field: text})`` from a SMART tagged file (LF or CRLF)."""
+    record: dict[str, list[str]] | None = None
+    rid, start, field = "", 0, None
+    with _open_text(path) as fh:
+        for n, raw in enumerate(fh, 1):
+            line = raw.rstrip("\r\n")
+            m = re.match(r"^\.([A-Z])(?:\s+(.*))?$", line)
+            if m and m.group(1) == "I":
+                if record is not None:
+                    yield start, rid, {k: "\n".join(v).strip() for k, v in record.items()}
+                rid = (m.group(2) or "").strip()
+                if not rid:
+                    raise InputError(".I without an id", path, n)
+                record, start, field = {}, n, None
+            elif m and m.group(2) is None:
+                if record is None:
+                    raise InputError(f"field .{m.group(1)} before the first .I", path, n)
+                field = m.group(1)
+                record.setdefault(field, [])
+            elif record is not None and field is not None:
+                record[field].append(line)
+            elif line.strip():
+                raise InputError("text outside a SMART field (expected .I, .T, .W ...)", path, n)
+    if record is not None:
+        yield start, rid, {k: "\n".join(v).strip() for k, v in record.items()}
+
+
+def _iter_smart(path: Path, fields: tuple[str, ...] = ("T", "W")) -> Iterator[tuple[str, str]]:
+    # Title and abstract, as the Cranfield reference figures index them; authors
+    # (.A) and source (.B) are metadata, not content.
+    for _, rid, rec in iter_smart_records(path):
+        yield rid, "\n".join(rec[f] for f in fields if rec.get(f))
+
+
+def _iter_html(p: Path) -> Iterator[tuple[str, str]]:
+    # As Anserini's HtmlCollection: the docno is the file name without ".html" and
+    # the text is the page with its tags stripped, so BM25 figures match exactly.
+    def docno(name: str) -> str:
+        return re.sub(r"\.html?$", "", os.path.basename(name))
+
+    if p.is_dir():
+        for f in sorted(p.rglob("*")):
+            if f.is_file() and not f.name.startswith("."):
+                yield docno(f.name), _strip_html(f.read_text(encoding="utf-8", errors="replace"))
+        return
+    try:
+        with tarfile.open(p) as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                fh = tar.extractfile(member)
+                if fh is None:
+                    continue
+                text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace").read()
+                yield docno(member.name), _strip_html(text)
+    except tarfile.TarError as e:
+        raise InputError(f"not a readable tar archive ({e})", p) from None
+
+
+def _strip_html(page: str) -> str:
+    return html.unescape(_TAG.sub(" ", page)).strip()

@@ -1,0 +1,175 @@
+"""BM25 over a Lucene index, searched in-process with Lucene's exact scores.
+
+Queries are analysed and built exactly as Anserini's ``SimpleSearcher`` does
+(``BagOfWordsQueryGenerator`` over the ``contents`` field, Lucene's
+``BM25Similarity``, ties broken by ascending docid), so rankings match
+Pyserini's. The speed comes from how hits cross JNI: Pyserini converts each hit
+through several JNI calls; here one ``MethodHandle`` composed inside the JVM
+turns a query's whole ``TopDocs`` into one string, parsed in Python. Queries run
+on a pool of threads, each with its own JNI attachment.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+
+import numpy as np
+import pandas as pd
+
+from irkit import _java
+from irkit.errors import InputError
+from irkit.frames import cut_run, queries_frame, rank_run, run_frame
+from irkit.index.lucene import CONTENTS, ID, LuceneIndex
+from irkit.progress import log, progress
+from irkit.registry import RankRequest
+from irkit.stages import Retriever
+
+_HIT = re.compile(r"doc=(\d+) score=([^ ,\]]+)")
+
+
+class BM25(Retriever):
+    """BM25 retrieval (Anserini defaults ``k1=0.9``, ``b=0.4``)."""
+
+    name = "bm25"
+
+    def __init__(
+        self,
+        index: LuceneIndex | str | os.PathLike[str],
+        k1: float = 0.9,
+        b: float = 0.4,
+        hits: int = 1000,
+        threads: int | None = None,
+    ):
+        if k1 < 0 or not 0 <= b <= 1:
+            raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
+        if hits < 1:
+            raise InputError(f"hits must be at least 1 (got {hits})")
+        self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
+        self.k1, self.b, self.hits = float(k1), float(b), int(hits)
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self._setup()
+
+    def _setup(self) -> None:
+        import jnius
+
+        IndexSearcher = _java.autoclass("org.apache.lucene.search.IndexSearcher")
+        BM25Similarity = _java.autoclass("org.apache.lucene.search.similarities.BM25Similarity")
+        Sort = _java.autoclass("org.apache.lucene.search.Sort")
+        SortField = _java.autoclass("org.apache.lucene.search.SortField")
+        SortType = _java.autoclass("org.apache.lucene.search.SortField$Type")
+        MethodHandles = _java.autoclass("java.lang.invoke.MethodHandles")
+        MethodType = _java.autoclass("java.lang.invoke.MethodType")
+        Class = _java.autoclass("java.lang.Class")
+
+        reader = jnius.cast("org.apache.lucene.index.IndexReader", self.index.reader)
+        self._searcher = IndexSearcher(reader)
+        self._searcher.setSimilarity(BM25Similarity(self.k1, self.b))
+        # Anserini's BREAK_SCORE_TIES_BY_DOCID
+        self._sort = Sort(SortField.FIELD_SCORE, SortField(ID, SortType.STRING_VAL))
+        self._generator = _java.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        self._analyzer = self.index._analyzer
+
+        # (TopDocs) -> String: read the scoreDocs field and Arrays.toString it,
+        # composed in the JVM so that the array never crosses JNI element by element.
+        lookup = MethodHandles.publicLookup()
+        score_docs = Class.forName("[Lorg.apache.lucene.search.ScoreDoc;")
+        string = Class.forName("java.lang.String")
+        getter = lookup.findGetter(Class.forName("org.apache.lucene.search.TopDocs"), "scoreDocs", score_docs)
+        to_string = lookup.findStatic(
+            Class.forName("java.util.Arrays"),
+            "toString",
+            MethodType.methodType(string, Class.forName("[Ljava.lang.Object;")),
+        ).asType(MethodType.methodType(string, score_docs))
+        self._format = MethodHandles.filterReturnValue(getter, to_string)
+        self._ArrayList = _java.autoclass("java.util.ArrayList")
+
+    def _search_one(self, text: str, hits: int) -> tuple[np.ndarray, np.ndarray]:
+        query = self._generator.buildQuery(CONTENTS, self._analyzer, text)
+        top = self._searcher.search(query, hits, self._sort, True)
+        args = self._ArrayList()
+        args.add(top)
+        found = _HIT.findall(self._format.invokeWithArguments(args))
+        if not found:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        docs, scores = zip(*found, strict=True)
+        return np.array(docs, dtype=np.int64), np.array(scores, dtype=np.float64)
+
+    def search(self, queries: pd.DataFrame, hits: int | None = None, quiet: bool = False) -> pd.DataFrame:
+        """Top ``hits`` documents per query as a run frame."""
+        queries = queries_frame(queries)
+        hits = self.hits if hits is None else int(hits)
+        for qid, text in zip(queries["qid"], queries["query"], strict=True):
+            if not text.strip():
+                raise InputError(f"topic {qid} has an empty query")
+        results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+        texts = list(queries["query"])
+        todo: queue.Queue[int] = queue.Queue()
+        for i in range(len(texts)):
+            todo.put(i)
+        done: queue.Queue[int | BaseException] = queue.Queue()
+        stop = threading.Event()
+
+        def worker() -> None:
+            import jnius
+
+            try:
+                while not stop.is_set():
+                    try:
+                        i = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        results[i] = self._search_one(texts[i], hits)
+                        done.put(i)
+                    except BaseException as e:  # surfaced in the calling thread
+                        done.put(e)
+                        return
+            finally:
+                jnius.detach()
+
+        workers = [threading.Thread(target=worker, daemon=True) for _ in range(min(self.threads, len(texts)))]
+        for w in workers:
+            w.start()
+        try:
+            for _ in progress(range(len(texts)), desc="BM25", unit="q", disable=quiet):
+                item = done.get()
+                if isinstance(item, BaseException):
+                    raise item
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
+        empty = [q for q, r in zip(queries["qid"], results, strict=True) if r is not None and len(r[0]) == 0]
+        if empty:
+            log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
+        docnos = self.index.docnos
+        parts = [
+            pd.DataFrame({"qid": qid, "docno": docnos[docs], "score": scores})
+            for qid, (docs, scores) in zip(queries["qid"], results, strict=True)  # type: ignore[misc]
+            if len(docs)
+        ]
+        if not parts:
+            return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
+        run = pd.concat(parts, ignore_index=True)
+        # Lucene's own order (score, then docid) is already the run's order.
+        run["rank"] = run.groupby("qid", sort=False).cumcount() + 1
+        return run_frame(run)
+
+
+def rank(request: RankRequest) -> pd.DataFrame:
+    """``irkit rank --model bm25``: retrieve, or rescore ``--rerank`` candidates' top ``depth``."""
+    bm25 = BM25(
+        request.require_index(),
+        k1=request.option("k1", 0.9),
+        b=request.option("b", 0.4),
+        hits=request.hits,
+        threads=request.threads,
+    )
+    run = bm25.search(request.queries, quiet=request.quiet)
+    if request.candidates is not None:
+        keep = cut_run(run_frame(request.candidates), request.depth)[["qid", "docno"]]
+        run = rank_run(run.merge(keep, on=["qid", "docno"]))
+    return run
