@@ -1,0 +1,86 @@
+"""Model folders: ``model.json`` (kind, config, extra metadata) and ``weights.pt``.
+
+Folders are written to a temporary path and renamed into place. Loading checks
+the kind, so a DESM folder given where an IRGAN model is expected fails with one
+clear line instead of a shape error deep in torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from irkit.errors import InputError
+from irkit.io.atomic import atomic_path
+
+META = "model.json"
+WEIGHTS = "weights.pt"
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    kind: str,
+    config: Any,
+    state: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    files: dict[str, Any] | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write a model folder atomically.
+
+    ``config`` is a dataclass (or dict); ``state`` a torch ``state_dict`` (or any
+    dict ``torch.save`` takes); ``files`` maps extra file names to callables
+    ``write(path)`` for artefacts such as vocabularies or numpy matrices.
+    """
+    cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.mkdir()
+        (tmp / META).write_text(json.dumps({"kind": kind, "config": cfg, **(extra or {})}, indent=2, default=str) + "\n")
+        if state is not None:
+            import torch
+
+            torch.save(state, tmp / WEIGHTS)
+        for name, write in (files or {}).items():
+            write(tmp / name)
+    return Path(path)
+
+
+def model_kind(path: str | os.PathLike[str]) -> str:
+    """The kind recorded in a model folder."""
+    return _read_meta(Path(path))["kind"]
+
+
+def _read_meta(p: Path) -> dict[str, Any]:
+    if not p.is_dir():
+        raise InputError("no such model folder", p)
+    f = p / META
+    if not f.is_file():
+        raise InputError(f"not an irkit model folder (no {META})", p)
+    try:
+        meta = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"corrupt {META} ({e.msg})", f, e.lineno) from None
+    if "kind" not in meta:
+        raise InputError("model.json has no 'kind'", f)
+    return meta
+
+
+def load_model(path: str | os.PathLike[str], kind: str | tuple[str, ...], weights: bool = True) -> tuple[dict, Any]:
+    """``(meta, state)`` of a model folder whose kind must be ``kind`` (or one of them)."""
+    p = Path(path)
+    meta = _read_meta(p)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if meta["kind"] not in kinds:
+        raise InputError(f"this is a {meta['kind']!r} model, not {' or '.join(repr(k) for k in kinds)}", p)
+    state = None
+    if weights:
+        w = p / WEIGHTS
+        if not w.is_file():
+            raise InputError(f"model folder has no {WEIGHTS}", p)
+        import torch
+
+        state = torch.load(w, map_location="cpu", weights_only=False)
+    return meta, state

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install irkit into .venv on a fresh machine (CPU torch first), then run the main job:
+# index CACM, Cranfield and Vaswani, rank with BM25, evaluate, print a leaderboard.
+#   bash scripts/setup.sh            # install + main job
+#   bash scripts/setup.sh --install  # install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# The CPU wheel of torch 2.13.0 lies on this machine's disk; installing it first
+# keeps pip from resolving `torch>=2.13` to a multi-GB CUDA build.
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".[dev]"
+if [ "${1:-}" = "--install" ]; then
+  exit 0
+fi
+exec .venv/bin/python scripts/main_job.py

@@ -1,0 +1,83 @@
+"""Shared fixtures: the real collections in ../shared/datasets and their indexes.
+
+Each index is built once per test session (Anserini, 2 threads) and shared by
+every test that asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("IRKIT_QUIET", "1")
+
+DATA = Path(os.environ.get("IRKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    docs: Path
+    topics: Path
+    qrels: Path
+
+
+COLLECTIONS = {
+    "cacm": Collection("cacm", DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"),
+    "cranfield": Collection("cranfield", DATA / "cranfield" / "cran.all.1400", DATA / "cranfield" / "cran.qry", DATA / "cranfield" / "cranqrel"),
+    "vaswani": Collection("vaswani", DATA / "vaswani" / "doc-text.trec", DATA / "vaswani" / "query-text.trec", DATA / "vaswani" / "qrels"),
+}
+
+
+def collection(name: str) -> Collection:
+    c = COLLECTIONS[name]
+    if not c.docs.exists():
+        pytest.skip(f"{c.docs} is missing (set IRKIT_DATA to the shared datasets folder)")
+    return c
+
+
+@pytest.fixture(scope="session")
+def _index_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("indexes")
+
+
+def _index(name: str, root: Path):
+    from irkit.index import LuceneIndex, build_index
+
+    path = root / name
+    if not path.exists():
+        build_index(collection(name).docs, path, threads=2, quiet=True)
+    return LuceneIndex(path)
+
+
+@pytest.fixture(scope="session")
+def cacm_index(_index_root):
+    return _index("cacm", _index_root)
+
+
+@pytest.fixture(scope="session")
+def cranfield_index(_index_root):
+    return _index("cranfield", _index_root)
+
+
+@pytest.fixture(scope="session")
+def vaswani_index(_index_root):
+    return _index("vaswani", _index_root)
+
+
+@pytest.fixture(scope="session")
+def cacm():
+    return collection("cacm")
+
+
+@pytest.fixture(scope="session")
+def cranfield():
+    return collection("cranfield")
+
+
+@pytest.fixture(scope="session")
+def vaswani():
+    return collection("vaswani")
