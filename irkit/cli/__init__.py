@@ -39,6 +39,21 @@ _add_optional("irkit.cli.faiss", "faiss")
 _add_optional("irkit.cli.generate", "generate")
 
 
+def _add_commands(module: str) -> None:
+    # Stages whose commands sit at the top level (`irkit encode`, `irkit fuse`)
+    # expose register(app) in their CLI module.
+    import importlib
+
+    try:
+        importlib.import_module(module).register(app)
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+
+
+_add_commands("irkit.cli.dense")
+
+
 def main() -> None:
     from irkit.errors import IrkitError
 

@@ -1,0 +1,7 @@
+"""Generative models beside the IR work: images, audio and text.
+
+Every model is one torch file in the house style (dataclass config,
+``forward(...) -> (output, loss)``, trained by :class:`irkit.nn.Trainer`), with
+a *recipe* that knows its data, sampling and evaluation. Recipes register in
+:mod:`irkit.generative.registry`; ``irkit generate`` reads that registry.
+"""

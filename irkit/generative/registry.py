@@ -1,0 +1,60 @@
+"""Names that ``irkit generate train MODEL`` accepts, each pointing at a recipe.
+
+A recipe is a class with three methods (heavy imports inside them):
+
+``train(data, output, *, epochs, device, seed, quiet, options) -> dict``
+    trains on ``data`` (e.g. ``mnist`` or ``digits``) and saves a model folder
+    at ``output`` with :func:`irkit.nn.save_model` (kind = the registry name);
+    returns a summary (losses, timings) that the CLI prints.
+``sample(model_dir, n, output, *, caption, seed, options) -> Path``
+    writes samples (a PNG grid, WAV files, a text file) to ``output``.
+``evaluate(model_dir, *, options) -> dict``
+    test NLL or bound in nats (or bits for audio), with a ``protocol`` string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from irkit.errors import IrkitError
+
+
+@dataclass(frozen=True)
+class GenerativeEntry:
+    name: str
+    recipe: str  # "module:Class"
+    help: str
+    data: tuple[str, ...]  # values --data accepts; the first is the default
+
+
+_ENTRIES: dict[str, GenerativeEntry] = {}
+
+
+def register(entry: GenerativeEntry) -> GenerativeEntry:
+    if entry.name in _ENTRIES:
+        raise IrkitError(f"generative model {entry.name!r} is registered twice")
+    _ENTRIES[entry.name] = entry
+    return entry
+
+
+def names() -> list[str]:
+    return list(_ENTRIES)
+
+
+def get(name: str) -> GenerativeEntry:
+    try:
+        return _ENTRIES[name]
+    except KeyError:
+        known = ", ".join(names()) or "none yet"
+        raise IrkitError(f"unknown generative model {name!r}; known: {known}") from None
+
+
+def recipe(name: str) -> Any:
+    import importlib
+
+    module, _, attr = get(name).recipe.partition(":")
+    return getattr(importlib.import_module(module), attr)()
+
+
+# Built-in generative models: one line each.
