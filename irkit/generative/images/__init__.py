@@ -1,0 +1,1 @@
+"""Image generative models (MNIST and scikit-learn's digits)."""
