@@ -6,7 +6,7 @@ gives 8,000 training and 2,000 test images. Pixels are binarised by a fixed
 threshold (``p > 0.5``) by default, or dynamically (a Bernoulli draw per epoch,
 as Burda et al. do) with ``binarize="dynamic"``; the protocol string says which.
 scikit-learn's bundled 8x8 digits (1,797 images, 16 grey levels) are the small
-second data set, split 1,437/360 the same way.
+second data set, split 1,438/359 the same way.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def protocol(name: str = "mnist", mode: str = "threshold") -> str:
     """A one-line description of the data protocol, printed beside every figure."""
     if name == "mnist":
         return f"MNIST t10k split 8000/2000 (seed {SPLIT_SEED}), {mode} binarisation, 28x28"
-    return f"sklearn digits split 1437/360 (seed {SPLIT_SEED}), {mode} binarisation, 8x8"
+    return f"sklearn digits split 1438/359 (seed {SPLIT_SEED}), {mode} binarisation, 8x8"
 
 
 def bernoulli_baseline_nll(train: np.ndarray, test: np.ndarray, eps: float = 1e-3) -> float:
