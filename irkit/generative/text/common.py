@@ -1,0 +1,587 @@
+"""What the text models share: options, batches, the KL schedule, word dropout, the Gaussian
+latent (ELBO, importance-weighted bound, active units, homotopies) and the recipe.
+
+A model file defines its ``nn.Module`` and a small :class:`TextRecipe` subclass;
+the two sentence VAEs subclass :class:`LatentTextModel` and only bring their
+decoder. Every model reads a batch ``tokens`` of shape ``(B, T + 2)`` laid out as
+``<s> w1 .. wn </s> <pad> ..`` with ``lengths = n + 1`` (the number of predicted
+tokens, ``</s>`` included): a decoder reads ``tokens[:, :-1]`` and predicts
+``tokens[:, 1:]``. Losses are nats per sentence (summed over its tokens),
+averaged over the batch; perplexities are ``exp(total nats / total predicted
+tokens)``, ``</s>`` counted as a token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from irkit.errors import InputError
+from irkit.generative.text.data import BOS, EOS, PAD, UNK, TextCorpus, Vocab, load_corpus
+
+KL_SCHEDULES = ("logistic", "linear", "constant")
+
+# -- options -------------------------------------------------------------------------
+
+
+def _convert(key: str, value: Any, default: Any) -> Any:
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, tuple):
+            return tuple(int(v) for v in value.replace(",", " ").split())
+    except ValueError:
+        raise InputError(f"option {key}={value!r}: expected {type(default).__name__}") from None
+    return value
+
+
+def parse_options(options: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` updated by ``options`` (strings converted to the default's type); unknown keys raise."""
+    out = dict(defaults)
+    for key, value in (options or {}).items():
+        if key not in defaults:
+            raise InputError(f"unknown option {key!r}; known: {', '.join(sorted(defaults))}")
+        out[key] = _convert(key, value, defaults[key])
+    return out
+
+
+def config_defaults(config_cls: type) -> dict[str, Any]:
+    """Field name -> default of a config dataclass, less ``vocab_size`` (set from the data)."""
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(config_cls)
+        if f.default is not dataclasses.MISSING and f.name != "vocab_size"
+    }
+
+
+# -- batches -------------------------------------------------------------------------
+
+
+def pad_sentences(sentences: Sequence[Sequence[int]], device=None):
+    """``(tokens, lengths)``: ``<s> ids </s>`` rows padded with ``<pad>``; lengths = len(ids) + 1."""
+    width = max(len(s) for s in sentences) + 2
+    tokens = torch.full((len(sentences), width), PAD, dtype=torch.long)
+    for i, s in enumerate(sentences):
+        tokens[i, : len(s) + 2] = torch.tensor([BOS, *s, EOS], dtype=torch.long)
+    lengths = torch.tensor([len(s) + 1 for s in sentences], dtype=torch.long)
+    if device is not None:
+        tokens, lengths = tokens.to(device), lengths.to(device)
+    return tokens, lengths
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Batches of indices of similar length (less padding); shuffled when ``rng`` is given.
+
+    Shuffling happens in pools of 50 batches, which keeps batches random while
+    sorting only within a pool.
+    """
+    n = len(lengths)
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    pool = batch_size * 50
+    batches = []
+    for i in range(0, n, pool):
+        idx = order[i : i + pool]
+        idx = idx[np.argsort([lengths[j] for j in idx], kind="stable")]
+        batches += [idx[j : j + batch_size] for j in range(0, len(idx), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def sentence_batches(encoded: list[list[int]], batch_size: int, seed: int) -> Callable[[int], Iterator[dict]]:
+    """``epoch -> iterator of {tokens, lengths}``, reshuffled each epoch."""
+
+    def batches(epoch: int) -> Iterator[dict]:
+        rng = np.random.default_rng(seed * 1000 + epoch)
+        for idx in length_buckets([len(s) for s in encoded], batch_size, rng):
+            tokens, lengths = pad_sentences([encoded[i] for i in idx])
+            yield {"tokens": tokens, "lengths": lengths}
+
+    return batches
+
+
+# -- pieces of the models ------------------------------------------------------------
+
+
+def kl_weight(step: int, schedule: str = "logistic", warmup: int = 2000) -> float:
+    """The KL term's weight after ``step`` updates (Bowman et al.'s annealing).
+
+    ``logistic`` is ``1 / (1 + exp(-k (step - warmup / 2)))`` with ``k = 10 / warmup``
+    (about 0.007 at step 0, 0.5 at warmup / 2, 0.993 at warmup); ``linear`` rises
+    from 0 to 1 over ``warmup`` steps; ``constant`` is always 1.
+    """
+    if schedule == "constant" or warmup <= 0:
+        return 1.0
+    if schedule == "linear":
+        return min(1.0, step / warmup)
+    if schedule == "logistic":
+        return 1.0 / (1.0 + math.exp(-10.0 / warmup * (step - warmup / 2)))
+    raise InputError(f"kl_schedule must be one of {', '.join(KL_SCHEDULES)}, not {schedule!r}")
+
+
+def word_dropout(inputs, rate: float, generator=None):
+    """Decoder inputs with each word replaced by ``<unk>`` with probability ``rate``.
+
+    ``<s>`` and ``<pad>`` stay, so the decoder still knows where a sentence starts;
+    the targets are untouched. Bowman et al. use this to make the decoder lean on ``z``.
+    """
+    if rate <= 0:
+        return inputs
+    drop = torch.rand(inputs.shape, generator=generator, device=inputs.device) < rate
+    drop &= (inputs != BOS) & (inputs != PAD)
+    return inputs.masked_fill(drop, UNK)
+
+
+def sequence_nll(logits, targets):
+    """Per-sentence summed NLL (nats) of ``targets`` (``<pad>`` ignored); logits ``(B, T, V)``."""
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD, reduction="none")
+    return nll.sum(1)
+
+
+def gaussian_kl(mu, logvar):
+    """``KL(N(mu, exp(logvar)) || N(0, I))`` per row, in nats."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
+
+
+def normal_log_prob(z, mu=None, logvar=None):
+    """Diagonal Gaussian log-density summed over the last dimension (standard normal by default)."""
+    if mu is None:
+        return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
+
+
+def active_units(means: np.ndarray, threshold: float = 0.01) -> int:
+    """Burda et al.'s active units: latent dimensions with ``Cov_x(E_q[z|x]) > threshold``."""
+    means = np.asarray(means, dtype=np.float64)
+    if len(means) < 2:
+        return 0
+    return int((means.var(0) > threshold).sum())
+
+
+def interpolate(a, b, steps: int):
+    """``steps`` points on the segment from ``a`` to ``b``, both ends included (``(steps, d)``)."""
+    t = torch.linspace(0.0, 1.0, steps, device=a.device).unsqueeze(1)
+    return (1 - t) * a.unsqueeze(0) + t * b.unsqueeze(0)
+
+
+def decode_loop(next_logits: Callable, batch: int, max_len: int, greedy: bool = True, generator=None, device=None):
+    """Token ids ``(batch, <= max_len + 1)`` drawn left to right from ``next_logits(prefix) -> (B, V)``.
+
+    Generation stops at ``</s>``; ``<pad>``, ``<s>`` and ``<unk>`` are never produced.
+    """
+    prefix = torch.full((batch, 1), BOS, dtype=torch.long, device=device)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    for _ in range(max_len + 1):
+        logits = next_logits(prefix).float()
+        logits[:, [PAD, BOS, UNK]] = -math.inf
+        if greedy:
+            nxt = logits.argmax(-1)
+        else:
+            probs = torch.softmax(logits, -1)
+            nxt = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+        nxt = nxt.masked_fill(done, PAD)
+        prefix = torch.cat([prefix, nxt.unsqueeze(1)], 1)
+        done |= nxt == EOS
+        if bool(done.all()):
+            break
+    return prefix[:, 1:]
+
+
+# -- the Gaussian-latent sentence model ----------------------------------------------
+
+
+class LatentTextModel(nn.Module):
+    """A sentence VAE without its decoder: embedding, LSTM encoder, Gaussian posterior,
+    the annealed ELBO with word dropout, the importance-weighted bound and homotopies.
+
+    Subclasses implement ``decode_logits(z, inputs) -> (B, T, V)``; the config has
+    ``vocab_size embed hidden latent dropout word_dropout kl_schedule kl_warmup``.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed, padding_idx=PAD)
+        self.encoder = nn.LSTM(config.embed, config.hidden, batch_first=True)
+        self.to_posterior = nn.Linear(config.hidden, 2 * config.latent)
+        self.drop = nn.Dropout(config.dropout)
+        # Updates seen so far: the KL weight follows it, and it is saved with the weights.
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+    def decode_logits(self, z, inputs):
+        raise NotImplementedError
+
+    def posterior(self, tokens, lengths):
+        """``(mu, logvar)`` of ``q(z | x)`` from the words and ``</s>`` of each sentence."""
+        words = tokens[:, 1:]
+        packed = pack_padded_sequence(self.embed(words), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.encoder(packed)
+        mu, logvar = self.to_posterior(h[-1]).chunk(2, -1)
+        return mu, logvar
+
+    def kl_weight(self) -> float:
+        return kl_weight(int(self.step), self.config.kl_schedule, self.config.kl_warmup)
+
+    def forward(self, tokens, lengths):
+        mu, logvar = self.posterior(tokens, lengths)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        inputs = tokens[:, :-1]
+        if self.training:
+            inputs = word_dropout(inputs, self.config.word_dropout)
+        rec = sequence_nll(self.decode_logits(z, inputs), tokens[:, 1:])
+        kl = gaussian_kl(mu, logvar)
+        beta = self.kl_weight() if self.training else 1.0
+        if self.training:
+            self.step += 1
+        return {"rec": rec, "kl": kl, "mu": mu}, (rec + beta * kl).mean()
+
+    def log_weights(self, tokens, lengths, k: int):
+        """``(B, k)`` importance weights ``log p(x, z_i) - log q(z_i | x)``, ``z_i ~ q(z | x)``."""
+        mu, logvar = self.posterior(tokens, lengths)
+        b = len(tokens)
+        z = mu.unsqueeze(0) + torch.randn(k, *mu.shape, device=mu.device) * torch.exp(0.5 * logvar).unsqueeze(0)
+        flat = z.reshape(k * b, -1)
+        reps = tokens.repeat(k, 1)
+        rec = sequence_nll(self.decode_logits(flat, reps[:, :-1]), reps[:, 1:]).view(k, b)
+        lw = -rec + normal_log_prob(z) - normal_log_prob(z, mu.unsqueeze(0), logvar.unsqueeze(0))
+        return lw.t()
+
+    def generate(self, z, max_len: int, greedy: bool = True, generator=None):
+        """Token ids decoded from latent codes ``z`` (``(B, latent)``)."""
+        return decode_loop(lambda p: self.decode_logits(z, p)[:, -1], len(z), max_len, greedy, generator, z.device)
+
+
+# -- evaluation ----------------------------------------------------------------------
+
+
+def eval_batches(encoded: list[list[int]], batch_size: int, device=None) -> Iterator[tuple[Any, Any]]:
+    for idx in length_buckets([len(s) for s in encoded], batch_size, None):
+        yield pad_sentences([encoded[i] for i in idx], device)
+
+
+def score_latent(model: LatentTextModel, encoded: list[list[int]], k: int, batch: int, device=None) -> dict[str, Any]:
+    """Test figures of a sentence VAE: ELBO and importance-weighted bounds, KL, active units."""
+    rec = kl = iw = 0.0
+    tokens = 0
+    means = []
+    with torch.no_grad():
+        for x, lengths in eval_batches(encoded, batch, device):
+            out, _ = model(x, lengths)
+            rec += float(out["rec"].sum())
+            kl += float(out["kl"].sum())
+            means.append(out["mu"].cpu().numpy())
+            tokens += int(lengths.sum())
+            if k > 0:
+                chunks = [model.log_weights(x, lengths, min(50, k - i)).double() for i in range(0, k, 50)]
+                lw = torch.cat(chunks, 1)
+                iw += float(-(torch.logsumexp(lw, 1) - math.log(k)).sum())
+    n = len(encoded)
+    result = {
+        "sentences": n,
+        "tokens": tokens,
+        "rec_nats": rec / n,
+        "kl_nats": kl / n,
+        "elbo_nats": (rec + kl) / n,
+        "ppl_elbo": math.exp((rec + kl) / tokens),
+        "active_units": active_units(np.concatenate(means)),
+        "latent": int(model.config.latent),
+    }
+    if k > 0:
+        result["nll_iw_nats"] = iw / n
+        result["ppl_iw"] = math.exp(iw / tokens)
+        result["iw_k"] = k
+    return result
+
+
+def exact_scores(model, encoded: list[list[int]], batch: int, device=None) -> dict[str, Any]:
+    """Test NLL and perplexity of a model whose forward gives per-sentence NLL (the LM)."""
+    nll, tokens = 0.0, 0
+    with torch.no_grad():
+        for x, lengths in eval_batches(encoded, batch, device):
+            out, _ = model(x, lengths)
+            nll += float(out["nll"].sum())
+            tokens += int(lengths.sum())
+    n = len(encoded)
+    return {"sentences": n, "tokens": tokens, "nll_nats": nll / n, "ppl": math.exp(nll / tokens)}
+
+
+# -- recipes -------------------------------------------------------------------------
+
+
+class TextRecipe:
+    """train/sample/evaluate for a text model (see :mod:`irkit.generative.registry`).
+
+    Subclasses set ``kind`` and ``config_cls`` and implement :meth:`build`,
+    :meth:`score` and :meth:`write_samples`; :meth:`fit` may be overridden for
+    another batch layout (the hierarchical model's documents).
+    """
+
+    kind: str = ""
+    config_cls: type = type(None)
+    epochs: int = 8
+    data_defaults: dict[str, Any] = {"text": "", "max_vocab": 5000, "min_count": 2, "min_len": 3, "max_len": 30}  # noqa: RUF012
+    train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 1e-3, "grad_clip": 5.0, "threads": 0}  # noqa: RUF012
+    eval_defaults: dict[str, Any] = {"k": 50, "batch": 64, "limit": 0, "split": "test", "device": "auto", "threads": 0}  # noqa: RUF012
+    sample_defaults: dict[str, Any] = {"device": "auto", "greedy": True, "pairs": 3, "steps": 5, "threads": 0}  # noqa: RUF012
+
+    # -- what a model file provides
+    def build(self, config):
+        raise NotImplementedError
+
+    def score(self, model, corpus: TextCorpus, vocab: Vocab, split: str, opts: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def write_samples(self, model, corpus: TextCorpus, vocab: Vocab, n: int, opts: dict[str, Any], generator) -> str:
+        """The text of the samples file (markdown)."""
+        raise NotImplementedError
+
+    def fit(self, model, corpus: TextCorpus, vocab: Vocab, trainer, opts: dict[str, Any]):
+        """Train on sentences; keep the weights of the epoch with the best validation loss."""
+        train = [vocab.encode(s) for s in corpus.sentences("train")]
+        valid = [vocab.encode(s) for s in corpus.sentences("valid")]
+        return self._fit(model, sentence_batches(train, opts["batch_size"], trainer.config.seed), valid, trainer, opts)
+
+    def validation_loss(self, model, valid, opts: dict[str, Any]) -> dict[str, float]:
+        """Validation figures per epoch; ``loss`` (nats per token) picks the best epoch."""
+        rec = kl = 0.0
+        tokens = 0
+        for x, lengths in eval_batches(valid, 128, next(model.parameters()).device):
+            out, _ = model(x, lengths)
+            rec += float(out.get("rec", out.get("nll")).sum())
+            kl += float(out["kl"].sum()) if "kl" in out else 0.0
+            tokens += int(lengths.sum())
+        scores = {"loss": (rec + kl) / tokens, "ppl": math.exp((rec + kl) / tokens)}
+        if hasattr(model, "kl_weight"):
+            scores.update(rec=rec / len(valid), kl=kl / len(valid), beta=model.kl_weight())
+        return scores
+
+    def _fit(self, model, batches, valid, trainer, opts):
+        best: dict[str, Any] = {"loss": math.inf, "state": None, "epoch": 0}
+
+        def validate(m, epoch: int) -> dict[str, float]:
+            return self.validation_loss(m, valid, opts)
+
+        def keep_best(m, epoch: int, history) -> None:
+            loss = history.val[-1]["loss"]
+            if loss < best["loss"]:
+                best.update(
+                    loss=loss, epoch=epoch, state={k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+                )
+
+        history = trainer.fit(model, batches, validate=validate, checkpoint=keep_best)
+        if best["state"] is not None:
+            # Keep the step counter of the last epoch: it records how far the KL annealing went.
+            step = model.state_dict().get("step")
+            model.load_state_dict(best["state"])
+            if step is not None:
+                model.step.copy_(step)
+        history.best_epoch = best["epoch"]
+        return history
+
+    # -- the registry's interface
+    def train(
+        self,
+        data: str,
+        output: str | os.PathLike[str],
+        *,
+        epochs: int | None = None,
+        device: str = "auto",
+        seed: int = 0,
+        quiet: bool = False,
+        options: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        from irkit.nn import Trainer, TrainerConfig, save_model, seed_everything
+
+        defaults = {**config_defaults(self.config_cls), **self.data_defaults, **self.train_defaults}
+        opts = parse_options(options, defaults)
+        epochs = self.epochs if epochs is None else epochs
+        if epochs < 1:
+            raise InputError(f"--epochs must be at least 1, not {epochs}")
+        _threads(opts["threads"])
+        corpus = load_corpus(data, opts["text"] or None, opts["min_len"], opts["max_len"])
+        vocab = Vocab.build(corpus.sentences("train"), opts["max_vocab"], opts["min_count"])
+        fields = {f.name for f in dataclasses.fields(self.config_cls)}
+        config = self.config_cls(vocab_size=len(vocab), **{k: v for k, v in opts.items() if k in fields})
+        seed_everything(seed)
+        model = self.build(config)
+        trainer = Trainer(
+            TrainerConfig(
+                epochs=epochs, lr=opts["lr"], grad_clip=opts["grad_clip"] or None, device=device, seed=seed, quiet=quiet
+            )
+        )
+        start = time.perf_counter()
+        history = self.fit(model, corpus, vocab, trainer, opts)
+        seconds = time.perf_counter() - start
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        text = str(Path(opts["text"]).resolve()) if opts["text"] else ""
+        extra = {
+            "data": data,
+            "text": text,
+            "corpus": {k: opts[k] for k in ("min_len", "max_len", "max_vocab", "min_count")},
+            "train": {k: opts[k] for k in self.train_defaults if k != "threads"},
+            "epochs": epochs,
+            "best_epoch": getattr(history, "best_epoch", epochs),
+            "seed": seed,
+            "seconds": round(seconds, 1),
+            "train_loss": [round(v, 4) for v in history.train_loss],
+            "valid": [{k: round(v, 4) for k, v in s.items()} for s in history.val],
+            "protocol": corpus.protocol(vocab),
+        }
+        save_model(output, self.kind, config, state, extra=extra, files={"vocab.json": vocab.save})
+        last = history.val[history.best_epoch - 1] if history.val else {}
+        summary = {
+            "data": corpus.protocol(vocab),
+            "epochs": f"{epochs} (best valid at {history.best_epoch})",
+            "valid": ", ".join(f"{k} {v:.3f}" for k, v in last.items()),
+            "seconds": f"{seconds:.1f}",
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+        return summary
+
+    def load(self, model_dir: str | os.PathLike[str], device: str = "auto"):
+        """``(model, vocab, meta)`` from a model folder of this recipe's kind."""
+        from irkit.nn import load_model, pick_device
+
+        meta, state = load_model(model_dir, self.kind)
+        try:
+            config = self.config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
+        except TypeError as e:
+            raise InputError(f"model.json does not fit {self.config_cls.__name__} ({e})", Path(model_dir)) from None
+        vocab = Vocab.load(Path(model_dir) / "vocab.json")
+        model = self.build(config)
+        model.load_state_dict(state)
+        model.to(pick_device(device)).eval()
+        return model, vocab, meta
+
+    def corpus_of(self, meta: dict[str, Any]) -> TextCorpus:
+        """The corpus (and so the split) a model was trained on, rebuilt from its model.json."""
+        c = meta.get("corpus", {})
+        return load_corpus(
+            meta.get("data", "abstracts"), meta.get("text") or None, c.get("min_len", 3), c.get("max_len", 30)
+        )
+
+    def sample(
+        self,
+        model_dir: str | os.PathLike[str],
+        n: int,
+        output: str | os.PathLike[str],
+        *,
+        caption: str | None = None,
+        seed: int = 0,
+        options: dict[str, str] | None = None,
+    ) -> Path:
+        from irkit.io.atomic import atomic_file
+        from irkit.nn import seed_everything
+
+        if caption is not None:
+            raise InputError(f"{self.kind} is not caption-conditioned; drop --caption")
+        opts = parse_options(options, self.sample_defaults)
+        _threads(opts["threads"])
+        model, vocab, meta = self.load(model_dir, opts["device"])
+        seed_everything(seed)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            text = self.write_samples(model, self.corpus_of(meta), vocab, n, {**opts, "meta": meta}, generator)
+        with atomic_file(output, overwrite=True) as fh:
+            fh.write(text)
+        return Path(output)
+
+    def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:
+        from irkit.nn import pick_device, seed_everything
+
+        opts = parse_options(options, self.eval_defaults)
+        _threads(opts["threads"])
+        model, vocab, meta = self.load(model_dir, opts["device"])
+        corpus = self.corpus_of(meta)
+        seed_everything(meta.get("seed", 0) + 1)
+        start = time.perf_counter()
+        result: dict[str, Any] = {"model": self.kind}
+        result.update(self.score(model, corpus, vocab, opts["split"], {**opts, "device": pick_device(opts["device"])}))
+        result["parameters"] = sum(p.numel() for p in model.parameters())
+        result["protocol"] = corpus.protocol(vocab)
+        result["seconds"] = round(time.perf_counter() - start, 1)
+        return result
+
+
+def _threads(n: int) -> None:
+    if n and n > 0:
+        torch.set_num_threads(n)
+
+
+def limited(encoded: list, limit: int) -> list:
+    return encoded[:limit] if limit and limit > 0 else encoded
+
+
+# -- the sentence-VAE recipe ---------------------------------------------------------
+
+
+class LatentRecipe(TextRecipe):
+    """A recipe for a :class:`LatentTextModel`: bounds, KL and active units; prior samples and homotopies."""
+
+    def score(self, model, corpus: TextCorpus, vocab: Vocab, split: str, opts: dict[str, Any]) -> dict[str, Any]:
+        encoded = limited([vocab.encode(s) for s in corpus.sentences(split)], opts["limit"])
+        result = score_latent(model, encoded, opts["k"], opts["batch"], opts["device"])
+        result["estimator"] = (
+            f"ppl_iw: importance-weighted bound, k={opts['k']} samples of q(z|x); ppl_elbo: ELBO bound (1 sample); "
+            "both upper bounds on the true perplexity"
+            if opts["k"] > 0
+            else "ppl_elbo: ELBO bound (1 sample), an upper bound on the true perplexity"
+        )
+        return result
+
+    def write_samples(self, model, corpus: TextCorpus, vocab: Vocab, n: int, opts: dict[str, Any], generator) -> str:
+        device = next(model.parameters()).device
+        cfg = model.config
+        greedy = opts["greedy"]
+        how = "greedy decoding" if greedy else "sampled decoding"
+        lines = [
+            f"# {self.kind}: samples and homotopies",
+            "",
+            f"Data: {opts['meta'].get('protocol', corpus.source)}.",
+            "",
+        ]
+        lines += [f"## Samples from the prior (z ~ N(0, I), {how})", ""]
+        z = torch.randn(n, cfg.latent, generator=generator).to(device)
+        ids = model.generate(z, corpus.max_len, greedy, generator)
+        lines += [f"{i}. {vocab.decode(row) or '(empty)'}" for i, row in enumerate(ids.tolist(), 1)]
+        pairs, steps = opts["pairs"], max(2, opts["steps"])
+        test = corpus.sentences("test")
+        if pairs > 0 and len(test) >= 2:
+            lines += [
+                "",
+                f"## Homotopies ({how} of z on the line between the posterior means of two test sentences)",
+                "",
+            ]
+            rng = np.random.default_rng(int(generator.initial_seed()))
+            short = [s for s in test if len(s) <= 15] or test
+            for p in range(pairs):
+                a, b = (short[i] for i in rng.choice(len(short), 2, replace=False))
+                tokens, lengths = pad_sentences([vocab.encode(a), vocab.encode(b)], device)
+                mu, _ = model.posterior(tokens, lengths)
+                path = model.generate(interpolate(mu[0], mu[1], steps), corpus.max_len, greedy, generator)
+                lines += [f"### {p + 1}", "", f"    input A : {' '.join(a)}"]
+                for t, row in zip(np.linspace(0, 1, steps), path.tolist(), strict=True):
+                    lines.append(f"    t = {t:.2f}: {vocab.decode(row) or '(empty)'}")
+                lines += [f"    input B : {' '.join(b)}", ""]
+        return "\n".join(lines).rstrip() + "\n"
