@@ -59,19 +59,27 @@ def build_index(
         # One JSONL file per thread: Anserini indexes files in parallel.
         shards = [open(staging / f"part{i:03d}.jsonl", "w", encoding="utf-8") for i in range(threads)]
         docnos: set[str] = set()
+        empty: list[str] = []
         try:
-            for i, (docno, text) in enumerate(progress(iter_documents(path, fmt), desc="reading", unit="doc", disable=quiet)):
+            for docno, text in progress(iter_documents(path, fmt), desc="reading", unit="doc", disable=quiet):
                 if not docno or any(c.isspace() for c in docno):
                     raise InputError(f"document id {docno!r} is empty or has white space", path)
-                if docno in docnos:
+                if docno in docnos or docno in empty:
                     raise InputError(f"document id {docno!r} appears twice", path)
+                if not text.strip():
+                    # Anserini refuses documents without text; say so instead of
+                    # letting the count silently differ.
+                    empty.append(docno)
+                    continue
+                shards[len(docnos) % threads].write(json.dumps({ID: docno, CONTENTS: text}) + "\n")
                 docnos.add(docno)
-                shards[i % threads].write(json.dumps({ID: docno, CONTENTS: text}) + "\n")
         finally:
             for fh in shards:
                 fh.close()
+        if empty:
+            log(f"skipped {len(empty)} document(s) with no text: {', '.join(empty[:5])}", quiet)
         if not docnos:
-            raise InputError("no documents found", path)
+            raise InputError("no documents with text found", path)
         start = time.perf_counter()
         _run_index_collection(staging, tmp, threads, quiet=quiet, n=len(docnos))
         seconds = time.perf_counter() - start
@@ -86,6 +94,7 @@ def build_index(
             "source": str(Path(path).resolve()),
             "format": fmt,
             "documents": n,
+            "skipped_empty": empty,
             "analyzer": "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)",
             "stored": ["positions", "docvectors", "raw"],
             "indexing_seconds": round(seconds, 3),
