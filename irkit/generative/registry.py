@@ -62,3 +62,8 @@ register(GenerativeEntry("sentence-vae", "irkit.generative.text.sentence_vae:Rec
 register(GenerativeEntry("dcnn-vae", "irkit.generative.text.dcnn_vae:Recipe", "VAE with a dilated causal CNN decoder (Yang et al. 2017)", ("abstracts",)))
 register(GenerativeEntry("hier-ae", "irkit.generative.text.hier_ae:Recipe", "Hierarchical LSTM autoencoder of paragraphs with attention (Li et al. 2015)", ("abstracts",)))
 register(GenerativeEntry("lstm-lm", "irkit.generative.text.lstm_lm:Recipe", "LSTM language model (the text VAEs' baseline)", ("abstracts",)))
+register(GenerativeEntry("vae", "irkit.generative.images.vae:Recipe", "VAE (Kingma & Welling), Burda et al.'s MLPs, 1 or 2 stochastic layers (-O layers=2)", ("mnist", "digits")))
+register(GenerativeEntry("iwae", "irkit.generative.images.vae:IWAERecipe", "Importance-weighted autoencoder (Burda et al.): the k-sample bound (-O k=5), 1 or 2 layers", ("mnist", "digits")))
+register(GenerativeEntry("vaegan", "irkit.generative.images.vaegan:Recipe", "VAE-GAN (Larsen et al.): reconstruction error in a discriminator layer's feature space", ("mnist", "digits")))
+register(GenerativeEntry("avb", "irkit.generative.images.avb:Recipe", "Adversarial Variational Bayes (Mescheder et al.): black-box encoder, T(x, z) for the KL, adaptive contrast", ("mnist", "digits")))
+register(GenerativeEntry("statistician", "irkit.generative.images.statistician:Recipe", "Neural Statistician (Edwards & Storkey): context c of a set; few-shot generation from 5 images", ("mnist", "digits")))

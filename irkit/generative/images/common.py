@@ -116,10 +116,11 @@ def log_mean_exp(t, dim: int = -1):
 
 
 def bernoulli_log_prob(logits, x):
-    """``log p(x)`` summed over all but the first dimension(s) that ``logits`` shares with ``x``."""
+    """``log p(x)`` of images (``(..., c, h, w)``, broadcast against ``logits``), summed over c, h, w."""
     import torch.nn.functional as F
 
-    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").flatten(-3).sum(-1)
+    # x log s(l) + (1 - x) log(1 - s(l)) = x l - softplus(l): no expanded copy of x for k samples
+    return (logits * x).flatten(-3).sum(-1) - F.softplus(logits).flatten(-3).sum(-1)
 
 
 def normal_log_prob(z, mean=None, logvar=None):
@@ -131,13 +132,41 @@ def normal_log_prob(z, mean=None, logvar=None):
     return -0.5 * ((z - mean).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
 
 
+def mlp(n_in: int, hidden: int, n_out: int, act: str = "tanh", depth: int = 2):
+    """``depth`` hidden layers of ``hidden`` units (tanh as Burda et al., or relu), then a linear output."""
+    from torch import nn
+
+    layers, width = [], n_in
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.Tanh() if act == "tanh" else nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, n_out))
+
+
+def pixel_logits(x: np.ndarray, eps: float = 1e-3):
+    """Per-pixel log-odds of the training images: starting a decoder's output bias here skips
+    the first, slow phase of learning the mean image."""
+    import torch
+
+    p = np.clip(np.asarray(x, dtype=np.float64).mean(0), eps, 1 - eps)
+    return torch.from_numpy(np.log(p) - np.log1p(-p)).float()
+
+
 def importance_nll(
-    log_weights: Callable[[Any, int], Any], x, k: int, batch: int = 50, chunk: int = 500, device=None
+    log_weights: Callable[..., Any],
+    x,
+    k: int,
+    batch: int = 50,
+    chunk: int = 500,
+    device=None,
+    prepare: Callable[[Any], Any] | None = None,
 ) -> np.ndarray:
     """Per-image ``-log (1/k) sum_i w_i``, with ``log_weights(x_batch, k) -> (batch, k)``.
 
     The ``k`` samples are drawn in chunks so that large ``k`` (5000) fits in
-    memory; the log-sum-exp over all of them is exact.
+    memory; the log-sum-exp over all of them is exact. With ``prepare``, its
+    result for each batch (e.g. a fitted proposal) is passed on as
+    ``log_weights(x_batch, k, prepared)``.
     """
     import torch
 
@@ -145,7 +174,8 @@ def importance_nll(
     with torch.no_grad():
         for xb in torch.as_tensor(x).split(batch):
             xb = xb.to(device) if device is not None else xb
-            lw = torch.cat([log_weights(xb, min(chunk, k - i)).double() for i in range(0, k, chunk)], dim=1)
+            extra = () if prepare is None else (prepare(xb),)
+            lw = torch.cat([log_weights(xb, min(chunk, k - i), *extra).double() for i in range(0, k, chunk)], dim=1)
             out.append(-(torch.logsumexp(lw, 1) - math.log(k)).cpu())
     return torch.cat(out).numpy()
 
@@ -164,7 +194,8 @@ class ImageRecipe:
     kind: str = ""
     config_cls: type = type(None)
     epochs: int = 10
-    train_defaults: dict[str, Any] = {"batch_size": 100, "lr": 1e-3, "binarize": "threshold"}  # noqa: RUF012
+    train_defaults: dict[str, Any] = {"batch_size": 100, "lr": 1e-3, "binarize": "threshold", "grad_clip": 0.0}  # noqa: RUF012
+    overrides: dict[str, Any] = {}  # noqa: RUF012  (this recipe's defaults for config fields)
     eval_defaults: dict[str, Any] = {"k": 5000, "batch": 50, "chunk": 500, "device": "auto", "limit": 0}  # noqa: RUF012
     sample_defaults: dict[str, Any] = {"device": "auto", "nrow": 8}  # noqa: RUF012
 
@@ -173,7 +204,8 @@ class ImageRecipe:
         raise NotImplementedError
 
     def generate(self, model, n: int, options: dict[str, Any]):
-        """``(n, c, h, w)`` floats in [0, 1] (Bernoulli means, not draws: they read better)."""
+        """``(n, c, h, w)`` floats in [0, 1] (Bernoulli means, not draws: they read better),
+        or ``(images, images_per_row)``; ``options`` holds the sample options and the model's ``meta``."""
         raise NotImplementedError
 
     def score(self, model, x, y, options: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +234,7 @@ class ImageRecipe:
     ) -> dict[str, Any]:
         from irkit.nn import Trainer, TrainerConfig, save_model, seed_everything
 
-        defaults = {**config_defaults(self.config_cls), **self.train_defaults}
+        defaults = {**config_defaults(self.config_cls), **self.train_defaults, **self.overrides}
         opts = parse_options(options, defaults)
         if opts["binarize"] not in BINARIZE:
             raise InputError(f"binarize must be 'threshold' or 'dynamic', not {opts['binarize']!r}")
@@ -216,7 +248,10 @@ class ImageRecipe:
         )
         seed_everything(seed)
         model = self.build(config)
-        trainer = Trainer(TrainerConfig(epochs=epochs, lr=opts["lr"], device=device, seed=seed, quiet=quiet))
+        clip = opts["grad_clip"] or None  # 0 = no clipping: losses are in nats per image, not per pixel
+        trainer = Trainer(
+            TrainerConfig(epochs=epochs, lr=opts["lr"], grad_clip=clip, device=device, seed=seed, quiet=quiet)
+        )
         start = time.perf_counter()
         history = self.fit(model, x, y, trainer, opts)
         seconds = time.perf_counter() - start
@@ -275,8 +310,11 @@ class ImageRecipe:
         seed_everything(seed)
         with torch.no_grad():
             images = self.generate(model, n, {**opts, "meta": meta})
+        nrow = opts["nrow"]
+        if isinstance(images, tuple):  # a model that lays out its own rows
+            images, nrow = images
         scale = 4 if model_height(meta) <= 16 else 2
-        return save_grid(images.float().cpu(), output, nrow=opts["nrow"], scale=scale)
+        return save_grid(images.float().cpu(), output, nrow=nrow, scale=scale)
 
     def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:
         import torch
