@@ -105,6 +105,7 @@ def trainers() -> dict[str, ModelEntry]:
 
 
 # Built-in models. Each line is the whole of a model's registration.
+# fmt: off
 register(ModelEntry("bm25", "retriever", "irkit.retrieve.bm25:rank", "BM25 over a Lucene index (Anserini defaults k1=0.9, b=0.4)", ("k1", "b")))
 
 register(ModelEntry("desm", "reranker", "irkit.rerank.desm:rank", "DESM word2vec IN/OUT reranker of BM25 candidates (Mitra et al., WWW'16)", ("desm", "variant", "alpha"), train="irkit.rerank.desm:train_command"))

@@ -58,6 +58,7 @@ def recipe(name: str) -> Any:
 
 
 # Built-in generative models: one line each.
+# fmt: off
 register(GenerativeEntry("sentence-vae", "irkit.generative.text.sentence_vae:Recipe", "Sentence VAE (Bowman et al.): LSTM encoder/decoder, KL annealing, word dropout", ("abstracts",)))
 register(GenerativeEntry("dcnn-vae", "irkit.generative.text.dcnn_vae:Recipe", "VAE with a dilated causal CNN decoder (Yang et al. 2017)", ("abstracts",)))
 register(GenerativeEntry("hier-ae", "irkit.generative.text.hier_ae:Recipe", "Hierarchical LSTM autoencoder of paragraphs with attention (Li et al. 2015)", ("abstracts",)))
