@@ -61,7 +61,11 @@ def timed(fn, repeat: int = 1):
 
 def cycled(topics: pd.DataFrame, n: int) -> pd.DataFrame:
     reps = -(-n // len(topics))
-    rows = [(f"{q}.{r}" if r else q, text) for r in range(reps) for q, text in zip(topics["qid"], topics["query"], strict=True)]
+    rows = [
+        (f"{q}.{r}" if r else q, text)
+        for r in range(reps)
+        for q, text in zip(topics["qid"], topics["query"], strict=True)
+    ]
     return pd.DataFrame(rows[:n], columns=["qid", "query"])
 
 
@@ -91,7 +95,17 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
     sec, run = timed(lambda: bm25.search(queries, quiet=True), repeat=2)
     irkit_qps = n_queries / sec
     ap, ndcg = effectiveness(run)
-    rows.append(dict(collection=name, system="irkit BM25.search", docs=n_docs, queries=n_queries, qps=irkit_qps, AP=ap, nDCG10=ndcg))
+    rows.append(
+        dict(
+            collection=name,
+            system="irkit BM25.search",
+            docs=n_docs,
+            queries=n_queries,
+            qps=irkit_qps,
+            AP=ap,
+            nDCG10=ndcg,
+        )
+    )
     irkit_run = run
 
     # Pyserini batch_search (same index, same JVM)
@@ -102,11 +116,23 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
 
     def pyserini_run():
         hits = searcher.batch_search(texts, qids, k=1000, threads=threads)
-        return run_frame(pd.DataFrame([(q, h.docid, h.score) for q in qids for h in hits[q]], columns=["qid", "docno", "score"]))
+        return run_frame(
+            pd.DataFrame([(q, h.docid, h.score) for q in qids for h in hits[q]], columns=["qid", "docno", "score"])
+        )
 
     sec, run = timed(pyserini_run)
     ap, ndcg = effectiveness(run)
-    rows.append(dict(collection=name, system="Pyserini batch_search", docs=n_docs, queries=n_queries, qps=n_queries / sec, AP=ap, nDCG10=ndcg))
+    rows.append(
+        dict(
+            collection=name,
+            system="Pyserini batch_search",
+            docs=n_docs,
+            queries=n_queries,
+            qps=n_queries / sec,
+            AP=ap,
+            nDCG10=ndcg,
+        )
+    )
 
     # Anserini SearchCollection, inside the JVM
     tsv = tmp / f"{name}.topics.tsv"
@@ -127,7 +153,17 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
 
     sec, run = timed(anserini_run)
     ap, ndcg = effectiveness(run)
-    rows.append(dict(collection=name, system="Anserini SearchCollection (JVM)", docs=n_docs, queries=n_queries, qps=n_queries / sec, AP=ap, nDCG10=ndcg))
+    rows.append(
+        dict(
+            collection=name,
+            system="Anserini SearchCollection (JVM)",
+            docs=n_docs,
+            queries=n_queries,
+            qps=n_queries / sec,
+            AP=ap,
+            nDCG10=ndcg,
+        )
+    )
     # same ranking as irkit? (SearchCollection rounds scores to 1e-4, so compare order)
     a = run[run["rank"] <= 10][["qid", "rank", "docno"]]
     b = irkit_run[irkit_run["rank"] <= 10][["qid", "rank", "docno"]]
@@ -160,7 +196,18 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
 
         sec, run = timed(bm25s_run)
         ap, ndcg = effectiveness(run)
-        rows.append(dict(collection=name, system="bm25s (numpy, outside reference)", docs=n_docs, queries=n_queries, qps=n_queries / sec, AP=ap, nDCG10=ndcg, index_dps=len(corpus) / bm25s_index_s))
+        rows.append(
+            dict(
+                collection=name,
+                system="bm25s (numpy, outside reference)",
+                docs=n_docs,
+                queries=n_queries,
+                qps=n_queries / sec,
+                AP=ap,
+                nDCG10=ndcg,
+                index_dps=len(corpus) / bm25s_index_s,
+            )
+        )
     for r in rows:
         r["irkit_x"] = irkit_qps / r["qps"]
     rows[0]["index_dps"] = n_docs / index_s
@@ -179,7 +226,18 @@ def main() -> None:
         for name in args.collections:
             rows += bench(name, args.queries, args.threads, Path(tmp))
     table = pd.DataFrame(rows)
-    cols = ["collection", "system", "docs", "queries", "qps", "irkit_x", "AP", "nDCG10", "index_dps", "top10_same_as_anserini"]
+    cols = [
+        "collection",
+        "system",
+        "docs",
+        "queries",
+        "qps",
+        "irkit_x",
+        "AP",
+        "nDCG10",
+        "index_dps",
+        "top10_same_as_anserini",
+    ]
     table = table[[c for c in cols if c in table.columns]]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.4f}" if v < 10 else f"{v:,.1f}"))

@@ -18,11 +18,15 @@ def _quiet(flag: bool = False) -> bool:
     return flag or os.environ.get("IRKIT_QUIET", "") not in ("", "0")
 
 
-def progress(iterable: Iterable[T], desc: str = "", unit: str = "it", total: int | None = None, disable: bool = False) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], desc: str = "", unit: str = "it", total: int | None = None, disable: bool = False
+) -> Iterator[T]:
     """A tqdm progress bar over ``iterable`` on stderr."""
     from tqdm.auto import tqdm
 
-    return iter(tqdm(iterable, desc=desc, unit=unit, total=total, disable=_quiet(disable), file=sys.stderr, dynamic_ncols=True))
+    return iter(
+        tqdm(iterable, desc=desc, unit=unit, total=total, disable=_quiet(disable), file=sys.stderr, dynamic_ncols=True)
+    )
 
 
 def log(message: str, quiet: bool = False) -> None:

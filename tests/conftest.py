@@ -26,9 +26,18 @@ class Collection:
 
 
 COLLECTIONS = {
-    "cacm": Collection("cacm", DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"),
-    "cranfield": Collection("cranfield", DATA / "cranfield" / "cran.all.1400", DATA / "cranfield" / "cran.qry", DATA / "cranfield" / "cranqrel"),
-    "vaswani": Collection("vaswani", DATA / "vaswani" / "doc-text.trec", DATA / "vaswani" / "query-text.trec", DATA / "vaswani" / "qrels"),
+    "cacm": Collection(
+        "cacm", DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"
+    ),
+    "cranfield": Collection(
+        "cranfield",
+        DATA / "cranfield" / "cran.all.1400",
+        DATA / "cranfield" / "cran.qry",
+        DATA / "cranfield" / "cranqrel",
+    ),
+    "vaswani": Collection(
+        "vaswani", DATA / "vaswani" / "doc-text.trec", DATA / "vaswani" / "query-text.trec", DATA / "vaswani" / "qrels"
+    ),
 }
 
 

@@ -65,15 +65,14 @@ def main() -> None:
     except KeyboardInterrupt:
         print("irkit: interrupted; no partial output was left", file=sys.stderr)
         sys.exit(130)
-    except Exception as e:  # click's usage errors and anything unexpected
-        import click
-
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+    except Exception as e:  # usage errors of typer's click, and anything unexpected
+        code = getattr(e, "exit_code", None)
+        if isinstance(code, int) and callable(getattr(e, "show", None)):
+            e.show()  # a usage error: click prints usage and the reason
+            sys.exit(code)
+        if isinstance(code, int):  # click's Exit
+            sys.exit(code)
+        if type(e).__name__ == "Abort":
             print("irkit: aborted", file=sys.stderr)
             sys.exit(130)
         if os.environ.get("IRKIT_DEBUG"):

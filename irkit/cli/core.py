@@ -37,7 +37,8 @@ def _qrels(path: Path, fmt: str, index: Path | None, normalise: bool, quiet: boo
     missing = ~qrels["docno"].isin(docnos)
     if missing.any():
         example = qrels.loc[missing, "docno"].iloc[0]
-        hint = "" if normalise else "; --normalise-ids maps ids that differ only in zero padding"
+        fixable = 0 if normalise else normalise_docnos(qrels, docnos)[1]
+        hint = f"; --normalise-ids maps {fixable} of them that differ only in zero padding" if fixable else ""
         print(
             f"irkit: warning: {path}: {int(missing.sum())} of {len(qrels)} judgements name documents "
             f"that are not in the index (e.g. {example}){hint}",
@@ -59,7 +60,9 @@ def _runs(paths: list[Path]) -> dict:
 def index_cmd(
     path: Annotated[Path, typer.Argument(help="Collection: a file, folder or archive (.tar.gz).")],
     index: Annotated[Path, typer.Option("--index", "-i", help="Index folder to create.")],
-    format: Annotated[str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")] = "auto",
+    format: Annotated[
+        str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")
+    ] = "auto",
     threads: Annotated[int, typer.Option(help="Indexing threads (default: all cores).")] = 0,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
@@ -72,13 +75,19 @@ def index_cmd(
 
     idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
     meta = idx.meta
-    _echo(f"indexed {meta['documents']:,} documents ({meta['format']}) into {index} in {meta['indexing_seconds']:.1f} s")
+    _echo(
+        f"indexed {meta['documents']:,} documents ({meta['format']}) into {index} in {meta['indexing_seconds']:.1f} s"
+    )
 
 
 def rank_cmd(
-    topics: Annotated[Path, typer.Option("--topics", "-t", help="Topics: TREC <top>, CACM, SMART .I/.W, BEIR jsonl or TSV.")],
+    topics: Annotated[
+        Path, typer.Option("--topics", "-t", help="Topics: TREC <top>, CACM, SMART .I/.W, BEIR jsonl or TSV.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="TREC run file to write.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="A registered model (`irkit models` lists them).")] = "bm25",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="A registered model (`irkit models` lists them).")
+    ] = "bm25",
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index folder.")] = None,
     rerank: Annotated[Path | None, typer.Option(help="Candidate run to rerank instead of retrieving.")] = None,
     depth: Annotated[int, typer.Option(help="Candidates per topic reranked from --rerank.")] = 100,
@@ -90,10 +99,14 @@ def rank_cmd(
     b: Annotated[float | None, typer.Option(help="[bm25] b (default 0.4).")] = None,
     desm: Annotated[Path | None, typer.Option(help="(desm, irgan) DESM model folder.")] = None,
     variant: Annotated[str | None, typer.Option(help="(desm) in-out|in-in.")] = None,
-    alpha: Annotated[float | None, typer.Option(help="(desm, dense) mixture weight with BM25 (tuned by CV if omitted).")] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="(desm, dense) mixture weight with BM25 (tuned by CV if omitted).")
+    ] = None,
     irgan: Annotated[Path | None, typer.Option(help="(irgan) IRGAN model folder.")] = None,
     use: Annotated[str | None, typer.Option(help="(irgan) rank with the discriminator (d) or generator (g).")] = None,
-    faiss: Annotated[Path | None, typer.Option(help="(docnade, seqae) FAISS index built by `irkit faiss build`.")] = None,
+    faiss: Annotated[
+        Path | None, typer.Option(help="(docnade, seqae) FAISS index built by `irkit faiss build`.")
+    ] = None,
     encoder: Annotated[Path | None, typer.Option(help="(docnade, seqae) encoder model folder.")] = None,
     threads: Annotated[int, typer.Option(help="Search threads (default: all cores).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
@@ -140,7 +153,9 @@ def eval_cmd(
     per_query: Annotated[bool, typer.Option("--per-query", help="One row per topic.")] = False,
     qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
     index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
-    normalise_ids: Annotated[bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")] = False,
+    normalise_ids: Annotated[
+        bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")
+    ] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the table (.csv or .json).")] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
@@ -167,21 +182,32 @@ def eval_cmd(
         _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if output is not None:
         with atomic_file(output, overwrite=force) as fh:
-            fh.write(table.to_csv(index=False) if output.suffix.lower() == ".csv" else table.to_json(orient="records", indent=2))
+            fh.write(
+                table.to_csv(index=False)
+                if output.suffix.lower() == ".csv"
+                else table.to_json(orient="records", indent=2)
+            )
 
 
 def leaderboard_cmd(
     runs: Annotated[list[Path], typer.Argument(help="TREC run files.")],
     qrels: Annotated[Path, typer.Option("--qrels", help="Qrels file.")],
     baseline: Annotated[Path | None, typer.Option(help="Run to test the others against (one of RUN...).")] = None,
-    measures: Annotated[str, typer.Option(help="ir-measures names; the first ranks the board.")] = "nDCG@10 AP P@10 R@100 RR",
+    measures: Annotated[
+        str, typer.Option(help="ir-measures names; the first ranks the board.")
+    ] = "nDCG@10 AP P@10 R@100 RR",
     test: Annotated[str, typer.Option(help="Paired test: t|wilcoxon|randomization.")] = "t",
     correction: Annotated[str, typer.Option(help="Multiple-testing correction: holm|bonferroni|none.")] = "holm",
     level: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
     index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
-    normalise_ids: Annotated[bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number.")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Report: .md, .html or .csv; a per-topic plot (.png) goes beside it.")] = None,
+    normalise_ids: Annotated[
+        bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Report: .md, .html or .csv; a per-topic plot (.png) goes beside it."),
+    ] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
 ) -> None:
@@ -195,10 +221,11 @@ def leaderboard_cmd(
         check_output(output, force)
         if output.suffix.lower() not in (".md", ".html", ".htm", ".csv"):
             raise InputError("report must end in .md, .html or .csv", output)
-    loaded = _runs(runs + ([baseline] if baseline and baseline not in runs else []))
+    paths = [*runs, baseline] if baseline is not None and baseline not in runs else list(runs)
+    loaded = _runs(paths)
     base_name = None
     if baseline is not None:
-        base_name = next(n for n, p in zip(loaded, runs + [baseline], strict=False) if Path(p) == baseline)
+        base_name = next(n for n, p in zip(loaded, paths, strict=True) if Path(p) == baseline)
     q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
     table = leaderboard(loaded, q, measures, baseline=base_name, test=test, correction=correction, level=level)
     with pd.option_context("display.width", 200, "display.max_columns", 50):

@@ -36,11 +36,15 @@ def models_cmd() -> None:
 def train_cmd(
     model: Annotated[str, typer.Argument(help="A generative model (`irkit generate models`).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to write.")],
-    data: Annotated[str | None, typer.Option(help="Training data (mnist, digits, speech, abstracts...; model-specific).")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Training data (mnist, digits, speech, abstracts...; model-specific).")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (model default if omitted).")] = None,
     device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE (repeatable).")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE (repeatable).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -82,7 +86,9 @@ def sample_cmd(
 @app.command("eval")
 def eval_cmd(
     model_dir: Annotated[Path, typer.Argument(help="A model folder written by `irkit generate train`.")],
-    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE (e.g. k=5000).")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE (e.g. k=5000).")
+    ] = None,
 ) -> None:
     """Test NLL or bound of a trained model, with the protocol it was measured under."""
     from irkit.generative import registry

@@ -23,7 +23,9 @@ TESTS = ("t", "wilcoxon", "randomization")
 CORRECTIONS = ("holm", "bonferroni", "none")
 
 
-def per_query_table(runs: Mapping[str, pd.DataFrame], qrels: pd.DataFrame, measures: Sequence) -> dict[str, pd.DataFrame]:
+def per_query_table(
+    runs: Mapping[str, pd.DataFrame], qrels: pd.DataFrame, measures: Sequence
+) -> dict[str, pd.DataFrame]:
     """``{run name: per-topic frame}`` over the judged topics, missing topics scored 0."""
     judged = sorted(set(qrels["qid"]))
     out = {}
@@ -157,6 +159,7 @@ def plot_differences(
 
 def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
     """A GitHub markdown table of a frame."""
+
     def fmt(v: object) -> str:
         if isinstance(v, float | np.floating):
             return "" if np.isnan(v) else f"{v:.{digits}f}"
@@ -168,7 +171,9 @@ def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(table: pd.DataFrame, path: str | os.PathLike[str], overwrite: bool = False, plot: str | None = None) -> Path:
+def write_report(
+    table: pd.DataFrame, path: str | os.PathLike[str], overwrite: bool = False, plot: str | None = None
+) -> Path:
     """Write a leaderboard as Markdown, HTML or CSV (by suffix), atomically."""
     from irkit.io.atomic import atomic_file
 

@@ -68,6 +68,10 @@ def evaluate(
     rows: dict[str, dict[str, float]] = {}
     for metric in ir_measures.iter_calc(ms, q, r):
         rows.setdefault(metric.query_id, {})[str(metric.measure)] = float(metric.value)
+    # Some ir-measures providers score judged topics missing from the run as 0;
+    # trec_eval's default (and irkit's) is the topics that were run.
+    ran = set(r["query_id"])
+    rows = {q: v for q, v in rows.items() if q in ran}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=names)
     table.index.name = "qid"
     table = table.sort_index(key=_natural_key).reset_index()

@@ -10,6 +10,7 @@ opens it too, with two small files beside Lucene's own:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -57,10 +58,12 @@ def build_index(
         staging = tmp.parent / "collection"
         staging.mkdir()
         # One JSONL file per thread: Anserini indexes files in parallel.
-        shards = [open(staging / f"part{i:03d}.jsonl", "w", encoding="utf-8") for i in range(threads)]
         docnos: set[str] = set()
         empty: list[str] = []
-        try:
+        with contextlib.ExitStack() as files:
+            shards = [
+                files.enter_context(open(staging / f"part{i:03d}.jsonl", "w", encoding="utf-8")) for i in range(threads)
+            ]
             for docno, text in progress(iter_documents(path, fmt), desc="reading", unit="doc", disable=quiet):
                 if not docno or any(c.isspace() for c in docno):
                     raise InputError(f"document id {docno!r} is empty or has white space", path)
@@ -73,9 +76,6 @@ def build_index(
                     continue
                 shards[len(docnos) % threads].write(json.dumps({ID: docno, CONTENTS: text}) + "\n")
                 docnos.add(docno)
-        finally:
-            for fh in shards:
-                fh.close()
         if empty:
             log(f"skipped {len(empty)} document(s) with no text: {', '.join(empty[:5])}", quiet)
         if not docnos:

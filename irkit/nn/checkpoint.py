@@ -38,7 +38,9 @@ def save_model(
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.mkdir()
-        (tmp / META).write_text(json.dumps({"kind": kind, "config": cfg, **(extra or {})}, indent=2, default=str) + "\n")
+        (tmp / META).write_text(
+            json.dumps({"kind": kind, "config": cfg, **(extra or {})}, indent=2, default=str) + "\n"
+        )
         if state is not None:
             import torch
 

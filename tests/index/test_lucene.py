@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from irkit.errors import InputError, IrkitError
+from irkit.index import LuceneIndex, build_index
+
+
+def _docs(tmp_path, n=5, bad_at=None):
+    f = tmp_path / "docs.jsonl"
+    lines = [json.dumps({"id": f"d{i}", "contents": f"document number {i} about retrieval"}) for i in range(n)]
+    if bad_at is not None:
+        lines.insert(bad_at, "{not json")
+    f.write_text("\n".join(lines) + "\n")
+    return f
+
+
+def test_build_and_read_small_index(tmp_path):
+    idx = build_index(_docs(tmp_path), tmp_path / "idx", threads=1, quiet=True)
+    assert idx.num_docs == 5 and sorted(idx.docnos) == [f"d{i}" for i in range(5)]
+    assert idx.meta["format"] == "jsonl" and idx.meta["documents"] == 5
+    assert idx.raw("d3") == "document number 3 about retrieval"
+    assert idx.analyze("The Retrieval of documents") == ["retriev", "document"]
+    assert idx.term_vectors(["d1"])[0]["retriev"] == 1
+    assert idx.doc_freq("retriev") == 5
+
+
+def test_existing_index_is_not_overwritten_without_force(tmp_path):
+    docs = _docs(tmp_path)
+    build_index(docs, tmp_path / "idx", threads=1, quiet=True)
+    with pytest.raises(IrkitError, match="exists"):
+        build_index(docs, tmp_path / "idx", threads=1, quiet=True)
+    assert build_index(docs, tmp_path / "idx", threads=1, quiet=True, force=True).num_docs == 5
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    with pytest.raises(InputError, match=r"docs.jsonl:3: malformed JSON"):
+        build_index(_docs(tmp_path, bad_at=2), tmp_path / "idx", threads=1, quiet=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.jsonl"]
+
+
+def test_missing_and_corrupt_index(tmp_path):
+    with pytest.raises(InputError, match="no such index folder"):
+        LuceneIndex(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a Lucene index"):
+        LuceneIndex(tmp_path / "empty")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "segments_1").write_bytes(b"garbage")
+    with pytest.raises(InputError, match="cannot open Lucene index"):
+        LuceneIndex(bad)
+
+
+def test_duplicate_docno(tmp_path):
+    f = tmp_path / "docs.jsonl"
+    f.write_text(json.dumps({"id": "a", "contents": "x"}) + "\n" + json.dumps({"id": "a", "contents": "y"}) + "\n")
+    with pytest.raises(InputError, match="appears twice"):
+        build_index(f, tmp_path / "idx", quiet=True)
+
+
+def test_cranfield_empty_documents_are_skipped(cranfield_index):
+    assert cranfield_index.num_docs == 1398
+    assert cranfield_index.meta["skipped_empty"] == ["471", "995"]
