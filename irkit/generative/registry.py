@@ -68,3 +68,4 @@ register(GenerativeEntry("iwae", "irkit.generative.images.vae:IWAERecipe", "Impo
 register(GenerativeEntry("vaegan", "irkit.generative.images.vaegan:Recipe", "VAE-GAN (Larsen et al.): reconstruction error in a discriminator layer's feature space", ("mnist", "digits")))
 register(GenerativeEntry("avb", "irkit.generative.images.avb:Recipe", "Adversarial Variational Bayes (Mescheder et al.): black-box encoder, T(x, z) for the KL, adaptive contrast", ("mnist", "digits")))
 register(GenerativeEntry("statistician", "irkit.generative.images.statistician:Recipe", "Neural Statistician (Edwards & Storkey): context c of a set; few-shot generation from 5 images", ("mnist", "digits")))
+register(GenerativeEntry("wavenet", "irkit.generative.audio.wavenet:Recipe", "WaveNet (van den Oord et al.): dilated causal convs, mu-law softmax, voice + log-mel conditions, cached generation", ("speech",)))
