@@ -109,3 +109,5 @@ def trainers() -> dict[str, ModelEntry]:
 register(ModelEntry("bm25", "retriever", "irkit.retrieve.bm25:rank", "BM25 over a Lucene index (Anserini defaults k1=0.9, b=0.4)", ("k1", "b")))
 
 register(ModelEntry("desm", "reranker", "irkit.rerank.desm:rank", "DESM word2vec IN/OUT reranker of BM25 candidates (Mitra et al., WWW'16)", ("desm", "variant", "alpha"), train="irkit.rerank.desm:train_command"))
+register(ModelEntry("docnade", "dense", "irkit.dense.rank:docnade", "DocNADE document encoder, dense retrieval over FAISS or reranking (Lauly et al., JMLR 2016)", ("faiss", "encoder", "alpha"), train="irkit.cli.dense:train_docnade"))
+register(ModelEntry("seqae", "dense", "irkit.dense.rank:seqae", "LSTM sequence-autoencoder encoder, dense retrieval over FAISS or reranking (Dai & Le, 2015)", ("faiss", "encoder", "alpha"), train="irkit.cli.dense:train_seqae"))

@@ -1,0 +1,200 @@
+"""Dense-retrieval commands: ``irkit train docnade|seqae``, ``irkit encode`` and ``irkit fuse``.
+
+Torch and FAISS are imported inside the commands, so ``irkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from irkit.errors import InputError
+
+QUIET = typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")
+FORCE = typer.Option("--force", "-f", help="Replace an existing output.")
+INDEX = typer.Option("--index", "-i", help="Lucene index whose stored text to train on.")
+OUTPUT_MODEL = typer.Option("--output", "-o", help="Model folder to write (atomically).")
+
+
+def _train(kind: str, index: Path, output: Path, force: bool, **opts) -> None:
+    from irkit.dense.train import TrainOptions, train_encoder
+
+    summary = train_encoder(kind, index, output, TrainOptions(**opts), overwrite=force)
+    figures = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in summary.items())
+    typer.echo(f"saved {kind} to {output} ({figures})")
+
+
+def train_docnade(
+    index: Annotated[Path, INDEX],
+    output: Annotated[Path, OUTPUT_MODEL],
+    dim: Annotated[int, typer.Option(help="Hidden units (the document vector's size).")] = 256,
+    vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words).")] = 20000,
+    min_count: Annotated[int, typer.Option(help="Keep words seen at least this often.")] = 2,
+    epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 20,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
+    activation: Annotated[str, typer.Option(help="Hidden activation g: sigmoid|tanh|relu.")] = "sigmoid",
+    batch_tokens: Annotated[int, typer.Option(help="Padded words per batch.")] = 2048,
+    max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
+    holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported perplexity.")] = 0.0,
+    device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Train DocNADE (Lauly et al., JMLR 2016) on the index's documents; reports loss and per-word perplexity."""
+    _train(
+        "docnade", index, output, force,
+        dim=dim, vocab=vocab, min_count=min_count, epochs=epochs, lr=lr, activation=activation,
+        batch_tokens=batch_tokens, max_docs=max_docs, holdout=holdout, device=device, seed=seed, quiet=quiet,
+    )  # fmt: skip
+
+
+def train_seqae(
+    index: Annotated[Path, INDEX],
+    output: Annotated[Path, OUTPUT_MODEL],
+    dim: Annotated[int, typer.Option(help="LSTM state size (the document vector's size).")] = 256,
+    embed_dim: Annotated[int, typer.Option(help="Word embedding size.")] = 128,
+    vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words; others become <unk>).")] = 20000,
+    min_count: Annotated[int, typer.Option(help="Keep words seen at least this often.")] = 2,
+    epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 5,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
+    max_len: Annotated[int, typer.Option(help="Tokens read per document (longer ones are cut).")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 32,
+    tie: Annotated[
+        bool, typer.Option("--tie/--no-tie", help="One LSTM for encoder and decoder (Dai & Le) or two.")
+    ] = True,
+    max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
+    holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported loss.")] = 0.0,
+    device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Train an LSTM sequence autoencoder (Dai & Le, 2015) on the index's documents; reports reconstruction loss."""
+    _train(
+        "seqae", index, output, force,
+        dim=dim, embed_dim=embed_dim, vocab=vocab, min_count=min_count, epochs=epochs, lr=lr, max_len=max_len,
+        batch_size=batch_size, tie=tie, max_docs=max_docs, holdout=holdout, device=device, seed=seed, quiet=quiet,
+    )  # fmt: skip
+
+
+def encode_cmd(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Encoder folder from `irkit train docnade|seqae`.")],
+    index: Annotated[Path, typer.Option("--index", "-i", help="Lucene index whose documents to encode.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Vector file to write (.npz: vectors, docnos, meta).")],
+    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 256,
+    threads: Annotated[int, typer.Option(help="Torch threads (default: torch's choice).")] = 0,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Encode every document of an index into float32 unit vectors, in the index's docno order."""
+    import time
+
+    from irkit.dense.encoders import load_encoder
+    from irkit.dense.faiss_index import Vectors, save_vectors
+    from irkit.dense.vocab import index_tokens
+    from irkit.io.atomic import check_output
+
+    if batch_size < 1:
+        raise InputError("--batch-size must be at least 1")
+    check_output(output, force)
+    encoder = load_encoder(model, threads=threads or None)
+    docnos, tokens = index_tokens(index, quiet=quiet)
+    start = time.perf_counter()
+    vectors = encoder.encode_tokens(tokens, batch_size=batch_size, quiet=quiet)
+    seconds = time.perf_counter() - start
+    empty = sum(1 for t in tokens if encoder.known(t) == 0)
+    meta = {
+        "encoder": str(model.resolve()),
+        "encoder_kind": encoder.kind,
+        "index": str(index.resolve()),
+        "dim": encoder.dim,
+        "documents": len(docnos),
+        "documents_without_known_words": empty,
+    }
+    save_vectors(output, Vectors(vectors, docnos, meta), overwrite=force)
+    note = f"; {empty} had no known word (they still have a vector)" if empty else ""
+    typer.echo(
+        f"wrote {len(docnos):,} {encoder.dim}-d {encoder.kind} vectors to {output} "
+        f"({len(docnos) / max(seconds, 1e-9):,.0f} docs/s){note}"
+    )
+
+
+def fuse_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="TREC run files (two or more).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Fused TREC run to write.")],
+    method: Annotated[str, typer.Option(help="rrf|interpolate")] = "rrf",
+    k: Annotated[float, typer.Option(help="[rrf] constant k in 1/(k + rank).")] = 60.0,
+    alpha: Annotated[
+        float | None, typer.Option(help="[interpolate, 2 runs] weight of the first run (the second gets 1 - alpha).")
+    ] = None,
+    weights: Annotated[str | None, typer.Option(help="Comma-separated weight per run (default: equal).")] = None,
+    qrels: Annotated[
+        Path | None, typer.Option(help="[interpolate, 2 runs] tune alpha by cross-validation on these judgements.")
+    ] = None,
+    measure: Annotated[str, typer.Option(help="Measure that --qrels tuning maximises.")] = "AP",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for --qrels tuning.")] = 5,
+    normalise_ids: Annotated[
+        bool, typer.Option("--normalise-ids", help="Map judged ids to the runs' ids by number (CACM-756 -> CACM-0756).")
+    ] = False,
+    depth: Annotated[int, typer.Option(help="Documents per topic taken from each run.")] = 1000,
+    hits: Annotated[int, typer.Option(help="Documents per topic written.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the cross-validation split.")] = 0,
+    tag: Annotated[str | None, typer.Option(help="Run tag (default: fused-METHOD).")] = None,
+    force: Annotated[bool, FORCE] = False,
+    quiet: Annotated[bool, QUIET] = False,
+) -> None:
+    """Fuse runs (e.g. dense and BM25) by reciprocal rank fusion or min-max score interpolation."""
+    from irkit.dense.fusion import METHODS, fuse, tune_interpolation
+    from irkit.frames import cut_run, rank_run
+    from irkit.io.atomic import check_output
+    from irkit.io.trec import read_qrels, read_run, write_run
+    from irkit.progress import log
+
+    if method not in METHODS:
+        raise InputError(f"unknown fusion method {method!r}; choose from {', '.join(METHODS)}")
+    if len(runs) < 2:
+        raise InputError("fusion needs at least two runs")
+    if hits < 1:
+        raise InputError("--hits must be at least 1")
+    if alpha is not None and (len(runs) != 2 or weights is not None):
+        raise InputError("--alpha weights the first of exactly two runs; use --weights otherwise")
+    if alpha is not None and not 0 <= alpha <= 1:
+        raise InputError(f"--alpha must be between 0 and 1 (got {alpha})")
+    if qrels is not None and (method != "interpolate" or len(runs) != 2 or alpha is not None or weights is not None):
+        raise InputError("--qrels tunes alpha for --method interpolate of exactly two runs (without --alpha/--weights)")
+    w = None
+    if weights is not None:
+        try:
+            w = [float(x) for x in weights.split(",")]
+        except ValueError:
+            raise InputError(f"--weights takes numbers separated by commas, not {weights!r}") from None
+    elif alpha is not None:
+        w = [alpha, 1 - alpha]
+    check_output(output, force)
+    loaded = [read_run(p) for p in runs]
+    if qrels is not None:
+        judged = read_qrels(qrels)
+        if normalise_ids:
+            from irkit.io.trec import normalise_docnos
+
+            judged, _ = normalise_docnos(judged, set().union(*(set(r["docno"]) for r in loaded)))
+        fused, info = tune_interpolation(
+            loaded[0], loaded[1], judged, measure=measure, folds=folds, depth=depth, seed=seed
+        )
+        log(
+            f"alpha per fold ({info['folds']}-fold CV on {info['measure']}): {info['alphas']}; on all topics {info['alpha_all']}",
+            quiet,
+        )
+    else:
+        fused = fuse(loaded, method, k=k, weights=w, depth=depth)
+    fused = cut_run(rank_run(fused), hits)
+    write_run(fused, output, tag=tag or f"fused-{method}", overwrite=force)
+    typer.echo(f"wrote {len(fused):,} results for {fused['qid'].nunique()} topics to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("encode")(encode_cmd)
+    app.command("fuse")(fuse_cmd)
