@@ -20,4 +20,4 @@ fi
 if [ "${1:-}" = "--install" ]; then
   exit 0
 fi
-exec .venv/bin/python scripts/main_job.py
+exec bash scripts/main_job.sh
