@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # espeak-ng synthesises the speech the WaveNet trains on (irkit.generative.audio);
 # its tests skip with a reason where it cannot be installed (no root, no apt).
-command -v espeak-ng >/dev/null || (apt-get update && apt-get install -y espeak-ng) || echo "warning: espeak-ng not installed; WaveNet speech data and tests will be skipped" >&2
+command -v espeak-ng >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get -qq update && apt-get -qq install -y espeak-ng >/dev/null) || echo "warning: espeak-ng not installed; WaveNet speech data and tests will be skipped" >&2
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
