@@ -144,23 +144,24 @@ def _iter_beir(path: Path) -> Iterator[tuple[str, str]]:
 def _iter_trec(path: Path) -> Iterator[tuple[str, str]]:
     with _open_text(path) as fh:
         data = fh.read()
-    pos = 0
+    found = False
     for m in re.finditer(r"<DOC>(.*?)</DOC>", data, flags=re.S | re.I):
+        found = True
         body = m.group(1)
-        line = data.count("\n", 0, m.start()) + 1
         dm = re.search(r"<DOCNO>\s*(.*?)\s*</DOCNO>", body, flags=re.S | re.I)
         if not dm or not dm.group(1):
-            raise InputError("<DOC> without a <DOCNO>", path, line)
+            # Counting lines only here keeps reading linear in the file size.
+            raise InputError("<DOC> without a <DOCNO>", path, data.count("\n", 0, m.start()) + 1)
         rest = body[: dm.start()] + body[dm.end() :]
         parts = [
             c
             for tag in _TREC_CONTENT_TAGS
+            if f"<{tag}" in rest or f"<{tag.lower()}" in rest
             for c in re.findall(rf"<{tag}\b[^>]*>(.*?)</{tag}>", rest, flags=re.S | re.I)
         ]
         text = "\n".join(parts) if parts else rest
         yield dm.group(1), html.unescape(_TAG.sub(" ", text)).strip()
-        pos = m.end()
-    if pos == 0 and data.strip():
+    if not found and data.strip():
         raise InputError("no <DOC>...</DOC> records found", path, 1)
 
 
