@@ -86,27 +86,17 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
     qrels = read_qrels(qrels_file)
     qrels, _ = normalise_docnos(qrels, idx.docnos)
 
-    def effectiveness(run: pd.DataFrame) -> tuple[float, float]:
+    def measure(system: str, fn, repeat: int = 1, **extra) -> pd.DataFrame:
+        sec, run = timed(fn, repeat)
         e = evaluate(original_qid(run), qrels, "AP nDCG@10")
-        return float(e["AP"][0]), float(e["nDCG@10"][0])
+        rows.append(dict(collection=name, system=system, docs=n_docs, queries=n_queries, qps=n_queries / sec,
+                         AP=float(e["AP"][0]), nDCG10=float(e["nDCG@10"][0]), **extra))  # fmt: skip
+        return run
 
     # irkit
     bm25 = BM25(idx, hits=1000, threads=threads)
-    sec, run = timed(lambda: bm25.search(queries, quiet=True), repeat=2)
-    irkit_qps = n_queries / sec
-    ap, ndcg = effectiveness(run)
-    rows.append(
-        dict(
-            collection=name,
-            system="irkit BM25.search",
-            docs=n_docs,
-            queries=n_queries,
-            qps=irkit_qps,
-            AP=ap,
-            nDCG10=ndcg,
-        )
-    )
-    irkit_run = run
+    irkit_run = measure("irkit BM25.search", lambda: bm25.search(queries, quiet=True), repeat=2)
+    irkit_qps = rows[-1]["qps"]
 
     # Pyserini batch_search (same index, same JVM)
     lucene = _java.import_pyserini("pyserini.search.lucene")
@@ -120,19 +110,7 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
             pd.DataFrame([(q, h.docid, h.score) for q in qids for h in hits[q]], columns=["qid", "docno", "score"])
         )
 
-    sec, run = timed(pyserini_run)
-    ap, ndcg = effectiveness(run)
-    rows.append(
-        dict(
-            collection=name,
-            system="Pyserini batch_search",
-            docs=n_docs,
-            queries=n_queries,
-            qps=n_queries / sec,
-            AP=ap,
-            nDCG10=ndcg,
-        )
-    )
+    measure("Pyserini batch_search", pyserini_run)
 
     # Anserini SearchCollection, inside the JVM
     tsv = tmp / f"{name}.topics.tsv"
@@ -151,19 +129,7 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
         SearchCollection.main(args)
         return read_run(out)
 
-    sec, run = timed(anserini_run)
-    ap, ndcg = effectiveness(run)
-    rows.append(
-        dict(
-            collection=name,
-            system="Anserini SearchCollection (JVM)",
-            docs=n_docs,
-            queries=n_queries,
-            qps=n_queries / sec,
-            AP=ap,
-            nDCG10=ndcg,
-        )
-    )
+    run = measure("Anserini SearchCollection (JVM)", anserini_run)
     # same ranking as irkit? (SearchCollection rounds scores to 1e-4, so compare order)
     a = run[run["rank"] <= 10][["qid", "rank", "docno"]]
     b = irkit_run[irkit_run["rank"] <= 10][["qid", "rank", "docno"]]
@@ -194,20 +160,7 @@ def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
                 "qid": np.repeat(qids, res.shape[1]), "docno": doc_ids[res.ravel()], "score": scores.ravel()
             }))  # fmt: skip
 
-        sec, run = timed(bm25s_run)
-        ap, ndcg = effectiveness(run)
-        rows.append(
-            dict(
-                collection=name,
-                system="bm25s (numpy, outside reference)",
-                docs=n_docs,
-                queries=n_queries,
-                qps=n_queries / sec,
-                AP=ap,
-                nDCG10=ndcg,
-                index_dps=len(corpus) / bm25s_index_s,
-            )
-        )
+        measure("bm25s (numpy, outside reference)", bm25s_run, index_dps=len(corpus) / bm25s_index_s)
     for r in rows:
         r["irkit_x"] = irkit_qps / r["qps"]
     rows[0]["index_dps"] = n_docs / index_s
@@ -226,18 +179,8 @@ def main() -> None:
         for name in args.collections:
             rows += bench(name, args.queries, args.threads, Path(tmp))
     table = pd.DataFrame(rows)
-    cols = [
-        "collection",
-        "system",
-        "docs",
-        "queries",
-        "qps",
-        "irkit_x",
-        "AP",
-        "nDCG10",
-        "index_dps",
-        "top10_same_as_anserini",
-    ]
+    cols = ["collection", "system", "docs", "queries", "qps", "irkit_x", "AP", "nDCG10", "index_dps",
+            "top10_same_as_anserini"]  # fmt: skip
     table = table[[c for c in cols if c in table.columns]]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.4f}" if v < 10 else f"{v:,.1f}"))
