@@ -1,0 +1,320 @@
+"""AlignDRAW (Mansimov, Parisotto, Ba and Salakhutdinov, 2016): DRAW conditioned on a caption.
+
+The caption goes through a bidirectional LSTM (one state per word). At each of
+the T steps:
+
+* an *alignment* over the words, computed from the previous generative state,
+  gives a sentence vector ``s_t = sum_l alpha_l h_lang_l``;
+* the *prior* is learned: ``p(z_t | z_<t) = N(mu(h_gen_{t-1}), sigma(h_gen_{t-1}))``
+  (``mu = tanh(.)``, ``sigma = exp(tanh(.))`` as in the paper), not N(0, I);
+* the inference LSTM reads the image and error image with DRAW's attention and
+  gives ``q(z_t | x, z_<t)``; the generative LSTM takes ``[z_t, s_t]`` and
+  writes to the canvas.
+
+The loss is Bernoulli NLL of the image plus ``sum_t KL(q_t || p_t)``: a bound on
+``-log p(image | caption)`` in nats. Sampling draws ``z_t`` from the learned
+prior, so the caption alone steers the drawing. Data: :mod:`captions`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from irkit.errors import InputError
+from irkit.generative.images import captions as cap
+from irkit.generative.images.common import ImageRecipe, config_defaults, importance_nll, parse_options, pixel_logits
+from irkit.generative.images.data import bernoulli_baseline_nll
+from irkit.generative.images.draw import Reader, Writer, gaussian_kl, gaussian_log_prob
+
+
+@dataclass
+class AlignDRAWConfig:
+    channels: int = 1
+    height: int = cap.CANVAS
+    width: int = cap.CANVAS
+    vocab: int = len(cap.VOCAB)
+    embed: int = 32  # word embedding size
+    lang: int = 64  # caption BiLSTM size per direction
+    align: int = 64  # alignment MLP size
+    steps: int = 16
+    infer: int = 256  # inference LSTM size
+    gen: int = 256  # generative LSTM size
+    z: int = 32
+    read_n: int = 4
+    write_n: int = 6
+    canvas_bias: bool = True  # start from a learned canvas, not zeros (see draw.py)
+
+    def __post_init__(self) -> None:
+        if min(self.vocab, self.embed, self.lang, self.align, self.steps, self.infer, self.gen, self.z) < 1:
+            raise InputError("every AlignDRAW size must be positive")
+
+
+class Alignment(nn.Module):
+    """``alpha_l ∝ exp(v^T tanh(U h_lang_l + W h_gen + b))``; returns the weighted sum and the weights."""
+
+    def __init__(self, lang: int, gen: int, size: int):
+        super().__init__()
+        self.u = nn.Linear(lang, size)
+        self.w = nn.Linear(gen, size, bias=False)
+        self.v = nn.Linear(size, 1, bias=False)
+
+    def forward(self, h_lang: torch.Tensor, u_lang: torch.Tensor, h_gen: torch.Tensor):
+        scores = self.v(torch.tanh(u_lang + self.w(h_gen)[:, None])).squeeze(2)  # (B, L)
+        alpha = torch.softmax(scores, 1)
+        return (alpha[:, :, None] * h_lang).sum(1), alpha
+
+
+class AlignDRAW(nn.Module):
+    def __init__(self, config: AlignDRAWConfig):
+        super().__init__()
+        self.config = cfg = config
+        self.embed = nn.Embedding(cfg.vocab, cfg.embed)
+        self.language = nn.LSTM(cfg.embed, cfg.lang, batch_first=True, bidirectional=True)
+        self.alignment = Alignment(2 * cfg.lang, cfg.gen, cfg.align)
+        self.prior = nn.Linear(cfg.gen, 2 * cfg.z)
+        self.reader = Reader(cfg.gen, cfg.height, cfg.width, cfg.read_n, attention=True)
+        self.inference = nn.LSTMCell(self.reader.size + cfg.gen, cfg.infer)
+        self.posterior = nn.Linear(cfg.infer, 2 * cfg.z)
+        self.generative = nn.LSTMCell(cfg.z + 2 * cfg.lang, cfg.gen)
+        self.writer = Writer(cfg.gen, cfg.height, cfg.width, cfg.write_n, attention=True)
+        self.canvas0 = nn.Parameter(torch.zeros(cfg.height, cfg.width), requires_grad=cfg.canvas_bias)
+
+    def encode(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word states (B, L, 2 lang) and their projection for the alignment (computed once per caption)."""
+        h_lang, _ = self.language(self.embed(tokens))
+        return h_lang, self.alignment.u(h_lang)
+
+    def prior_params(self, h_gen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, s = self.prior(h_gen).chunk(2, 1)
+        return torch.tanh(mu), 2 * torch.tanh(s)  # mean, log variance (sigma = exp(tanh(.)))
+
+    def _zeros(self, b: int, size: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return like.new_zeros(b, size), like.new_zeros(b, size)
+
+    def glimpses(self, x: torch.Tensor, tokens: torch.Tensor):
+        """``(canvas logits (B, H, W), [(z, mu_q, logvar_q, mu_p, logvar_p)] per step)``."""
+        cfg = self.config
+        x = x.reshape(-1, cfg.height, cfg.width)
+        b = x.shape[0]
+        h_lang, u_lang = self.encode(tokens)
+        canvas = self.canvas0.expand(b, -1, -1)
+        inf, gen = self._zeros(b, cfg.infer, x), self._zeros(b, cfg.gen, x)
+        steps = []
+        for _ in range(cfg.steps):
+            s, _ = self.alignment(h_lang, u_lang, gen[0])
+            mu_p, logvar_p = self.prior_params(gen[0])
+            r = self.reader(x, x - torch.sigmoid(canvas), gen[0])
+            inf = self.inference(torch.cat([r, gen[0]], 1), inf)
+            mu_q, logvar_q = self.posterior(inf[0]).chunk(2, 1)
+            z = mu_q + torch.randn_like(mu_q) * torch.exp(0.5 * logvar_q)
+            steps.append((z, mu_q, logvar_q, mu_p, logvar_p))
+            gen = self.generative(torch.cat([z, s], 1), gen)
+            canvas = canvas + self.writer(gen[0])
+        return canvas, steps
+
+    def bound(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Negative ELBO of ``-log p(x | caption)`` in nats per image, (B,)."""
+        canvas, steps = self.glimpses(x, tokens)
+        nll = F.binary_cross_entropy_with_logits(canvas, x.reshape(canvas.shape), reduction="none").flatten(1).sum(1)
+        return nll + sum(gaussian_kl(mq, lq, mp, lp) for _, mq, lq, mp, lp in steps)
+
+    def log_weights(self, x: torch.Tensor, tokens: torch.Tensor, k: int) -> torch.Tensor:
+        """``log p(x, z | caption) - log q(z | x, caption)`` for ``k`` draws per image: (B, k)."""
+        xk, tk = x.repeat_interleave(k, 0), tokens.repeat_interleave(k, 0)
+        canvas, steps = self.glimpses(xk, tk)
+        logw = -F.binary_cross_entropy_with_logits(canvas, xk.reshape(canvas.shape), reduction="none").flatten(1).sum(1)
+        for z, mq, lq, mp, lp in steps:
+            logw = logw + gaussian_log_prob(z, mp, lp) - gaussian_log_prob(z, mq, lq)
+        return logw.view(-1, k)
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (B, 1, H, W) binary, ``tokens`` (B, L) -> (None, mean bound in nats per image)."""
+        return None, self.bound(x, tokens).mean()
+
+    @torch.no_grad()
+    def generate(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One drawing per caption row of ``tokens``, ``z_t`` from the learned prior:
+        canvases ``sigmoid(c_t)`` (B, T, 1, H, W) and alignments (B, T, L)."""
+        cfg = self.config
+        b = tokens.shape[0]
+        h_lang, u_lang = self.encode(tokens)
+        canvas = self.canvas0.expand(b, -1, -1)
+        gen = self._zeros(b, cfg.gen, canvas)
+        frames, alphas = [], []
+        for _ in range(cfg.steps):
+            s, alpha = self.alignment(h_lang, u_lang, gen[0])
+            mu_p, logvar_p = self.prior_params(gen[0])
+            z = mu_p + torch.randn_like(mu_p) * torch.exp(0.5 * logvar_p)
+            gen = self.generative(torch.cat([z, s], 1), gen)
+            canvas = canvas + self.writer(gen[0])
+            frames.append(torch.sigmoid(canvas))
+            alphas.append(alpha)
+        return torch.stack(frames, 1)[:, :, None], torch.stack(alphas, 1)
+
+
+class Recipe(ImageRecipe):
+    """AlignDRAW on captioned MNIST composites (``--data mnist-captions``)."""
+
+    kind = "aligndraw"
+    config_cls = AlignDRAWConfig
+    epochs = 10
+    train_defaults = {"batch_size": 64, "lr": 1e-3, "grad_clip": 10.0, "per_epoch": 8000}  # noqa: RUF012
+    eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "limit": 0, "n": 2000}  # noqa: RUF012
+    sample_defaults = {"device": "auto", "frames": False}  # noqa: RUF012
+    test_seed = 12345  # the fixed test composites
+
+    def build(self, config: AlignDRAWConfig) -> AlignDRAW:
+        return AlignDRAW(config)
+
+    def train(
+        self,
+        data: str,
+        output: str | os.PathLike[str],
+        *,
+        epochs: int | None = None,
+        device: str = "auto",
+        seed: int = 0,
+        quiet: bool = False,
+        options: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        from irkit.nn import Trainer, TrainerConfig, save_model, seed_everything
+
+        if data != "mnist-captions":
+            raise InputError(f"aligndraw trains on mnist-captions, not {data!r}")
+        opts = parse_options(options, {**config_defaults(AlignDRAWConfig), **self.train_defaults})
+        epochs = self.epochs if epochs is None else epochs
+        if epochs < 1:
+            raise InputError(f"--epochs must be at least 1, not {epochs}")
+        fields = set(AlignDRAWConfig.__dataclass_fields__) - {"vocab"}
+        config = AlignDRAWConfig(vocab=len(cap.VOCAB), **{k: v for k, v in opts.items() if k in fields})
+        seed_everything(seed)
+        model = self.build(config)
+        if config.canvas_bias:
+            with torch.no_grad():
+                model.canvas0.copy_(pixel_logits(cap.composites("train", 2000, seed=seed)["images"])[0])
+
+        def batches(epoch: int):
+            # fresh composites every epoch: new digit/jitter/position draws from the same training digits
+            d = cap.composites("train", opts["per_epoch"], seed=seed * 1000 + epoch)
+            images, tokens = torch.from_numpy(d["images"]), torch.from_numpy(d["tokens"])
+            for i in range(0, len(images), opts["batch_size"]):
+                yield images[i : i + opts["batch_size"]], tokens[i : i + opts["batch_size"]]
+
+        trainer = Trainer(
+            TrainerConfig(
+                epochs=epochs, lr=opts["lr"], grad_clip=opts["grad_clip"] or None, device=device, seed=seed, quiet=quiet
+            )
+        )
+        start = time.perf_counter()
+        history = trainer.fit(model, batches)
+        seconds = time.perf_counter() - start
+        extra = {
+            "data": data,
+            "binarize": "threshold",
+            "vocab": list(cap.VOCAB),
+            "held_out": [cap.caption(d, p) for d, p in cap.HELD_OUT],
+            "train": {k: opts[k] for k in self.train_defaults},
+            "epochs": epochs,
+            "seed": seed,
+            "seconds": round(seconds, 1),
+            "train_loss": [round(v, 4) for v in history.train_loss],
+        }
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        save_model(output, self.kind, config, state, extra=extra)
+        return {
+            "data": protocol(),
+            "epochs": epochs,
+            "final train loss": f"{history.train_loss[-1]:.3f}",
+            "seconds": f"{seconds:.1f}",
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+
+    def sample(
+        self,
+        model_dir: str | os.PathLike[str],
+        n: int,
+        output: str | os.PathLike[str],
+        *,
+        caption: str | None = None,
+        seed: int = 0,
+        options: dict[str, str] | None = None,
+    ) -> Path:
+        """``n`` drawings of ``caption``; without one, a row for each held-out (never seen) caption."""
+        from irkit.generative.images.grid import save_grid
+        from irkit.nn import seed_everything
+        from irkit.progress import log
+
+        opts = parse_options(options, self.sample_defaults)
+        model, meta = self.load(model_dir, opts["device"])
+        texts = [caption] if caption is not None else list(meta["held_out"])
+        ids = [cap.tokenize(t, meta["vocab"]) for t in texts]  # bad words fail before any drawing
+        seen = {cap.caption(d, p) for d, p in cap.pairs("seen")}
+        for t in texts:
+            norm = " ".join(cap.words(t))
+            status = (
+                "held out of training" if norm in meta["held_out"] else "seen in training" if norm in seen else "new"
+            )
+            log(f"caption {t!r}: {status}")
+        per_row = n if caption is not None else max(1, -(-n // len(texts)))
+        seed_everything(seed)
+        device = next(model.parameters()).device
+        rows = [model.generate(torch.tensor([i] * per_row, device=device))[0] for i in ids]  # (per_row, T, 1, H, W)
+        frames = torch.cat(rows)
+        if opts["frames"]:
+            return save_grid(frames.flatten(0, 1).cpu(), output, nrow=frames.shape[1])
+        return save_grid(frames[:, -1].cpu(), output, nrow=min(per_row, 8) if caption is not None else per_row)
+
+    def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:
+        from irkit.nn import seed_everything
+
+        opts = parse_options(options, self.eval_defaults)
+        model, meta = self.load(model_dir, opts["device"])
+        device, k, n = next(model.parameters()).device, opts["k"], opts["limit"] or opts["n"]
+        seed_everything(meta.get("seed", 0) + 1)
+        start = time.perf_counter()
+        result: dict[str, Any] = {"model": self.kind}
+        for split in ("seen", "unseen"):
+            d = cap.composites(split, n, seed=self.test_seed)
+            x, t = torch.from_numpy(d["images"]), torch.from_numpy(d["tokens"])
+            with torch.no_grad():
+                if k == 1:
+                    nll = torch.cat(
+                        [
+                            model.bound(x[i].to(device), t[i].to(device)).cpu()
+                            for i in torch.arange(n).split(opts["batch"])
+                        ]
+                    )
+                else:  # importance_nll batches image indices; the weights look the images and captions up
+                    nll = torch.from_numpy(
+                        importance_nll(
+                            lambda i, kk, x=x, t=t: model.log_weights(x[i].to(device), t[i].to(device), kk),
+                            torch.arange(n),
+                            k,
+                            batch=opts["batch"],
+                            chunk=opts["chunk"],
+                        )
+                    )
+            result["nll" if split == "seen" else "nll_unseen_captions"] = float(nll.mean())
+        result["estimator"] = (
+            "variational bound (negative ELBO, exact KLs)" if k == 1 else f"importance sampling, k={k}"
+        )
+        train = cap.composites("train", 8000, seed=self.test_seed)["images"]
+        result["baseline_nll"] = bernoulli_baseline_nll(train, cap.composites("seen", n, seed=self.test_seed)["images"])
+        result["protocol"] = protocol() + f", {n} test composites per split (seed {self.test_seed})"
+        result["seconds"] = round(time.perf_counter() - start, 1)
+        return result
+
+
+def protocol() -> str:
+    return (
+        f"captioned MNIST composites: one digit of the t10k split 8000/2000 on a {cap.CANVAS}x{cap.CANVAS} canvas, "
+        f"threshold binarisation, {len(cap.HELD_OUT)} digit/position pairs held out of training"
+    )
