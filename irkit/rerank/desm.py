@@ -76,6 +76,7 @@ class DESMConfig:
     alpha: float = 0.025  # word2vec's initial learning rate (not the BM25 mixture weight)
     seed: int = 0
     workers: int = 1
+    words_only: bool = True  # drop tokens with a digit and one-letter tokens (see words())
 
 
 # --------------------------------------------------------------------------- model
@@ -214,6 +215,16 @@ def _load_cached(path: str, _stamp: tuple[int, ...]) -> DESM:
     return DESM(vocab, w_in, w_out, config, counts=np.array(counts, dtype=np.int64), meta=extra)
 
 
+def words(tokens: list[str]) -> list[str]:
+    """Analysed tokens without those that hold a digit or are one character long.
+
+    They have no distributional meaning here but can dominate a document: a CACM
+    record ends in rows of citation numbers ("1410 5 1410"), a date and the
+    authors' initials, which would otherwise outweigh its abstract in the centroid.
+    """
+    return [t for t in tokens if len(t) > 1 and not any(c.isdigit() for c in t)]
+
+
 def _unit_rows(m: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     return (m / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
@@ -303,7 +314,8 @@ class DESMReranker(Reranker):
     def _queries(self, queries: pd.DataFrame) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
         qids = list(dict.fromkeys(queries["qid"]))
         text = dict(zip(queries["qid"], queries["query"], strict=True))
-        q, known, total = self.model.query_vectors([self.index.analyze(text[qid]) for qid in qids])
+        keep = words if self.model.config.words_only else list
+        q, known, total = self.model.query_vectors([keep(self.index.analyze(text[qid])) for qid in qids])
         self.oov = {qid: (int(k), int(t)) for qid, k, t in zip(qids, known, total, strict=True)}
         return {qid: i for i, qid in enumerate(qids)}, q, known
 
@@ -499,16 +511,17 @@ def _sentences(tokens: list[str]) -> list[list[str]]:
 
 
 def training_texts(
-    index: LuceneIndex, corpus: list[Path] | tuple[Path, ...] = (), quiet: bool = False
+    index: LuceneIndex, corpus: list[Path] | tuple[Path, ...] = (), words_only: bool = True, quiet: bool = False
 ) -> list[list[str]]:
     """Analysed training sentences: every indexed document (in docno order, so that the
     result does not depend on Lucene's document order), then each non-empty line of the
-    ``corpus`` text files."""
+    ``corpus`` text files; with ``words_only`` (the default) passed through :func:`words`."""
+    keep = words if words_only else list
     docnos = sorted(index.docnos)
     texts = index.texts(docnos)
     sentences: list[list[str]] = []
     for text in progress(texts, desc="analysing documents", unit="doc", disable=quiet):
-        sentences.extend(_sentences(index.analyze(text)))
+        sentences.extend(_sentences(keep(index.analyze(text))))
     for path in corpus:
         p = Path(path)
         if not p.is_file():
@@ -516,7 +529,7 @@ def training_texts(
         with open(p, encoding="utf-8", errors="replace") as fh:
             for line in progress(fh, desc=f"analysing {p.name}", unit="line", disable=quiet):
                 if line.strip():
-                    sentences.extend(_sentences(index.analyze(line)))
+                    sentences.extend(_sentences(keep(index.analyze(line))))
     return sentences
 
 
@@ -569,6 +582,9 @@ def train_command(
     min_count: Annotated[int, typer.Option(help="Ignore words rarer than this.")] = DESMConfig.min_count,
     negative: Annotated[int, typer.Option(help="Negative samples per word (must be >= 1).")] = 5,
     skipgram: Annotated[bool, typer.Option("--skipgram/--cbow", help="Skip-gram or CBOW (the paper's).")] = False,
+    words_only: Annotated[
+        bool, typer.Option("--words-only/--all-tokens", help="Drop tokens with a digit and one-letter tokens.")
+    ] = True,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     workers: Annotated[int, typer.Option(help="Training threads; 1 makes the vectors reproducible.")] = 1,
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
@@ -581,8 +597,8 @@ def train_command(
     check_output(output, force)
     idx = LuceneIndex(index)
     config = DESMConfig(dim=dim, window=window, epochs=epochs, min_count=min_count, negative=negative,
-                        sg=int(skipgram), seed=seed, workers=workers)  # fmt: skip
-    model = train(training_texts(idx, corpus or [], quiet=quiet), config, quiet=quiet)
+                        sg=int(skipgram), seed=seed, workers=workers, words_only=words_only)  # fmt: skip
+    model = train(training_texts(idx, corpus or [], words_only=config.words_only, quiet=quiet), config, quiet=quiet)
     model.meta["index"] = str(idx.path.resolve())
     model.save(output, overwrite=force)
     m = model.meta
