@@ -153,10 +153,16 @@ def word_dropout(inputs, rate: float, generator=None):
     return inputs.masked_fill(drop, UNK)
 
 
-def sequence_nll(logits, targets):
-    """Per-sentence summed NLL (nats) of ``targets`` (``<pad>`` ignored); logits ``(B, T, V)``."""
-    nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD, reduction="none")
-    return nll.sum(1)
+def sequence_nll(project, hidden, targets):
+    """Per-sentence summed NLL (nats) of ``targets`` from decoder states ``hidden`` (``(B, T, H)``).
+
+    ``project`` maps states to vocabulary logits; it runs on the non-``<pad>``
+    positions only, since the softmax is most of the cost of these models.
+    """
+    mask = targets != PAD
+    nll = F.cross_entropy(project(hidden[mask]), targets[mask], reduction="none")
+    rows = torch.arange(len(targets), device=targets.device).unsqueeze(1).expand_as(targets)[mask]
+    return torch.zeros(len(targets), dtype=nll.dtype, device=nll.device).index_add(0, rows, nll)
 
 
 def gaussian_kl(mu, logvar):
@@ -215,7 +221,8 @@ class LatentTextModel(nn.Module):
     """A sentence VAE without its decoder: embedding, LSTM encoder, Gaussian posterior,
     the annealed ELBO with word dropout, the importance-weighted bound and homotopies.
 
-    Subclasses implement ``decode_logits(z, inputs) -> (B, T, V)``; the config has
+    Subclasses implement ``decode_hidden(z, inputs) -> (B, T, H)`` and own ``self.out``
+    (states to vocabulary logits); the config has
     ``vocab_size embed hidden latent dropout word_dropout kl_schedule kl_warmup``.
     """
 
@@ -229,8 +236,14 @@ class LatentTextModel(nn.Module):
         # Updates seen so far: the KL weight follows it, and it is saved with the weights.
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
-    def decode_logits(self, z, inputs):
+    def decode_hidden(self, z, inputs):
         raise NotImplementedError
+
+    def project(self, hidden):
+        return self.out(self.drop(hidden))
+
+    def decode_logits(self, z, inputs):
+        return self.project(self.decode_hidden(z, inputs))
 
     def posterior(self, tokens, lengths):
         """``(mu, logvar)`` of ``q(z | x)`` from the words and ``</s>`` of each sentence."""
@@ -249,7 +262,7 @@ class LatentTextModel(nn.Module):
         inputs = tokens[:, :-1]
         if self.training:
             inputs = word_dropout(inputs, self.config.word_dropout)
-        rec = sequence_nll(self.decode_logits(z, inputs), tokens[:, 1:])
+        rec = sequence_nll(self.project, self.decode_hidden(z, inputs), tokens[:, 1:])
         kl = gaussian_kl(mu, logvar)
         beta = self.kl_weight() if self.training else 1.0
         if self.training:
@@ -263,7 +276,7 @@ class LatentTextModel(nn.Module):
         z = mu.unsqueeze(0) + torch.randn(k, *mu.shape, device=mu.device) * torch.exp(0.5 * logvar).unsqueeze(0)
         flat = z.reshape(k * b, -1)
         reps = tokens.repeat(k, 1)
-        rec = sequence_nll(self.decode_logits(flat, reps[:, :-1]), reps[:, 1:]).view(k, b)
+        rec = sequence_nll(self.project, self.decode_hidden(flat, reps[:, :-1]), reps[:, 1:]).view(k, b)
         lw = -rec + normal_log_prob(z) - normal_log_prob(z, mu.unsqueeze(0), logvar.unsqueeze(0))
         return lw.t()
 

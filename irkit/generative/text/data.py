@@ -23,6 +23,7 @@ any split or in text given at sampling time, maps to ``<unk>``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -218,7 +219,22 @@ class TextCorpus:
 def load_corpus(
     data: str = "abstracts", text: str | os.PathLike[str] | None = None, min_len: int = 3, max_len: int = 30
 ) -> TextCorpus:
-    """The fixed document split of ``abstracts`` or of a user's text file (``text``)."""
+    """The fixed document split of ``abstracts`` or of a user's text file (``text``).
+
+    The abstracts' corpus is cached per process (reading CACM's tarball takes
+    seconds); treat the returned lists as read-only.
+    """
+    if not text and data == "abstracts":
+        return _abstracts_corpus(min_len, max_len)
+    return _load_corpus(data, text, min_len, max_len)
+
+
+@functools.lru_cache(maxsize=4)
+def _abstracts_corpus(min_len: int, max_len: int) -> TextCorpus:
+    return _load_corpus("abstracts", None, min_len, max_len)
+
+
+def _load_corpus(data: str, text: str | os.PathLike[str] | None, min_len: int, max_len: int) -> TextCorpus:
     if min_len < 1 or max_len < min_len:
         raise InputError(f"sentence lengths need 1 <= min_len <= max_len, not {min_len}..{max_len}")
     if text:

@@ -78,8 +78,8 @@ class DCNNVAE(LatentTextModel):
             h = block(h)
         return F.relu(h).transpose(1, 2)
 
-    def decode_logits(self, z, inputs):
-        return self.out(self.drop(self.decode_features(z, self.drop(self.embed(inputs)))))
+    def decode_hidden(self, z, inputs):
+        return self.decode_features(z, self.drop(self.embed(inputs)))
 
 
 class Recipe(LatentRecipe):

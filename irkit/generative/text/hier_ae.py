@@ -109,10 +109,16 @@ class HierAE(nn.Module):
         inp = torch.cat([prev, self.attend(state[0], states, mask)], -1) if self.config.attention else prev
         return self.sent_decoder(self.drop(inp), state)
 
-    def word_logits(self, sent_state, inputs):
+    def word_hidden(self, sent_state, inputs):
         h0, c0 = torch.tanh(self.to_word_state(sent_state)).unsqueeze(0).chunk(2, -1)
         out, _ = self.word_decoder(self.drop(self.embed(inputs)), (h0.contiguous(), c0.contiguous()))
-        return self.out(self.drop(out))
+        return out
+
+    def project(self, hidden):
+        return self.out(self.drop(hidden))
+
+    def word_logits(self, sent_state, inputs):
+        return self.project(self.word_hidden(sent_state, inputs))
 
     def forward(self, tokens, lengths, n_sents):
         b, s, _ = tokens.shape
@@ -126,7 +132,7 @@ class HierAE(nn.Module):
             prev = vecs[:, t]  # teacher forcing: the true sentence t feeds step t + 1
         dec = torch.stack(dec, 1)
         flat = tokens[mask]
-        nll = sequence_nll(self.word_logits(dec[mask], flat[:, :-1]), flat[:, 1:])
+        nll = sequence_nll(self.project, self.word_hidden(dec[mask], flat[:, :-1]), flat[:, 1:])
         doc_of = torch.arange(b, device=tokens.device).unsqueeze(1).expand(b, s)[mask]
         words = torch.zeros(b, device=tokens.device).index_add(0, doc_of, nll)
         last = (torch.arange(s, device=tokens.device).unsqueeze(0) == (n_sents - 1).unsqueeze(1)).float()

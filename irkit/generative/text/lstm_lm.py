@@ -33,12 +33,18 @@ class LSTMLM(nn.Module):
         self.out = nn.Linear(config.hidden, config.vocab_size)
         self.drop = nn.Dropout(config.dropout)
 
-    def logits(self, inputs):
+    def hidden(self, inputs):
         out, _ = self.lstm(self.drop(self.embed(inputs)))
-        return self.out(self.drop(out))
+        return out
+
+    def project(self, hidden):
+        return self.out(self.drop(hidden))
+
+    def logits(self, inputs):
+        return self.project(self.hidden(inputs))
 
     def forward(self, tokens, lengths):
-        nll = sequence_nll(self.logits(tokens[:, :-1]), tokens[:, 1:])
+        nll = sequence_nll(self.project, self.hidden(tokens[:, :-1]), tokens[:, 1:])
         return {"nll": nll}, nll.mean()
 
     def generate(self, n: int, max_len: int, greedy: bool = False, generator=None):

@@ -41,13 +41,13 @@ class SentenceVAE(LatentTextModel):
         self.decoder = nn.LSTM(config.embed + extra, config.hidden, batch_first=True)
         self.out = nn.Linear(config.hidden, config.vocab_size)
 
-    def decode_logits(self, z, inputs):
+    def decode_hidden(self, z, inputs):
         x = self.drop(self.embed(inputs))
         if self.config.z_every_step:
             x = torch.cat([x, z.unsqueeze(1).expand(-1, x.shape[1], -1)], -1)
         h0, c0 = torch.tanh(self.z_to_state(z)).unsqueeze(0).chunk(2, -1)
         out, _ = self.decoder(x, (h0.contiguous(), c0.contiguous()))
-        return self.out(self.drop(out))
+        return out
 
 
 class Recipe(LatentRecipe):

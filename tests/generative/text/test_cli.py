@@ -1,0 +1,101 @@
+"""``irkit generate train|sample|eval`` for the text models, on a small user text file."""
+
+import sys
+
+import pytest
+
+from irkit.cli import main
+
+PARAGRAPHS = [
+    "the flow over the wing is laminar. the boundary layer separates near the trailing edge.",
+    "a compiler for the algol language is described. the compiler runs in two passes.",
+    "shock waves in hypersonic flow are studied. the shock stands off the blunt nose.",
+    "storage allocation in a time sharing system. programs request memory in pages.",
+    "the heat transfer to the plate is measured. the results agree with the theory.",
+    "an algorithm for sorting records on tape. the method merges runs of records.",
+]
+
+
+def run_cli(capsys, monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    p = tmp_path / "abstracts.txt"
+    p.write_text("\n\n".join(PARAGRAPHS * 5) + "\n")
+    return p
+
+
+SMALL = ["-O", "embed=8", "-O", "hidden=16", "-O", "batch_size=4"]
+LATENT = ["-O", "latent=4"]
+
+
+@pytest.mark.parametrize(
+    ("model", "extra"),
+    [
+        ("lstm-lm", []),
+        ("sentence-vae", LATENT),
+        ("dcnn-vae", [*LATENT, "-O", "dilations=1,2"]),
+        ("hier-ae", ["-O", "max_sents=2"]),
+    ],
+)
+def test_train_sample_eval(tmp_path, capsys, monkeypatch, text_file, model, extra):
+    out_dir = tmp_path / model
+    code, out, err = run_cli(
+        capsys, monkeypatch, "generate", "train", model, "--output", out_dir, "--epochs", "1", "-q",
+        "-O", f"text={text_file}", *SMALL, *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"saved {model}" in out and (out_dir / "vocab.json").is_file()
+    samples = tmp_path / "samples.md"
+    code, out, err = run_cli(capsys, monkeypatch, "generate", "sample", out_dir, "--n", "3", "--output", samples)
+    assert code == 0, err
+    text = samples.read_text()
+    if model == "hier-ae":
+        assert text.count("Reconstruction:") == 3
+    else:
+        assert all(f"\n{i}. " in text for i in (1, 2, 3)) and "\n4. " not in text
+    if model.endswith("vae"):
+        assert "Homotopies" in text and text.count("t = 0.00") == 3 and text.count("t = 1.00") == 3
+    code, out, err = run_cli(capsys, monkeypatch, "generate", "eval", out_dir, "-O", "k=5")
+    assert code == 0, err
+    key = {"lstm-lm": "ppl:", "hier-ae": "ppl_reconstruction:"}.get(model, "ppl_iw:")
+    assert key in out and "protocol:" in out
+    if model.endswith("vae"):
+        assert "kl_nats:" in out and "active_units:" in out and "ppl_elbo:" in out
+
+
+def assert_one_line_error(code, err, *needles):
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("irkit: error:"), err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_empty_text_file_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    code, _, err = run_cli(
+        capsys, monkeypatch, "generate", "train", "lstm-lm", "--output", tmp_path / "m", "-O", f"text={empty}"
+    )
+    assert_one_line_error(code, err, str(empty), "empty")
+    assert not (tmp_path / "m").exists()
+
+
+def test_unknown_option_and_wrong_data_are_errors(tmp_path, capsys, monkeypatch, text_file):
+    code, _, err = run_cli(
+        capsys, monkeypatch, "generate", "train", "sentence-vae", "--output", tmp_path / "m", "-O", "latnet=3"
+    )
+    assert_one_line_error(code, err, "unknown option 'latnet'")
+    code, _, err = run_cli(
+        capsys, monkeypatch, "generate", "train", "sentence-vae", "--data", "mnist", "--output", tmp_path / "m"
+    )
+    assert_one_line_error(code, err, "abstracts")
