@@ -124,7 +124,7 @@ def sentence_batches(encoded: list[list[int]], batch_size: int, seed: int) -> Ca
 # -- pieces of the models ------------------------------------------------------------
 
 
-def kl_weight(step: int, schedule: str = "logistic", warmup: int = 2000) -> float:
+def kl_weight(step: int, schedule: str = "logistic", warmup: int = 1500) -> float:
     """The KL term's weight after ``step`` updates (Bowman et al.'s annealing).
 
     ``logistic`` is ``1 / (1 + exp(-k (step - warmup / 2)))`` with ``k = 10 / warmup``
@@ -306,7 +306,8 @@ def score_latent(model: LatentTextModel, encoded: list[list[int]], k: int, batch
             means.append(out["mu"].cpu().numpy())
             tokens += int(lengths.sum())
             if k > 0:
-                chunks = [model.log_weights(x, lengths, min(50, k - i)).double() for i in range(0, k, 50)]
+                # k samples in chunks of 10: the logits of k * batch sentences would not fit otherwise
+                chunks = [model.log_weights(x, lengths, min(10, k - i)).double() for i in range(0, k, 10)]
                 lw = torch.cat(chunks, 1)
                 iw += float(-(torch.logsumexp(lw, 1) - math.log(k)).sum())
     n = len(encoded)

@@ -33,7 +33,7 @@ class DCNNVAEConfig:
     dropout: float = 0.2
     word_dropout: float = 0.0
     kl_schedule: str = "logistic"
-    kl_warmup: int = 2000
+    kl_warmup: int = 1500
 
 
 def receptive_field(kernel_size: int, dilations: tuple[int, ...]) -> int:

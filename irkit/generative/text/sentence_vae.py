@@ -29,7 +29,7 @@ class SentenceVAEConfig:
     dropout: float = 0.2
     word_dropout: float = 0.3
     kl_schedule: str = "logistic"  # logistic | linear | constant
-    kl_warmup: int = 2000  # updates until the KL weight is ~1
+    kl_warmup: int = 1500  # updates until the KL weight is ~1
     z_every_step: bool = False  # also feed z beside every input word (Bowman: initial state only)
 
 

@@ -99,3 +99,18 @@ def test_unknown_option_and_wrong_data_are_errors(tmp_path, capsys, monkeypatch,
         capsys, monkeypatch, "generate", "train", "sentence-vae", "--data", "mnist", "--output", tmp_path / "m"
     )
     assert_one_line_error(code, err, "abstracts")
+
+
+def test_same_seed_same_model_and_figures(tmp_path, text_file):
+    import torch
+
+    from irkit.generative import registry
+
+    recipe = registry.recipe("sentence-vae")
+    opts = {"text": str(text_file), "embed": "8", "hidden": "16", "latent": "4", "batch_size": "4"}
+    for name in ("a", "b"):
+        recipe.train("abstracts", tmp_path / name, epochs=1, seed=3, quiet=True, options=opts)
+    wa, wb = (torch.load(tmp_path / n / "weights.pt") for n in ("a", "b"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    ea, eb = (recipe.evaluate(tmp_path / n, options={"k": "5"}) for n in ("a", "b"))
+    assert ea["ppl_iw"] == eb["ppl_iw"] and ea["kl_nats"] == eb["kl_nats"]
