@@ -1,0 +1,1 @@
+"""Audio generative models: WaveNet on speech that espeak-ng synthesises from Cranfield abstracts."""
