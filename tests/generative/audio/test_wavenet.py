@@ -114,7 +114,7 @@ def test_cached_and_uncached_samples_are_the_same_draws():
 
 def test_wrong_conditions_are_refused():
     model = tiny()
-    codes, x, voice, mel = inputs(model)
+    _, x, voice, mel = inputs(model)
     with pytest.raises(InputError, match="needs a voice"):
         model(x, mel=mel)
     with pytest.raises(InputError, match="log-mel"):
