@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -215,6 +216,9 @@ def _load_cached(path: str, _stamp: tuple[int, ...]) -> DESM:
     return DESM(vocab, w_in, w_out, config, counts=np.array(counts, dtype=np.int64), meta=extra)
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def words(tokens: list[str]) -> list[str]:
     """Analysed tokens without those that hold a digit or are one character long.
 
@@ -222,7 +226,7 @@ def words(tokens: list[str]) -> list[str]:
     record ends in rows of citation numbers ("1410 5 1410"), a date and the
     authors' initials, which would otherwise outweigh its abstract in the centroid.
     """
-    return [t for t in tokens if len(t) > 1 and not any(c.isdigit() for c in t)]
+    return [t for t in tokens if len(t) > 1 and not _DIGIT.search(t)]
 
 
 def _unit_rows(m: np.ndarray) -> np.ndarray:
@@ -257,18 +261,39 @@ class _CentroidCache:
 
     def __init__(self, model: DESM, index: LuceneIndex, variant: str):
         self.model, self.index, self.variant = model, index, variant
-        self.rows: dict[str, int] = {}
+        self.keys = pd.Index([], dtype=object)  # docno of each row of `matrix`
         self.matrix = np.zeros((0, model.dim), dtype=np.float32)
+        self._indexed: pd.Index | None = None
+
+    def rows(self, docnos: pd.Series | np.ndarray | list[str]) -> np.ndarray:
+        """Rows of ``matrix`` for ``docnos``, computing the centroids of documents not seen yet;
+        docnos that the index lacks raise :class:`InputError`."""
+        # Look up each distinct docno once: candidate lists repeat documents across queries.
+        codes, distinct = pd.factorize(np.asarray(docnos, dtype=object) if isinstance(docnos, list) else docnos)
+        pos = self.keys.get_indexer(distinct)
+        if (pos < 0).any():
+            self._add(np.asarray(distinct[pos < 0], dtype=object))
+            pos = self.keys.get_indexer(distinct)
+        return pos[codes]
+
+    def _add(self, missing: np.ndarray) -> None:
+        if self._indexed is None:
+            self._indexed = pd.Index(self.index.docnos)
+        unknown = missing[self._indexed.get_indexer(missing) < 0]
+        if len(unknown):
+            raise InputError(
+                f"the run names {len(unknown)} document(s) that the index does not have "
+                f"(e.g. {', '.join(map(str, unknown[:3]))}); was it made on another collection?",
+                self.index.path,
+            )
+        new = self.model.centroids(analysed_documents(self.index, list(missing)), self.variant)
+        self.matrix = np.concatenate([self.matrix, new]) if len(self.matrix) else new
+        self.keys = self.keys.append(pd.Index(missing, dtype=object))
 
     def lookup(self, docnos: np.ndarray | list[str]) -> np.ndarray:
-        rows = self.rows
-        missing = list(dict.fromkeys(d for d in docnos if d not in rows))
-        if missing:
-            new = self.model.centroids(analysed_documents(self.index, missing), self.variant)
-            start = len(self.matrix)
-            self.matrix = np.concatenate([self.matrix, new]) if start else new
-            rows.update((d, start + i) for i, d in enumerate(missing))
-        return self.matrix[np.fromiter((rows[d] for d in docnos), dtype=np.int64, count=len(docnos))]
+        """Unit centroids of ``docnos``, one row each."""
+        rows = self.rows(list(docnos))  # before reading self.matrix, which rows() may replace
+        return self.matrix[rows]
 
 
 # ------------------------------------------------------------------------- reranker
@@ -311,38 +336,27 @@ class DESMReranker(Reranker):
 
     # -------------------------------------------------------------- scoring
 
-    def _queries(self, queries: pd.DataFrame) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-        qids = list(dict.fromkeys(queries["qid"]))
-        text = dict(zip(queries["qid"], queries["query"], strict=True))
+    def _queries(self, qids: list[str], texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean unit IN vectors of the queries and how many known words each has (kept in ``oov``)."""
         keep = words if self.model.config.words_only else list
-        q, known, total = self.model.query_vectors([keep(self.index.analyze(text[qid])) for qid in qids])
+        q, known, total = self.model.query_vectors([keep(self.index.analyze(t)) for t in texts])
         self.oov = {qid: (int(k), int(t)) for qid, k, t in zip(qids, known, total, strict=True)}
-        return {qid: i for i, qid in enumerate(qids)}, q, known
-
-    def _check_docnos(self, docnos: pd.Series) -> None:
-        have = self.index.docno_to_id
-        unknown = pd.unique(docnos[~docnos.isin(have.keys())])
-        if len(unknown):
-            raise InputError(
-                f"the run names {len(unknown)} document(s) that the index does not have "
-                f"(e.g. {', '.join(map(str, unknown[:3]))}); was it made on another collection?",
-                self.index.path,
-            )
+        return q, known
 
     def desm_scores(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, known)``: the DESM score of each (qid, query, docno) pair, and whether its
         query has any word in the vocabulary (scores of queries without one are 0)."""
-        self._check_docnos(pairs["docno"])
-        qrow, q, known = self._queries(pairs[["qid", "query"]].drop_duplicates("qid"))
-        qi = pairs["qid"].map(qrow).to_numpy()
+        rows = self._cache.rows(pairs["docno"])
+        qi, qids = pd.factorize(pairs["qid"])
+        first = np.unique(qi, return_index=True)[1]
+        q, known = self._queries(list(qids), list(pairs["query"].iloc[first]))
         scores = np.zeros(len(pairs), dtype=np.float64)
-        docnos = pairs["docno"].to_numpy()
-        # One matrix-vector product per query over all its candidates.
+        centroids = self._cache.matrix
+        # One matrix-vector product per query over all of its candidates.
         order = np.argsort(qi, kind="stable")
-        bounds = np.flatnonzero(np.diff(qi[order])) + 1
-        for rows in np.split(order, bounds):
-            if len(rows):
-                scores[rows] = self._cache.lookup(docnos[rows]) @ q[qi[rows[0]]]
+        for group in np.split(order, np.flatnonzero(np.diff(qi[order])) + 1):
+            if len(group):
+                scores[group] = centroids[rows[group]] @ q[qi[group[0]]]
         return scores, known[qi] > 0
 
     def score(self, pairs: pd.DataFrame) -> np.ndarray:
@@ -387,7 +401,7 @@ class DESMReranker(Reranker):
         queries = queries_frame(queries)
         docnos = self.index.docnos
         centroids = self._cache.lookup(docnos)
-        _, q, known = self._queries(queries)
+        q, known = self._queries(list(queries["qid"]), list(queries["query"]))
         self._report_oov(quiet)
         hits = min(int(hits), len(docnos))
         parts = []

@@ -287,3 +287,20 @@ def test_cli_train_then_rank(tmp_path, cranfield, cranfield_index, bm25_run):
                               "--depth", "10", "--output", str(out), "-q"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert read_run(out).groupby("qid").size().max() == 10
+
+
+def test_centroid_cache_grows_without_changing_scores(model_dir, cranfield_index, bm25_run, topics):
+    pairs = cut_run(bm25_run, 20).merge(topics, on="qid")[["qid", "query", "docno"]]
+    model = DESM.load(model_dir)
+    fresh = DESM(model.vocab, model.w_in, model.w_out, model.config)
+    reranker = DESMReranker(fresh, cranfield_index)
+    first = reranker.score(pairs.head(30))  # caches some documents
+    everything = reranker.score(pairs)  # adds the rest
+    whole = reranker.search(topics.head(3), hits=5)  # adds every document of the index
+    assert np.allclose(everything[:30], first)
+    cold = DESMReranker(DESM(model.vocab, model.w_in, model.w_out, model.config), cranfield_index)
+    assert np.allclose(cold.score(pairs), everything)
+    assert len(reranker._cache.matrix) == len(cranfield_index.docnos) == len(reranker._cache.keys)
+    top = whole.groupby("qid").head(1)
+    probe = top.merge(topics, on="qid")[["qid", "query", "docno"]]
+    assert np.allclose(cold.score(probe), top["score"].to_numpy(), atol=1e-6)
