@@ -47,9 +47,9 @@ class AlignDRAWConfig:
     steps: int = 16
     infer: int = 256  # inference LSTM size
     gen: int = 256  # generative LSTM size
-    z: int = 32
-    read_n: int = 4
-    write_n: int = 6
+    z: int = 16
+    read_n: int = 5
+    write_n: int = 5
     canvas_bias: bool = True  # start from a learned canvas, not zeros (see draw.py)
 
     def __post_init__(self) -> None:
@@ -165,8 +165,8 @@ class Recipe(ImageRecipe):
 
     kind = "aligndraw"
     config_cls = AlignDRAWConfig
-    epochs = 10
-    train_defaults = {"batch_size": 64, "lr": 1e-3, "grad_clip": 10.0, "per_epoch": 8000}  # noqa: RUF012
+    epochs = 12
+    train_defaults = {"batch_size": 32, "lr": 2e-3, "grad_clip": 10.0, "per_epoch": 8000}  # noqa: RUF012
     eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "limit": 0, "n": 2000}  # noqa: RUF012
     sample_defaults = {"device": "auto", "frames": False}  # noqa: RUF012
     test_seed = 12345  # the fixed test composites

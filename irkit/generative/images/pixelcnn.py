@@ -101,13 +101,16 @@ def model_input(x: torch.Tensor) -> torch.Tensor:
 
 
 def sample_pixels(net: nn.Module, n: int, height: int, width: int, levels: int, generator=None) -> torch.Tensor:
-    """Draw ``n`` images pixel by pixel (one full forward pass per pixel)."""
+    """Draw ``n`` images pixel by pixel (one forward pass per pixel).
+
+    Row r's outputs depend on rows <= r only, so each pass sees just those rows.
+    """
     device = next(net.parameters()).device
     x = torch.zeros(n, 1, height, width, device=device)
     with torch.no_grad():
         for r in range(height):
             for c in range(width):
-                logits, _ = net(x)
+                logits, _ = net(x[:, :, : r + 1])
                 if levels == 2:
                     p = torch.sigmoid(logits[:, 0, r, c])
                     x[:, 0, r, c] = torch.bernoulli(p, generator=generator)
@@ -165,7 +168,7 @@ class Recipe(ImageRecipe):
 
     kind = "pixelcnn"
     config_cls = PixelCNNConfig
-    epochs = 4
+    epochs = 8
     train_defaults = {**ImageRecipe.train_defaults, "batch_size": 32}  # noqa: RUF012
     eval_defaults = {"batch": 100, "device": "auto", "limit": 0}  # noqa: RUF012
     data: str = ""  # set by train/load: grey-level models read their images themselves

@@ -74,8 +74,9 @@ def test_bound_weights_and_generation(attention):
     assert lw.shape == (5, 7) and torch.all(lw < 0)
     # the mean single-sample weight estimates the same bound as the exact-KL one
     torch.manual_seed(1)
-    many = -model.log_weights(x, 400).mean()
-    assert float(many) == pytest.approx(float(model.bound(x)[1].mean()), rel=0.02)
+    with torch.no_grad():
+        many, exact = -model.log_weights(x, 400).mean(), model.bound(x)[1].mean()
+    assert float(many) == pytest.approx(float(exact), rel=0.02)
     frames = model.generate(4)
     assert frames.shape == (4, 3, 1, 8, 10) and frames.min() >= 0 and frames.max() <= 1
 

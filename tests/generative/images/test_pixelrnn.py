@@ -70,3 +70,14 @@ def test_bad_config_and_wrong_recipe(tmp_path):
     with pytest.raises(InputError, match="pixelrnn-row"):
         registry.recipe("pixelrnn-diag").train("digits", tmp_path / "m", epochs=1, quiet=True, options={"layer": "row"})
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("layer", ["row", "diagonal"])
+def test_rows_below_never_matter(layer):
+    """Sampling feeds only rows <= r: the outputs of those rows must not change when the rest is cut off."""
+    net = tiny(layer, height=6, width=5)
+    x = torch.bernoulli(torch.full((2, 1, 6, 5), 0.5))
+    with torch.no_grad():
+        full, _ = net(x)
+        top, _ = net(x[:, :, :3])
+    assert torch.allclose(full[:, :, :3], top, atol=1e-5)

@@ -1,0 +1,259 @@
+"""Part B image models on MNIST: DRAW, AlignDRAW, PixelCNN, PixelRNN beside the per-pixel Bernoulli baseline.
+
+    .venv/bin/python benchmarks/generative_images_b.py            # ~25 min on 2 idle cores
+    .venv/bin/python benchmarks/generative_images_b.py --quick    # a smoke run (a few minutes)
+
+Trains every part-B model on the fixed 8,000/2,000 MNIST split (threshold
+binarisation), two at a time (one thread each), AlignDRAW on captioned
+composites of the same digits, and writes ``docs/generative-images-b.md`` (the
+tables) and ``docs/samples/*.png`` (sample grids, DRAW's canvas over time,
+AlignDRAW's drawings of captions held out of training). Figures are in nats per
+test image; lower is better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# /work/shared/REFERENCES.md and the papers: 60k training images, stochastic binarisation, long training.
+PAPER = {
+    "draw": "<= 80.97 (T=64, read 2x2, write 5x5)",
+    "draw-noattn": "<= 87.40 (T=64)",
+    "pixelcnn": "81.30",
+    "pixelrnn-row": "- (not reported on MNIST)",
+    "pixelrnn-diag": "79.20 (7 layers); 80.75 (1 layer, h=32)",
+}
+
+
+@dataclass
+class Job:
+    label: str
+    model: str
+    epochs: int | None
+    options: dict[str, str] = field(default_factory=dict)
+    samples: int = 64
+    note: str = ""
+
+
+def jobs(quick: bool) -> list[Job]:
+    """The recipes' defaults (``irkit generate train MODEL`` reproduces a row), except the 256-way PixelCNN."""
+    e = 1 if quick else None  # None: the recipe's default number of epochs
+    small = {"per_epoch": "512"} if quick else {}
+    return [  # longest first, so that the two workers finish together
+        Job("aligndraw", "aligndraw", e, small),
+        Job("draw", "draw", e),
+        Job("draw-noattn", "draw-noattn", e),
+        Job("pixelcnn", "pixelcnn", e, samples=32),
+        Job("pixelrnn-diag", "pixelrnn-diag", e, samples=16),
+        Job("pixelrnn-row", "pixelrnn-row", e, samples=16),
+        Job(
+            "pixelcnn-256",
+            "pixelcnn",
+            1 if quick else 4,
+            {"features": "32", "blocks": "4", "levels": "256"},
+            samples=16,
+        ),
+    ]
+
+
+def run_job(job: Job, models: str, samples: str, device: str, retrain: bool) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ["IRKIT_QUIET"] = "1"
+    from irkit.generative import registry
+
+    recipe = registry.recipe(job.model)
+    folder = Path(models) / job.label
+    data = "mnist-captions" if job.model == "aligndraw" else "mnist"
+    start, cpu = time.perf_counter(), time.process_time()
+    if retrain or not (folder / "model.json").is_file():
+        recipe.train(data, folder, epochs=job.epochs, device=device, seed=0, quiet=True, options=job.options)
+    meta = json.loads((folder / "model.json").read_text())
+    result = recipe.evaluate(folder, options={"device": device})
+    out = Path(samples)
+    if job.model == "aligndraw":
+        recipe.sample(folder, 48, out / "aligndraw-unseen.png", seed=0)  # a row per held-out caption
+        recipe.sample(folder, 8, out / "aligndraw-seen.png", caption="the digit 3 is at the top left", seed=0)
+        recipe.sample(folder, 4, out / "aligndraw-frames.png", caption="the digit 0 is at the bottom right", seed=0,
+                      options={"frames": "1"})  # fmt: skip
+    else:
+        recipe.sample(folder, job.samples, out / f"{job.label}.png", seed=0)
+        if job.model.startswith("draw"):
+            recipe.sample(folder, 6, out / f"{job.label}-frames.png", seed=0, options={"frames": "1"})
+    row = {"job": job, "result": result, "train_s": meta["seconds"], "epochs": meta["epochs"], "meta": meta}
+    row["wall_s"] = time.perf_counter() - start
+    row["cpu_s"], row["pid"] = time.process_time() - cpu, os.getpid()
+    print(
+        f"[{time.strftime('%H:%M:%S')}] {job.label}: nll {result['nll']:.2f} ({row['wall_s']:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return row
+
+
+def _run(args_tuple):
+    return run_job(*args_tuple)
+
+
+def render(rows: list[dict], baseline: float, protocol: str, args, seconds: float) -> str:
+    by = {r["job"].label: r for r in rows}
+    binary = [by[k] for k in ("draw", "draw-noattn", "pixelcnn", "pixelrnn-row", "pixelrnn-diag") if k in by]
+    per_worker: dict[int, float] = {}
+    for r in rows:
+        per_worker[r["pid"]] = per_worker.get(r["pid"], 0.0) + r["cpu_s"]
+    cpu = ", ".join(f"{v / 60:.1f}" for v in sorted(per_worker.values(), reverse=True))
+    lines = [
+        "# Image generative models, part B: DRAW, AlignDRAW, PixelCNN, PixelRNN",
+        "",
+        f"Produced by `{args.command}` ({seconds / 60:.1f} min wall, {args.workers} worker processes of one thread"
+        f" each, `--device {args.device}`; {args.load}). CPU time of the workers: {cpu} min, about the wall time"
+        " on 2 idle cores. Test NLL in nats per image, lower is better.",
+        "",
+        "## Binarised MNIST",
+        "",
+        f"Protocol: {protocol}. The same 2,000 test images for every row; the trivial per-pixel",
+        f"Bernoulli model fitted on the 8,000 training images scores **{baseline:.2f}** nats.",
+        "",
+        "| model | setting | epochs | train s | test NLL (nats) | estimator | beats baseline | paper (protocol differs) |",
+        "|---|---|---:|---:|---:|---|---|---|",
+        f"| per-pixel Bernoulli | independent pixels | - | - | {baseline:.2f} | exact | - | - |",
+    ]
+    for r in binary:
+        j, res = r["job"], r["result"]
+        bound = "<= " if "bound" in res["estimator"] else ""
+        setting = res.get("setting", "") + (f"; {j.note}" if j.note else "")
+        lines.append(
+            f"| {j.label} | {setting} | {r['epochs']} | {r['train_s']:.0f} | {bound}{res['nll']:.2f} | "
+            f"{res['estimator']} | {'yes' if res['nll'] < baseline else '**no**'} | {PAPER.get(j.label, '-')} |"
+        )
+    if "pixelcnn-256" in by:
+        r = by["pixelcnn-256"]
+        res = r["result"]
+        lines += [
+            "",
+            "## PixelCNN with a 256-way softmax on grey levels",
+            "",
+            f"Protocol: {res['protocol']}. Not comparable with the binary table: these are grey images.",
+            "",
+            "| model | setting | epochs | train s | test NLL (nats) | bits/pixel | per-pixel categorical baseline |",
+            "|---|---|---:|---:|---:|---:|---:|",
+            f"| pixelcnn | {res.get('setting', '')} | {r['epochs']} | {r['train_s']:.0f} | {res['nll']:.2f} | "
+            f"{res['bits_per_pixel']:.3f} | {res['baseline_nll']:.2f} |",
+        ]
+    if "aligndraw" in by:
+        r = by["aligndraw"]
+        res, meta = r["result"], r["meta"]
+        held = ", ".join(f"*{c}*" for c in meta["held_out"])
+        lines += [
+            "",
+            "## AlignDRAW on captioned MNIST composites",
+            "",
+            f"Protocol: {res['protocol']}. Held-out captions (never in training): {held}.",
+            "The baseline is the per-pixel Bernoulli fitted on training composites; it ignores the caption.",
+            "",
+            "| model | epochs | train s | test NLL, seen captions | test NLL, held-out captions | estimator | baseline | beats baseline |",
+            "|---|---:|---:|---:|---:|---|---:|---|",
+            f"| aligndraw | {r['epochs']} | {r['train_s']:.0f} | <= {res['nll']:.2f} | <= {res['nll_unseen_captions']:.2f} | "
+            f"{res['estimator']} | {res['baseline_nll']:.2f} | {'yes' if res['nll'] < res['baseline_nll'] else '**no**'} |",
+            "",
+            "Drawings for the held-out captions, one row per caption in the order above, `z_t` from the learned prior",
+            "(`irkit generate sample MODEL_DIR --n 48`, which draws the held-out captions when no `--caption` is given):",
+            "",
+            "![aligndraw, held-out captions](samples/aligndraw-unseen.png)",
+            "",
+            "*the digit 3 is at the top left* (seen in training) and the canvas over the steps for *the digit 0 is",
+            "at the bottom right* (held out):",
+            "",
+            "![aligndraw, a seen caption](samples/aligndraw-seen.png) ![aligndraw, canvas over time](samples/aligndraw-frames.png)",
+        ]
+    lines += [
+        "",
+        "## Protocol differences from the papers",
+        "",
+        "- Data: only MNIST's 10,000 test images exist here, so models train on 8,000 of them and are tested on the",
+        "  other 2,000; the papers train on 50,000-60,000 images and test on the official 10,000.",
+        "- Binarisation: a fixed threshold (p > 0.5), not the papers' stochastic binarisation. Thresholded digits",
+        "  have no speckle, so their conditionals are far more predictable: the autoregressive models reach",
+        "  paper-like figures after a few epochs, and the numbers are not comparable with the papers'.",
+        "- Size and length: small models and a few epochs on 2 CPU cores (the setting column); the papers use",
+        "  DRAW with T=64 and 256-unit LSTMs, PixelCNN with 15 layers and PixelRNN with 7 layers of 16 to 128",
+        "  units, trained for days on GPUs. The Diagonal BiLSTM runs about 2(H+W) sequential LSTM steps per layer",
+        "  per image, so it gets one layer and the fewest epochs here.",
+        "- DRAW's attention starts on a grid covering the image (each filter half a cell wide) instead of the",
+        "  paper's zero-output placement, and the canvas starts at the training images' mean logits; both only",
+        "  speed up the first epochs. DRAW's figure is the variational bound (as in the paper); the PixelCNN/RNN",
+        "  figures are exact NLLs.",
+        "- AlignDRAW: one digit on a 48x48 canvas instead of the paper's 60x60 with one or two digits; the paper",
+        "  reports no NLL for MNIST captions.",
+        "",
+        "## Samples",
+        "",
+        "DRAW: Bernoulli means `sigmoid(c_T)` of prior draws; PixelCNN/RNN: binary draws pixel by pixel.",
+        "",
+    ]
+    for r in [*binary, by.get("pixelcnn-256")]:
+        if r is None:
+            continue
+        label = r["job"].label
+        lines.append(f"- {label}: ![{label}](samples/{label}.png)")
+    for label in ("draw", "draw-noattn"):
+        if label in by:
+            lines.append(
+                f"- {label}, the canvas after each step (one row per sample): ![{label} frames](samples/{label}-frames.png)"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 epoch per model, small AlignDRAW epochs: a smoke run")
+    ap.add_argument("--workers", type=int, default=2, help="models trained at once (one thread each)")
+    ap.add_argument("--only", default="", help="comma-separated row labels to run (default: all)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--models", default=str(ROOT / "models" / "generative-b"), help="where model folders go")
+    ap.add_argument("--retrain", action="store_true", help="train even where a model folder exists")
+    ap.add_argument("--output", default=str(ROOT / "docs" / "generative-images-b.md"))
+    ap.add_argument("--samples", default=str(ROOT / "docs" / "samples"))
+    args = ap.parse_args()
+    args.command = "python benchmarks/generative_images_b.py" + (" --quick" if args.quick else "")
+    if args.quick and args.output == ap.get_default("output"):
+        args.output = str(ROOT / "runs" / "generative-images-b-quick.md")
+        args.samples = str(ROOT / "runs" / "samples-b-quick")
+        args.models = str(ROOT / "models" / "generative-b-quick")
+
+    from irkit.generative.images.common import baseline_nll
+    from irkit.generative.images.data import protocol
+    from irkit.io.atomic import atomic_file
+
+    todo = jobs(args.quick)
+    if args.only:
+        wanted = set(args.only.split(","))
+        todo = [j for j in todo if j.label in wanted]
+    Path(args.samples).mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    work = [(j, args.models, args.samples, args.device, args.retrain or args.quick) for j in todo]
+    with mp.get_context("spawn").Pool(max(1, args.workers)) as pool:
+        rows = list(pool.imap_unordered(_run, work))
+    seconds = time.perf_counter() - start
+    args.load = (
+        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores"
+    )
+    text = render(rows, baseline_nll("mnist"), protocol("mnist"), args, seconds)
+    with atomic_file(args.output, overwrite=True) as fh:
+        fh.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
