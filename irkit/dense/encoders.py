@@ -22,8 +22,11 @@ KINDS = ("docnade", "seqae")
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
+    # In float64: saturated sigmoid units can leave a whole vector near 1e-20,
+    # whose float32 squares underflow. Only an exactly zero vector stays zero.
+    x = x.astype(np.float64)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 class DenseEncoder(Encoder):

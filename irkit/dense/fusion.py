@@ -89,48 +89,66 @@ def tune_interpolation(
 ) -> tuple[pd.DataFrame, dict]:
     """Interpolate two runs with ``alpha`` (weight of ``first``) chosen by k-fold CV over judged topics.
 
-    Returns the fused run and ``{"alphas": [one per fold], "alpha_all": best
-    on all judged topics, "folds": k, "measure": ...}``. Topics without
-    judgements are fused with ``alpha_all``.
+    Returns the fused run (top ``depth`` per topic) and ``{"alphas": [one per
+    fold], "alpha_all": best on all judged topics, "folds": k, "measure": ...}``.
+    Topics without judgements are fused with ``alpha_all``.
     """
-    from irkit.evaluate import evaluate, parse_measures
+    import ir_measures
+
+    from irkit.evaluate import parse_measures
+    from irkit.frames import qrels_frame
 
     ms = parse_measures(measure)
     if len(ms) != 1:
         raise InputError("tune on one measure")
     grid = np.round(np.linspace(0.0, 1.0, 21), 4) if grid is None else np.asarray(grid, dtype=np.float64)
-    a, b = _prepared([first, second], depth)
-    a, b = minmax(a), minmax(b)
-    qids = sorted(set(a["qid"]) | set(b["qid"]))
-    judged = sorted(set(qids) & set(qrels["qid"]))
+    a, b = (minmax(r) for r in _prepared([first, second], depth))
+    both = a[["qid", "docno", "score"]].merge(
+        b[["qid", "docno", "score"]], on=["qid", "docno"], how="outer", suffixes=("_a", "_b")
+    )
+    both = both.fillna({"score_a": 0.0, "score_b": 0.0}).sort_values(["qid", "docno"], kind="stable")
+    # One array per topic, docnos ascending: a stable sort on the score then breaks ties by docno, as irkit does.
+    topics = {
+        q: (g["docno"].to_numpy(dtype=object), g["score_a"].to_numpy(), g["score_b"].to_numpy())
+        for q, g in both.groupby("qid", sort=True)
+    }
+    q = qrels_frame(qrels)
+    judged = sorted(set(topics) & set(q["qid"]))
     if len(judged) < 2:
         raise InputError(f"tuning needs at least 2 judged topics in the runs (found {len(judged)})")
     k = max(2, min(folds, len(judged)))
-    fused = {}
-    table = []
-    for alpha in grid:
-        run = _combine([a.assign(score=alpha * a["score"]), b.assign(score=(1 - alpha) * b["score"])])
-        fused[float(alpha)] = run
-        per = evaluate(run, qrels, ms, per_query=True).set_index("qid")[str(ms[0])]
-        table.append(per.reindex(judged).fillna(0.0).to_numpy())
-    scores = np.vstack(table)  # (grid, judged topics)
+
+    def ranked(topic: str, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        docnos, sa, sb = topics[topic]
+        s = alpha * sa + (1 - alpha) * sb
+        order = np.argsort(-s, kind="stable")[:depth]
+        return docnos[order], s[order]
+
+    # The evaluator converts the qrels once; each alpha hands it plain dicts (rank order as scores).
+    evaluator = ir_measures.evaluator(
+        ms, q.rename(columns={"qid": "query_id", "docno": "doc_id", "label": "relevance"})
+    )
+    scores = np.zeros((len(grid), len(judged)))
+    pos = {t: i for i, t in enumerate(judged)}
+    for gi, alpha in enumerate(grid):
+        run = {}
+        for t in judged:
+            docnos, _ = ranked(t, float(alpha))
+            run[t] = dict(zip(docnos.tolist(), (-np.arange(len(docnos), dtype=np.float64)).tolist(), strict=True))
+        for m in evaluator.iter_calc(run):
+            scores[gi, pos[m.query_id]] = float(m.value)
     order = np.random.default_rng(seed).permutation(len(judged))
     fold_of = np.empty(len(judged), dtype=np.int64)
     for f, chunk in enumerate(np.array_split(order, k)):
         fold_of[chunk] = f
-    alphas = []
-    pieces = []
-    for f in range(k):
-        train = fold_of != f
-        alpha = float(grid[int(np.argmax(scores[:, train].mean(1)))])
-        alphas.append(alpha)
-        test = {judged[i] for i in np.flatnonzero(~train)}
-        run = fused[alpha]
-        pieces.append(run[run["qid"].isin(test)])
+    alphas = [float(grid[int(np.argmax(scores[:, fold_of != f].mean(1)))]) for f in range(k)]
     alpha_all = float(grid[int(np.argmax(scores.mean(1)))])
-    rest = fused[alpha_all]
-    pieces.append(rest[~rest["qid"].isin(judged)])
-    out = run_frame(pd.concat(pieces, ignore_index=True), rerank=True)
+    choice = {t: alphas[fold_of[pos[t]]] if t in pos else alpha_all for t in topics}
+    parts = []
+    for t, alpha in choice.items():
+        docnos, s = ranked(t, alpha)
+        parts.append(pd.DataFrame({"qid": t, "docno": docnos, "score": s}))
+    out = run_frame(pd.concat(parts, ignore_index=True))
     return out, {"alphas": alphas, "alpha_all": alpha_all, "folds": k, "measure": str(ms[0])}
 
 

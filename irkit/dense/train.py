@@ -135,8 +135,8 @@ def _fit_docnade(trainer, vocab, train_docs, held_docs, opts):
 
     config = DocNADEConfig(len(vocab), opts.dim, opts.activation, opts.max_len or 1000)
     model = DocNADE(config, vocab.counts)
-    # Perplexity on held-out documents when there are some, else on (up to 1,000) training ones.
-    name, ppl_docs = ("heldout_ppl", held_docs) if held_docs else ("train_ppl", train_docs[:1000])
+    # Perplexity on (up to 500) held-out documents when there are some, else on 300 training ones.
+    name, ppl_docs = ("heldout_ppl", held_docs[:500]) if held_docs else ("train_ppl", train_docs[:300])
 
     def validate(m, epoch):
         return {name: perplexity(m, ppl_docs, seed=opts.seed)}
@@ -153,7 +153,7 @@ def _fit_seqae(trainer, vocab, train_docs, held_docs, opts):
 
     config = SeqAEConfig(len(vocab), opts.dim, opts.embed_dim, opts.tie, opts.max_len or 100)
     model = SeqAE(config)
-    name, val_docs = ("heldout_nll", held_docs) if held_docs else ("train_nll", train_docs[:500])
+    name, val_docs = ("heldout_nll", held_docs[:500]) if held_docs else ("train_nll", train_docs[:300])
 
     def validate(m, epoch):
         return {name: reconstruction_nll(m, val_docs)}
