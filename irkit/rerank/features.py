@@ -16,7 +16,7 @@ fixed, evenly spaced sample of up to 2,000 documents, so features never depend o
 which documents were scored before.
 
 Documents are analysed once (``index.texts`` + ``index.analyze``) and cached by
-docno; df and cf are cached per term.
+docno, df and cf per term, for every extractor of the same index in a process.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ class _DocCache:
     per (document, term)."""
 
     def __init__(self) -> None:
+        self.df: dict[str, int] = {}
+        self.cf: dict[str, int] = {}
+        self.avg_len: tuple[float, float, float] | None = None
         self.row: dict[str, int] = {}
         self.vocab: dict[str, int] = {}
         self.lengths: list[tuple[int, int, int]] = []
@@ -114,6 +117,20 @@ class _DocCache:
         return self._matrices[1][rows]
 
 
+# Analysed documents and term statistics per index folder (and version), shared by the
+# extractors of one process: analysis is the slow part, and it depends on the index alone.
+_SHARED: dict[tuple, _DocCache] = {}
+
+
+def _shared_cache(index) -> _DocCache:
+    path = index.path.resolve()
+    version = tuple(sorted((f.name, f.stat().st_mtime_ns) for f in path.glob("segments_*")))
+    key = (str(path), version)
+    if key not in _SHARED:
+        _SHARED[key] = _DocCache()
+    return _SHARED[key]
+
+
 class FeatureExtractor:
     """LETOR-style features of (query, document) pairs from a :class:`LuceneIndex`."""
 
@@ -135,16 +152,17 @@ class FeatureExtractor:
         stats = self.index.stats
         self.n_docs = int(stats["documents"])
         self.total_terms = max(int(stats["terms"]), 1)
-        self._docs = _DocCache()
-        self._df: dict[str, int] = {}
-        self._cf: dict[str, int] = {}
+        self._docs = _shared_cache(self.index)
+        self._df, self._cf = self._docs.df, self._docs.cf
         self._desm = None
         if desm is not None:
             from irkit.rerank.desm import DESM, DESMReranker
 
             model = DESM.load(desm)
             self._desm = [DESMReranker(model, self.index, variant=v) for v in DESM_VARIANTS]
-        self.avg_len = self._average_lengths(stats)
+        if self._docs.avg_len is None:
+            self._docs.avg_len = self._average_lengths(stats)
+        self.avg_len = self._docs.avg_len
 
     # ------------------------------------------------------------ statistics
 

@@ -251,3 +251,29 @@ def test_missing_topics_and_feature_source_mismatch(cran_setup, cranfield, cranf
     with pytest.raises(IrkitError, match="--rerank"):
         registry_rank("irgan", RankRequest(queries=queries, index=cranfield_index.path,
                                            options={"irgan": tmp_path / "m"}, quiet=True))  # fmt: skip
+
+
+def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, capsys, monkeypatch):
+    desm = pytest.importorskip("irkit.rerank.desm")
+    root, topics, run, _ = cran_setup
+    words = sorted(
+        {t for text in cranfield_index.texts(cranfield_index.docnos[:300]) for t in cranfield_index.analyze(text)}
+    )
+    rng = np.random.default_rng(0)
+    desm.DESM(words, rng.normal(size=(len(words), 8)), rng.normal(size=(len(words), 8)), desm.DESMConfig(dim=8)).save(
+        root / "desm"
+    )
+    common = ["-i", cranfield_index.path, "-t", topics]
+    code, _, err = run_cli(
+        capsys, monkeypatch, "train", "irgan", *common, "--qrels", cranfield.qrels, "--candidates", run,
+        "--desm", root / "desm", "-o", root / "dm", "--folds", "0", "--depth", "30", "-q", *TINY,
+    )  # fmt: skip
+    assert code == 0, err
+    model = IRGANModel.load(root / "dm")
+    assert model.features["names"][-2:] == ["desm_in_out", "desm_in_in"] and model.features["desm"] is True
+    rank_args = ["rank", "-m", "irgan", "--irgan", root / "dm", "--rerank", run, *common, "--depth", "30", "-q"]
+    code, _, err = run_cli(capsys, monkeypatch, *rank_args, "--desm", root / "desm", "-o", root / "dm.run")
+    assert code == 0, err
+    assert len(read_run(root / "dm.run")) == len(read_run(run))
+    code, _, err = run_cli(capsys, monkeypatch, *rank_args, "-o", root / "dm2.run")
+    assert code == 2 and "trained with DESM features: pass --desm" in err
