@@ -262,22 +262,14 @@ def test_cli_train_then_rank(tmp_path, cranfield, cranfield_index, bm25_run):
 
     runner = CliRunner()
     model = tmp_path / "cli-model"
-    args = [
-        "train",
-        "desm",
-        "--index",
-        str(cranfield_index.path),
-        "--output",
-        str(model),
-        "--dim",
-        "16",
-        "--epochs",
-        "1",
-        "-q",
-    ]
+    corpus = tmp_path / "extra.txt"
+    corpus.write_text("the zorblaxian widgets hum\n\n" * 5)
+    args = ["train", "desm", "--index", str(cranfield_index.path), "--output", str(model), "--dim", "16", "--epochs", "1",
+            "--corpus", str(corpus), "-q"]  # fmt: skip
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "16 dimensions" in res.output and (model / "in.npy").exists()
+    assert "zorblaxian" in DESM.load(model).word_id  # the extra text was trained on
     res = runner.invoke(app, args)  # refuses to overwrite without --force
     assert res.exit_code != 0
     cand = write_run(bm25_run, tmp_path / "bm25.run")
