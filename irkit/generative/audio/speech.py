@@ -18,6 +18,7 @@ for its own voices; pitch and energy alone leave the phonetic content unknown.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -225,21 +226,30 @@ class Utterance:
 def speech_corpus(
     split: str = "train", sentences: int = 64, voices: tuple[str, ...] = tuple(VOICES), quiet: bool = False
 ) -> list[Utterance]:
-    """The first ``sentences`` sentences of a split, each spoken in every voice."""
+    """The first ``sentences`` sentences of a split, each spoken in every voice.
+
+    Kept in memory per process, so a script that trains and evaluates several
+    models synthesises each split once.
+    """
+    for v in voices:
+        voice_index(v)
+    return list(_corpus(split, sentences, tuple(voices), quiet))
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus(split: str, sentences: int, voices: tuple[str, ...], quiet: bool) -> tuple[Utterance, ...]:
     from irkit.progress import progress
 
     texts = cranfield_sentences(split)[:sentences]
     if len(texts) < sentences:
         raise InputError(f"only {len(texts)} {split} sentences available, not {sentences}")
-    for v in voices:
-        voice_index(v)
     require_espeak()
     out = []
     for text in progress(texts, desc=f"espeak-ng {split}", unit="sentence", disable=quiet):
         for v in voices:
             x = synthesize(text, v)
             out.append(Utterance(text, v, x[: len(x) // HOP * HOP]))
-    return out
+    return tuple(out)
 
 
 def protocol(train_sentences: int, test_sentences: int, voices: tuple[str, ...] = tuple(VOICES)) -> str:

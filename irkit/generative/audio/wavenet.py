@@ -23,7 +23,6 @@ for the comparison in ``benchmarks/wavenet.py``.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from torch import nn
 
 from irkit.errors import InputError
 from irkit.generative.audio import speech
+from irkit.progress import progress
 
 MEL_MARGIN = 2  # edge frames on each side of a mel window: 1 for the k=3 conv, 1 for interpolation
 
@@ -187,6 +187,7 @@ class WaveNet(nn.Module):
         generator: torch.Generator | None = None,
         cache: bool = True,
         teacher: torch.Tensor | None = None,
+        progress_bar: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Draw ``n`` samples per sequence: ``(codes (B, n), logits (B, n, classes) or None)``.
 
@@ -209,7 +210,8 @@ class WaveNet(nn.Module):
             inv_temp = 1.0 / max(temperature, 1e-4)
         step = self._cached_stepper(n, batch, voice, mel) if cache else None
         prev = torch.full((batch,), speech.SILENCE, dtype=torch.long, device=dev)
-        for t in range(n):
+        steps = progress(range(n), desc="wavenet", unit="sample") if progress_bar else range(n)
+        for t in steps:
             logits = step(t, prev) if step is not None else self._window_logits(codes, prev, t, voice, mel)
             if teacher is not None:
                 logits_all[:, t] = logits
@@ -480,12 +482,45 @@ def load_wavenet(model_dir: str | Path) -> tuple[WaveNet, dict]:
     return model.eval(), meta
 
 
+def save_wavenet(
+    output: str | Path, model: WaveNet, opts: dict, seed: int, history: Any, seconds: float, train: list
+) -> Path:
+    """A model folder with what ``sample`` and ``evaluate`` need: the train options and the unigram counts."""
+    from irkit.nn import save_model
+
+    cfg = model.cfg
+    extra = {
+        "options": opts,
+        "seed": seed,
+        "train_loss_bits": [v / np.log(2) for v in history.train_loss],
+        "train_seconds": seconds,
+        "unigram_counts": speech.unigram_counts(train).tolist(),
+        "protocol": speech.protocol(opts["sentences"], opts["test_sentences"], tuple(cfg.voices)),
+    }
+    return save_model(output, "wavenet", asdict(cfg), model.state_dict(), extra=extra)
+
+
+def evaluate_wavenet(model: WaveNet, test: list[speech.Utterance], unigram_counts: np.ndarray) -> dict[str, float]:
+    """Test NLL in bits per sample, overall and per voice, beside the mu-law unigram baseline."""
+    out: dict[str, float] = {}
+    total, count = 0.0, 0
+    groups = {v: [u for u in test if u.voice == v] for v in model.cfg.voices} or {"all": test}
+    for v, utts in groups.items():
+        n = sum(len(u.audio) for u in utts)
+        bits = nll_bits(model, prepare(utts, model.cfg))
+        out[f"test NLL {v} (bits/sample)"] = bits
+        total, count = total + bits * n, count + n
+    out = {"test NLL (bits/sample)": total / count, **out}
+    out["mu-law unigram baseline (bits/sample)"] = speech.unigram_bits(unigram_counts, test)
+    out["test seconds of audio"] = count / speech.RATE
+    return out
+
+
 class Recipe:
     """``irkit generate train|sample|eval`` for WaveNet on espeak-ng speech."""
 
     def train(self, data: str, output: Path, *, epochs, device, seed, quiet, options) -> dict:
         from irkit.generative.images.common import parse_options
-        from irkit.nn import save_model
 
         if data != "speech":
             raise InputError(f"wavenet trains on speech, not {data!r}")
@@ -498,63 +533,71 @@ class Recipe:
             lr=opts["lr"], device=device, seed=seed, quiet=quiet,
         )  # fmt: skip
         seconds = time.perf_counter() - start
-        extra = {
-            "options": opts,
-            "seed": seed,
-            "train_loss_bits": [v / np.log(2) for v in history.train_loss],
-            "train_seconds": seconds,
-            "unigram_counts": speech.unigram_counts(train).tolist(),
-            "protocol": speech.protocol(opts["sentences"], opts["test_sentences"], tuple(cfg.voices)),
-        }
-        save_model(output, "wavenet", asdict(cfg), model.state_dict(), extra=extra)
+        save_wavenet(output, model, opts, seed, history, seconds, train)
         return {
             "receptive field": f"{cfg.receptive_field} samples ({1000 * cfg.receptive_field / speech.RATE:.0f} ms)",
-            "train loss (bits/sample)": f"{extra['train_loss_bits'][-1]:.3f}",
+            "train audio": f"{sum(len(u.audio) for u in train) / speech.RATE:.0f} s",
+            "train loss (bits/sample)": f"{history.train_loss[-1] / np.log(2):.3f}",
             "train seconds": f"{seconds:.0f}",
         }
 
     def sample(self, model_dir: Path, n: int, output: Path, *, caption, seed, options) -> Path:
+        """``n`` WAV files (``output`` or ``output-1.wav``...), the references beside them, and a spectrogram PNG.
+
+        Options: ``voice`` (default: the voices in turn), ``seconds``, ``temperature``; for a
+        model with log-mel conditioning, where the features come from: ``text`` (or
+        ``--caption``) spoken by espeak-ng in the sample's voice (default: the first held-out
+        sentence), or ``wav`` (a recording; resampled to 16 kHz unless ``resample=no``).
+        """
         from irkit.generative.images.common import parse_options
 
         opts = parse_options(options, SAMPLE_DEFAULTS)
-        model, meta = load_wavenet(model_dir)
+        out = Path(output)
+        if out.suffix.lower() != ".wav":
+            raise InputError("WaveNet samples are WAV files: give --output a name ending in .wav", out)
+        model, _ = load_wavenet(model_dir)
         cfg = model.cfg
         voices = cfg.voices
-        chosen = [opts["voice"]] * n if opts["voice"] else [voices[i % len(voices)] for i in range(n)] if voices else []
-        for v in set(chosen):
-            speech.voice_index(v, voices)
+        if opts["voice"]:
+            speech.voice_index(opts["voice"], voices)
+            chosen = [opts["voice"]] * n
+        else:
+            chosen = [voices[i % len(voices)] for i in range(n)] if voices else []
         length = int(opts["seconds"] * speech.RATE) // cfg.hop * cfg.hop
         if length < cfg.hop:
             raise InputError(f"seconds={opts['seconds']} is shorter than one {cfg.hop}-sample frame")
         refs: list[np.ndarray] = []
         mel = None
         if cfg.n_mels:
-            for i in range(n):
-                refs.append(self._reference(opts, caption, chosen[i] if chosen else "us-male", meta))
+            refs = [self._reference(opts, caption, chosen[i] if chosen else "us-male") for i in range(n)]
             length = min(length, min(len(r) for r in refs) // cfg.hop * cfg.hop)
-            mel = torch.from_numpy(np.stack([mel_with_margin(r[:length], cfg) for r in refs]))
+            if length < cfg.hop:
+                raise InputError("the reference audio is shorter than one frame")
+            refs = [r[:length] for r in refs]
+            mel = torch.from_numpy(np.stack([mel_with_margin(r, cfg) for r in refs]))
         voice = torch.tensor([speech.voice_index(v, voices) for v in chosen]) if voices else None
         g = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)
-        codes, _ = model.generate(length, voice=voice, mel=mel, batch=n, temperature=opts["temperature"], generator=g)
+        codes, _ = model.generate(
+            length, voice=voice, mel=mel, batch=n, temperature=opts["temperature"], generator=g, progress_bar=True
+        )
         audio = [speech.mulaw_decode(c.numpy()) for c in codes]
-        out = Path(output)
-        if out.suffix.lower() != ".wav":
-            raise InputError("WaveNet samples are WAV files: give --output a .wav name", out)
-        paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i + 1}.wav") for i in range(n)]
-        for p, a in zip(paths, audio, strict=True):
-            speech.write_wav(p, a)
+
+        def name(tag: str, i: int) -> Path:
+            return out.with_name(f"{out.stem}{tag}{'' if n == 1 else f'-{i + 1}'}.wav")
+
         panels = []
         for i, a in enumerate(audio):
             who = f"voice {chosen[i]}" if chosen else "no voice"
+            speech.write_wav(name("", i), a)
             if refs:
-                panels.append((f"espeak-ng reference ({who}) - its log-mel is the condition", refs[i][:length]))
-            panels.append((f"WaveNet sample {i + 1} ({who})", a))
+                speech.write_wav(name("-reference", i), refs[i])
+                panels.append((f"reference ({who}): its log-mel is the local condition", refs[i]))
+            panels.append((f"WaveNet sample {i + 1} ({who}, temperature {opts['temperature']:g})", a))
         speech.spectrogram_png(out.with_suffix(".png"), panels)
-        return paths[0] if n == 1 else out.parent
+        return name("", 0) if n == 1 else out.parent
 
     @staticmethod
-    def _reference(opts: dict, caption: str | None, voice: str, meta: dict) -> np.ndarray:
+    def _reference(opts: dict, caption: str | None, voice: str) -> np.ndarray:
         if opts["wav"]:
             return speech.read_wav(opts["wav"], resample_to=opts["resample"])
         text = opts["text"] or caption or speech.cranfield_sentences("test")[0]
@@ -566,14 +609,11 @@ class Recipe:
         model, meta = load_wavenet(model_dir)
         opts = parse_options(options, {"test_sentences": meta["options"]["test_sentences"]})
         test = speech.speech_corpus("test", opts["test_sentences"], tuple(model.cfg.voices), quiet=True)
-        bits = nll_bits(model, prepare(test, model.cfg))
-        base = speech.unigram_bits(np.asarray(meta["unigram_counts"]), test)
-        return {
-            "test NLL (bits/sample)": bits,
-            "mu-law unigram baseline (bits/sample)": base,
-            "test seconds of audio": sum(len(u.audio) for u in test) / speech.RATE,
-            "protocol": speech.protocol(meta["options"]["sentences"], opts["test_sentences"], tuple(model.cfg.voices)),
-            "model": json.dumps(
-                {k: meta["config"][k] for k in ("residual", "gate", "skip", "layers", "cycles", "n_mels")}
-            ),
-        }
+        result: dict[str, Any] = evaluate_wavenet(model, test, np.asarray(meta["unigram_counts"]))
+        result["protocol"] = speech.protocol(
+            meta["options"]["sentences"], opts["test_sentences"], tuple(model.cfg.voices)
+        )
+        result["model"] = ", ".join(
+            f"{k} {meta['config'][k]}" for k in ("residual", "gate", "skip", "layers", "cycles", "n_mels")
+        )
+        return result
