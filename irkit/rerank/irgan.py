@@ -306,7 +306,7 @@ class IRGAN:
 
         def validate(model, epoch: int) -> dict[str, float]:
             score = ndcg(lambda t: model(t)[0], valid)
-            if score > best["ndcg"]:
+            if math.isnan(score) or score > best["ndcg"]:  # no validation topics: keep the last epoch
                 best.update(ndcg=score, state=copy.deepcopy(model.state_dict()), epoch=epoch)
             return {"val nDCG@10": score}
 
@@ -320,7 +320,7 @@ class IRGAN:
                     device="cpu",  # a net this small runs faster on the CPU than across a bus
                     seed=cfg.seed,
                     log_every=10**9,
-                    quiet=True,
+                    quiet=self.quiet,
                 )
             )
             hist = trainer.fit(self.mle, batches, validate=validate)
@@ -457,7 +457,7 @@ class IRGAN:
             h.g_ndcg.append(ndcg(lambda t: self.g.f(t)[0], valid))
             h.seconds.append(time.perf_counter() - start)
             for player, score in (("d", h.d_ndcg[-1]), ("g", h.g_ndcg[-1])):
-                if epoch == 1 or (not math.isnan(score) and score > best[player][0]):
+                if epoch == 1 or math.isnan(score) or score > best[player][0]:
                     best[player] = (score, epoch)
                     self.best[player] = copy.deepcopy(getattr(self, player).f.state_dict())
             h.best.update(d=best["d"][1], g=best["g"][1])
@@ -687,7 +687,7 @@ def train_cv(
         )
     if folds > len(trainable):
         raise InputError(f"--folds {folds} is more than the {len(trainable)} trainable topics")
-    if folds >= 2 and len(trainable) - len(trainable) // folds < 2:
+    if folds >= 2 and len(trainable) - math.ceil(len(trainable) / folds) < 2:
         raise InputError(f"too few trainable topics ({len(trainable)}) for {folds} folds")
     judged: dict[str, np.ndarray] = {}
     for q, g in qrels[qrels["label"] > 0].groupby("qid"):

@@ -37,7 +37,8 @@ def candidate_pairs(queries: pd.DataFrame, candidates: pd.DataFrame, depth: int,
     unknown = sorted(set(cand["qid"]) - set(queries["qid"]))
     if unknown:
         raise InputError(f"the candidate run has {len(unknown)} topic(s) that the topics file lacks: {unknown[:5]}")
-    absent = [q for q in queries["qid"] if q not in set(cand["qid"])]
+    have = set(cand["qid"])
+    absent = [q for q in queries["qid"] if q not in have]
     if absent:
         log(
             f"the candidate run has no documents for {len(absent)} of {len(queries)} topics (e.g. {', '.join(absent[:5])}); they are left out",
