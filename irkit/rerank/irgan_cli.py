@@ -245,9 +245,20 @@ def train_command(
         }
     if feats.labels is None or not (feats.labels > 0).any():
         raise InputError("no candidate is judged relevant: check that the qrels match the candidates' topics and ids")
-    model = train_cv(
-        feats, judgements, config, folds=folds, full=full, output=output, resume=resume, quiet=quiet, meta=meta
-    )
+    try:
+        model = train_cv(
+            feats, judgements, config, folds=folds, full=full, output=output, resume=resume, quiet=quiet, meta=meta
+        )
+    except KeyboardInterrupt:
+        if output.exists():
+            import sys
+
+            print(
+                f"irkit: {output} keeps the last checkpoint (finished folds rank their topics); "
+                "rerun with --resume to train the rest",
+                file=sys.stderr,
+            )
+        raise
     seconds = time.perf_counter() - start
     typer.echo(
         f"trained IRGAN-{variant} ({len(model.parts)} models, {feats.n_features} features) in {seconds:.0f} s; wrote {output}"
