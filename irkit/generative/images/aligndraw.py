@@ -167,7 +167,7 @@ class Recipe(ImageRecipe):
     config_cls = AlignDRAWConfig
     epochs = 12
     train_defaults = {"batch_size": 32, "lr": 2e-3, "grad_clip": 10.0, "per_epoch": 8000}  # noqa: RUF012
-    eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "limit": 0, "n": 2000}  # noqa: RUF012
+    eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "n": 2000}  # noqa: RUF012 (n: composites per split)
     sample_defaults = {"device": "auto", "frames": False}  # noqa: RUF012
     test_seed = 12345  # the fixed test composites
 
@@ -277,7 +277,9 @@ class Recipe(ImageRecipe):
 
         opts = parse_options(options, self.eval_defaults)
         model, meta = self.load(model_dir, opts["device"])
-        device, k, n = next(model.parameters()).device, opts["k"], opts["limit"] or opts["n"]
+        device, k, n = next(model.parameters()).device, opts["k"], opts["n"]
+        if n < 1 or k < 1:
+            raise InputError(f"n and k must be at least 1, not n={n}, k={k}")
         seed_everything(meta.get("seed", 0) + 1)
         start = time.perf_counter()
         result: dict[str, Any] = {"model": self.kind}
