@@ -209,7 +209,8 @@ class ImageRecipe:
         raise NotImplementedError
 
     def score(self, model, x, y, options: dict[str, Any]) -> dict[str, Any]:
-        """Test figures on binary images ``x``; must hold ``nll`` (nats per image) and ``estimator``."""
+        """Test figures on binary images ``x``; must hold ``nll`` (nats per image) and ``estimator``.
+        ``options`` holds the eval options (``device`` resolved) and the model's ``meta``."""
         raise NotImplementedError
 
     def fit(self, model, x: np.ndarray, y: np.ndarray, trainer, opts: dict[str, Any]):
@@ -331,7 +332,10 @@ class ImageRecipe:
         start = time.perf_counter()
         with torch.no_grad():
             scores = self.score(
-                model, torch.from_numpy(x), torch.from_numpy(y), {**opts, "device": pick_device(opts["device"])}
+                model,
+                torch.from_numpy(x),
+                torch.from_numpy(y),
+                {**opts, "device": pick_device(opts["device"]), "meta": meta},
             )
         result = {"model": self.kind}
         if self.describe(model.config):

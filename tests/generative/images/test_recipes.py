@@ -72,7 +72,8 @@ def test_train_sample_eval(trained, name, tmp_path):
         options={"k": "20", "limit": "40", "set_k": "5"} if name == "statistician" else {"k": "20", "limit": "40"},
     )
     assert math.isfinite(result["nll"]) and 0 < result["nll"] < 64 * math.log(2) * 3
-    assert result["nll"] <= result["elbo_nll"] + 1.0  # k = 20 is at least about as tight as k = 1
+    if name != "avb":  # AVB's objective is no bound
+        assert result["nll"] <= result["elbo_nll"] + 1.0  # k = 20 is at least about as tight as k = 1
     assert "digits" in result["protocol"] and result["estimator"]
     assert result["baseline_nll"] == pytest.approx(24.61, abs=0.01)
 
