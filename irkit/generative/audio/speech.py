@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,11 @@ HOP = 160  # 10 ms frames
 N_FFT = 512
 N_MELS = 40
 SPLIT_SEED = 0
+# espeak-ng pauses are exact digital zeros (about a tenth of its samples). A model
+# trained on them learns silence as an absorbing state: once a sample run falls
+# silent it stays silent. Gaussian dither at about -70 dBFS (a few mu-law codes
+# around zero) makes silence sound like a quiet room instead.
+DITHER = 3e-4
 # Voice id -> espeak-ng voice. Two clearly different speakers: an American male
 # voice and British English ("en") with espeak's female variant 3 (higher pitch, other formants).
 VOICES: dict[str, str] = {"us-male": "en-us", "gb-female": "en+f3"}
@@ -161,8 +167,12 @@ def trim_silence(audio: np.ndarray, threshold: float = 0.01, margin: int = RATE 
     return audio[max(loud[0] - margin, 0) : loud[-1] + margin + 1]
 
 
-def synthesize(text: str, voice: str = "us-male", rate: int = RATE) -> np.ndarray:
-    """``text`` spoken by espeak-ng in ``voice`` (a key of :data:`VOICES`), float32 at ``rate`` Hz."""
+def synthesize(text: str, voice: str = "us-male", rate: int = RATE, dither: float = DITHER) -> np.ndarray:
+    """``text`` spoken by espeak-ng in ``voice`` (a key of :data:`VOICES`), float32 at ``rate`` Hz.
+
+    Leading and trailing silence is trimmed; ``dither`` (the noise's standard
+    deviation) is seeded by the text and voice, so the audio is deterministic.
+    """
     voice_index(voice)
     exe = require_espeak()
     with tempfile.TemporaryDirectory(prefix="irkit-espeak-") as tmp:
@@ -175,7 +185,11 @@ def synthesize(text: str, voice: str = "us-male", rate: int = RATE) -> np.ndarra
         with wave.open(str(out), "rb") as w:
             src = w.getframerate()
             x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
-    return trim_silence(resample(x, src, rate))
+    x = trim_silence(resample(x, src, rate))
+    if dither:
+        rng = np.random.default_rng(zlib.crc32(f"{voice}\n{text}".encode()))
+        x = x + rng.normal(0.0, dither, len(x)).astype(np.float32)
+    return x
 
 
 # -- the speech data set -----------------------------------------------------------
@@ -256,7 +270,7 @@ def protocol(train_sentences: int, test_sentences: int, voices: tuple[str, ...] 
     return (
         f"espeak-ng speech of Cranfield abstract sentences ({train_sentences} train / {test_sentences} test "
         f"sentences, documents split by id % 10, split seed {SPLIT_SEED}) in voices {', '.join(voices)}; "
-        f"{RATE} Hz, 8-bit mu-law (256 classes), leading/trailing silence trimmed"
+        f"{RATE} Hz, 8-bit mu-law (256 classes), leading/trailing silence trimmed, dither {DITHER:g}"
     )
 
 

@@ -199,6 +199,25 @@ def test_cli_train_sample_eval(tmp_path):
     assert r.exit_code == 0, r.output
     assert "test NLL (bits/sample)" in r.output and "mu-law unigram baseline" in r.output
 
+    # Local features from a recording at another rate: resampled, or refused when asked to.
+    rate = 22050
+    t = np.arange(rate // 10) / rate
+    rec = tmp_path / "rec22k.wav"
+    with wave.open(str(rec), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((0.3 * np.sin(2 * np.pi * 200 * t) * 32767).astype("<i2").tobytes())
+    base = ["generate", "sample", str(model_dir), "--n", "1", "--option", f"wav={rec}"]
+    r = runner.invoke(app, [*base, "--output", str(tmp_path / "r.wav"), "--option", "resample=no"])
+    assert isinstance(r.exception, InputError) and "22050 Hz" in str(r.exception)
+    r = runner.invoke(app, [*base, "--output", str(tmp_path / "r.wav")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    with wave.open(str(tmp_path / "r.wav")) as w:
+        assert w.getframerate() == 16000 and w.getnframes() == 1600  # 0.1 s of features -> 0.1 s of audio
+    r = runner.invoke(app, [*base, "--output", str(tmp_path / "r.mp3")])
+    assert isinstance(r.exception, InputError) and ".wav" in str(r.exception)
+
     # An unknown voice: one line naming the known voices, exit 2, no traceback.
     p = subprocess.run(
         [sys.executable, "-m", "irkit", "generate", "sample", str(model_dir), "--n", "1", "--output",
