@@ -230,19 +230,20 @@ class WaveNet(nn.Module):
         projections of all layers are one product at the end.
         """
         cfg, g, r = self.cfg, self.cfg.gate, self.cfg.residual
+        dev = self.embed.weight.device
         cond = self._cond(voice, mel)
         gate_w, gate_b, res_w, res_b = [], [], [], []
         for i, layer in enumerate(self.layers):
             gate_w.append(layer.gate.weight.t().contiguous())
             c = self._layer_cond(cond, i)
-            c = (c if torch.is_tensor(c) else torch.zeros(batch, 1, 2 * g)) + layer.gate.bias
+            c = (c if torch.is_tensor(c) else torch.zeros(batch, 1, 2 * g, device=dev)) + layer.gate.bias
             gate_b.append(c.expand(batch, c.shape[1], 2 * g).transpose(0, 1).contiguous())  # (T or 1, B, 2G)
             res_w.append(layer.out.weight[:r].t().contiguous())
             res_b.append(layer.out.bias[:r])
         skip_w = torch.cat([layer.out.weight[r:].t() for layer in self.layers], dim=0).contiguous()
         skip_b = sum(layer.out.bias[r:] for layer in self.layers)
         out1_w, out2_w = self.out1.weight.t().contiguous(), self.out2.weight.t().contiguous()
-        bufs = [torch.zeros(d, batch, r) for d in cfg.dilations]
+        bufs = [torch.zeros(d, batch, r, device=dev) for d in cfg.dilations]
         per_step = [b.shape[0] > 1 for b in gate_b]
 
         def step(t: int, prev: torch.Tensor) -> torch.Tensor:
@@ -387,6 +388,7 @@ def nll_bits(model: WaveNet, data: list[Prepared], chunk: int = 32000) -> float:
     dev = model.embed.weight.device
     cfg = model.cfg
     hop = cfg.hop
+    chunk = max(hop, chunk // hop * hop)  # chunks and their context start on frame boundaries
     ctx = -(-(cfg.receptive_field - 1) // hop) * hop
     total, count = 0.0, 0
     for d in data:
