@@ -101,6 +101,12 @@ def rank(request: RankRequest) -> pd.DataFrame:
     model.check_features(feature_names(desm is not None), "lucene")
     index = request.require_index()
     candidates = request.require_candidates()
+    trained_depth = model.meta.get("depth")
+    if trained_depth and trained_depth != request.depth:
+        from irkit.progress import log
+
+        # features are normalised within each topic's candidates, so their number shifts them
+        log(f"the model was trained on {trained_depth} candidates per topic, --depth is {request.depth}", request.quiet)
     feats = lucene_features(index, request.queries, candidates, request.depth, desm, request.quiet)
     if len(feats) == 0:
         from irkit.errors import InputError
