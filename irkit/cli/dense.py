@@ -33,8 +33,8 @@ def train_docnade(
     vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words).")] = 20000,
     min_count: Annotated[int, typer.Option(help="Keep words seen at least this often.")] = 2,
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 20,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
-    activation: Annotated[str, typer.Option(help="Hidden activation g: sigmoid|tanh|relu.")] = "sigmoid",
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
+    activation: Annotated[str, typer.Option(help="Hidden activation g: tanh|sigmoid|relu.")] = "tanh",
     batch_tokens: Annotated[int, typer.Option(help="Padded words per batch.")] = 2048,
     max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported perplexity.")] = 0.0,
@@ -59,8 +59,8 @@ def train_seqae(
     vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words; others become <unk>).")] = 20000,
     min_count: Annotated[int, typer.Option(help="Keep words seen at least this often.")] = 2,
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 5,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
-    max_len: Annotated[int, typer.Option(help="Tokens read per document (longer ones are cut).")] = 100,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
+    max_len: Annotated[int, typer.Option(help="Tokens read per document (longer ones are cut).")] = 40,
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 32,
     tie: Annotated[
         bool, typer.Option("--tie/--no-tie", help="One LSTM for encoder and decoder (Dai & Le) or two.")
@@ -151,7 +151,6 @@ def fuse_cmd(
     from irkit.frames import cut_run, rank_run
     from irkit.io.atomic import check_output
     from irkit.io.trec import read_qrels, read_run, write_run
-    from irkit.progress import log
 
     if method not in METHODS:
         raise InputError(f"unknown fusion method {method!r}; choose from {', '.join(METHODS)}")
@@ -184,9 +183,9 @@ def fuse_cmd(
         fused, info = tune_interpolation(
             loaded[0], loaded[1], judged, measure=measure, folds=folds, depth=depth, seed=seed
         )
-        log(
-            f"alpha per fold ({info['folds']}-fold CV on {info['measure']}): {info['alphas']}; on all topics {info['alpha_all']}",
-            quiet,
+        typer.echo(
+            f"alpha (weight of {runs[0].name}) per fold, {info['folds']}-fold CV on {info['measure']}: "
+            f"{info['alphas']}; on all judged topics {info['alpha_all']}"
         )
     else:
         fused = fuse(loaded, method, k=k, weights=w, depth=depth)

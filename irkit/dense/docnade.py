@@ -84,7 +84,7 @@ def huffman_tree(counts: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.nd
 class DocNADEConfig:
     vocab_size: int
     dim: int = 256
-    activation: str = "sigmoid"
+    activation: str = "tanh"
     max_len: int = 1000  # words per document seen in one training step (a random subset beyond)
 
 

@@ -47,7 +47,7 @@ class SeqAEConfig:
     dim: int = 256  # LSTM state size = the document vector's size
     embed_dim: int = 128
     tie: bool = True
-    max_len: int = 100  # tokens read per document (longer ones are cut)
+    max_len: int = 40  # tokens read per document (longer ones are cut)
     cutoffs: list[int] = field(default_factory=list)  # empty: default_cutoffs(vocab_size)
 
 
@@ -119,7 +119,7 @@ def tensors(docs: Sequence[Sequence[int]], max_len: int) -> dict[str, torch.Tens
     }
 
 
-def batches(docs: Sequence[Sequence[int]], batch_size: int = 32, max_len: int = 100, seed: int = 0) -> list[dict]:
+def batches(docs: Sequence[Sequence[int]], batch_size: int = 32, max_len: int = 40, seed: int = 0) -> list[dict]:
     """Batches of similar-length documents (little padding), in a random order per ``seed``."""
     rng = np.random.default_rng(seed)
     by_len = sorted(range(len(docs)), key=lambda i: (min(len(docs[i]), max_len), rng.random()))

@@ -22,6 +22,7 @@ from irkit.errors import InputError
 from irkit.progress import log
 
 KINDS = ("docnade", "seqae")
+DEFAULT_LR = {"docnade": 1e-2, "seqae": 1e-2}
 VOCAB_FILE = "vocab.tsv"
 
 
@@ -31,13 +32,13 @@ class TrainOptions:
     vocab: int = 20000
     min_count: int = 2
     epochs: int = 10
-    lr: float = 1e-3
+    lr: float | None = None  # None: DEFAULT_LR of the kind
     max_docs: int = 0  # 0: every document
     holdout: float = 0.0  # fraction of documents kept out of training, for held-out loss/perplexity
     max_len: int | None = None  # model default if None
     batch_tokens: int = 4096  # docnade: padded words per batch
     batch_size: int = 32  # seqae: documents per batch
-    activation: str = "sigmoid"  # docnade
+    activation: str = "tanh"  # docnade
     embed_dim: int = 128  # seqae
     tie: bool = True  # seqae
     device: str = "auto"
@@ -78,7 +79,10 @@ def train_encoder(
         raise InputError("--holdout must be in [0, 1)")
     check_output(output, overwrite)
     start = time.perf_counter()
-    _, tokens = index_tokens(index, quiet=opts.quiet)
+    docnos, tokens = index_tokens(index, quiet=opts.quiet)
+    # Lucene's document order depends on the indexing threads; docno order does not,
+    # so the same seed picks the same documents and batches from any build of the index.
+    tokens = [tokens[i] for i in sorted(range(len(docnos)), key=docnos.__getitem__)]
     train_ids, held_ids = _split(len(tokens), opts)
     train_tokens = [tokens[i] for i in train_ids]
     seed_everything(opts.seed)
@@ -93,9 +97,8 @@ def train_encoder(
     held_docs = [vocab.ids(tokens[i], unk) for i in held_ids]
     words = sum(len(d) for d in train_docs)
     log(f"{kind}: {len(train_docs):,} training documents, {words:,} words, vocabulary {len(vocab):,}", opts.quiet)
-    trainer = Trainer(
-        TrainerConfig(epochs=opts.epochs, lr=opts.lr, device=opts.device, seed=opts.seed, quiet=opts.quiet)
-    )
+    lr = opts.lr or DEFAULT_LR[kind]
+    trainer = Trainer(TrainerConfig(epochs=opts.epochs, lr=lr, device=opts.device, seed=opts.seed, quiet=opts.quiet))
     if kind == "docnade":
         model, config, figures = _fit_docnade(trainer, vocab, train_docs, held_docs, opts)
     else:
@@ -111,7 +114,7 @@ def train_encoder(
         },
         "training": {
             "epochs": opts.epochs,
-            "lr": opts.lr,
+            "lr": lr,
             "seed": opts.seed,
             "train_loss": trainer.history.train_loss,
             "validation": trainer.history.val,
@@ -151,7 +154,7 @@ def _fit_docnade(trainer, vocab, train_docs, held_docs, opts):
 def _fit_seqae(trainer, vocab, train_docs, held_docs, opts):
     from irkit.dense.seqae import SeqAE, SeqAEConfig, batches, reconstruction_nll
 
-    config = SeqAEConfig(len(vocab), opts.dim, opts.embed_dim, opts.tie, opts.max_len or 100)
+    config = SeqAEConfig(len(vocab), opts.dim, opts.embed_dim, opts.tie, opts.max_len or 40)
     model = SeqAE(config)
     name, val_docs = ("heldout_nll", held_docs[:500]) if held_docs else ("train_nll", train_docs[:300])
 

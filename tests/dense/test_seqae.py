@@ -35,23 +35,24 @@ def test_encoder_state_ignores_padding():
 def test_reconstructs_a_training_sentence_better_after_training(cranfield_index):
     from irkit.dense.vocab import index_tokens
 
-    _, tokens = index_tokens(cranfield_index, docnos=[str(d) for d in cranfield_index.docnos[:48]], quiet=True)
+    first = sorted(cranfield_index.docnos, key=int)[:24]  # not Lucene's order: it varies between builds
+    _, tokens = index_tokens(cranfield_index, docnos=first, quiet=True)
     vocab = Vocab.build(tokens, size=400, min_count=1, specials=SPECIALS)
-    docs = [vocab.ids(t[:12], "<unk>") for t in tokens]
+    docs = [vocab.ids(t[:10], "<unk>") for t in tokens]
     sentence = docs[:1]
     seed_everything(0)
-    model = SeqAE(SeqAEConfig(len(vocab), dim=48, embed_dim=32, max_len=12))
-    probe = tensors(sentence, 12)
+    model = SeqAE(SeqAEConfig(len(vocab), dim=48, embed_dim=32, max_len=10))
+    probe = tensors(sentence, 10)
 
     def accuracy() -> float:
         out = model.reconstruct(probe["src"], probe["lengths"])
         return float((out == probe["target"]).float().mean())
 
     nll_before, acc_before = reconstruction_nll(model, sentence), accuracy()
-    trainer = Trainer(TrainerConfig(epochs=30, lr=1e-2, device="cpu", seed=0, quiet=True))
-    trainer.fit(model, lambda epoch: batches(docs, batch_size=16, max_len=12, seed=epoch))
+    trainer = Trainer(TrainerConfig(epochs=60, lr=1e-2, device="cpu", seed=0, quiet=True))
+    trainer.fit(model, lambda epoch: batches(docs, batch_size=16, max_len=10, seed=epoch))
     nll_after, acc_after = reconstruction_nll(model, sentence), accuracy()
     assert trainer.history.train_loss[-1] < trainer.history.train_loss[0]
-    assert nll_after < 0.5 * nll_before
+    assert nll_after < 0.25 * nll_before
     assert acc_after > acc_before
-    assert acc_after >= 0.3  # greedy decoding gets a good share of the words back
+    assert acc_after >= 0.8  # greedy decoding from the encoder's state gives the sentence back
