@@ -26,7 +26,7 @@ def main() -> None:
             sys.exit(2)
         _unexpected(e)
     if result == 130:
-        print("irkit: interrupted; no partial output was left", file=sys.stderr)
+        print("irkit: interrupted; nothing half-written was left", file=sys.stderr)
     if isinstance(result, int) and result:
         sys.exit(result)
 
