@@ -83,6 +83,7 @@ def run_job(job: Job, models: str, samples: str, device: str, retrain: bool) -> 
     out = Path(samples)
     if job.model == "aligndraw":
         recipe.sample(folder, 48, out / "aligndraw-unseen.png", seed=0)  # a row per held-out caption
+        recipe.sample(folder, 6, out / "aligndraw-unseen-mean.png", seed=0, options={"temperature": "0"})
         recipe.sample(folder, 8, out / "aligndraw-seen.png", caption="the digit 3 is at the top left", seed=0)
         recipe.sample(folder, 4, out / "aligndraw-frames.png", caption="the digit 0 is at the bottom right", seed=0,
                       options={"frames": "1"})  # fmt: skip
@@ -170,6 +171,10 @@ def render(rows: list[dict], baseline: float, protocol: str, args, seconds: floa
             "(`irkit generate sample MODEL_DIR --n 48`, which draws the held-out captions when no `--caption` is given):",
             "",
             "![aligndraw, held-out captions](samples/aligndraw-unseen.png)",
+            "",
+            "The same captions drawn from the prior means (`-O temperature=0`), top to bottom:",
+            "",
+            "![aligndraw, held-out captions, prior means](samples/aligndraw-unseen-mean.png)",
             "",
             "*the digit 3 is at the top left* (seen in training) and the canvas over the steps for *the digit 0 is",
             "at the bottom right* (held out):",

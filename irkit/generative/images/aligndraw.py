@@ -140,9 +140,10 @@ class AlignDRAW(nn.Module):
         return None, self.bound(x, tokens).mean()
 
     @torch.no_grad()
-    def generate(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One drawing per caption row of ``tokens``, ``z_t`` from the learned prior:
-        canvases ``sigmoid(c_t)`` (B, T, 1, H, W) and alignments (B, T, L)."""
+    def generate(self, tokens: torch.Tensor, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """One drawing per caption row of ``tokens``, ``z_t`` from the learned prior (its standard
+        deviation scaled by ``temperature``; 0 draws the prior means): canvases ``sigmoid(c_t)``
+        (B, T, 1, H, W) and alignments (B, T, L)."""
         cfg = self.config
         b = tokens.shape[0]
         h_lang, u_lang = self.encode(tokens)
@@ -152,7 +153,7 @@ class AlignDRAW(nn.Module):
         for _ in range(cfg.steps):
             s, alpha = self.alignment(h_lang, u_lang, gen[0])
             mu_p, logvar_p = self.prior_params(gen[0])
-            z = mu_p + torch.randn_like(mu_p) * torch.exp(0.5 * logvar_p)
+            z = mu_p + temperature * torch.randn_like(mu_p) * torch.exp(0.5 * logvar_p)
             gen = self.generative(torch.cat([z, s], 1), gen)
             canvas = canvas + self.writer(gen[0])
             frames.append(torch.sigmoid(canvas))
@@ -168,7 +169,7 @@ class Recipe(ImageRecipe):
     epochs = 12
     train_defaults = {"batch_size": 32, "lr": 2e-3, "grad_clip": 10.0, "per_epoch": 8000}  # noqa: RUF012
     eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "n": 2000}  # noqa: RUF012 (n: composites per split)
-    sample_defaults = {"device": "auto", "frames": False}  # noqa: RUF012
+    sample_defaults = {"device": "auto", "frames": False, "temperature": 1.0}  # noqa: RUF012
     test_seed = 12345  # the fixed test composites
 
     def build(self, config: AlignDRAWConfig) -> AlignDRAW:
@@ -247,7 +248,11 @@ class Recipe(ImageRecipe):
         seed: int = 0,
         options: dict[str, str] | None = None,
     ) -> Path:
-        """``n`` drawings of ``caption``; without one, a row for each held-out (never seen) caption."""
+        """``n`` drawings of ``caption``; without one, a row for each held-out (never seen) caption.
+
+        ``-O temperature=0`` draws the prior means (one clean drawing per caption), ``-O frames=1``
+        the canvas after every step.
+        """
         from irkit.generative.images.grid import save_grid
         from irkit.nn import seed_everything
         from irkit.progress import log
@@ -266,7 +271,9 @@ class Recipe(ImageRecipe):
         per_row = n if caption is not None else max(1, -(-n // len(texts)))
         seed_everything(seed)
         device = next(model.parameters()).device
-        rows = [model.generate(torch.tensor([i] * per_row, device=device))[0] for i in ids]  # (per_row, T, 1, H, W)
+        if opts["temperature"] < 0:
+            raise InputError(f"temperature must be at least 0, not {opts['temperature']}")
+        rows = [model.generate(torch.tensor([i] * per_row, device=device), opts["temperature"])[0] for i in ids]
         frames = torch.cat(rows)
         if opts["frames"]:
             return save_grid(frames.flatten(0, 1).cpu(), output, nrow=frames.shape[1])

@@ -93,6 +93,8 @@ def test_model_shapes_alignment_and_conditioning():
     torch.manual_seed(5)
     f2, _ = model.generate(other)
     assert not torch.allclose(f1, f2)
+    # temperature 0 draws the prior means: no randomness left
+    assert torch.equal(model.generate(t, temperature=0.0)[0], model.generate(t, temperature=0.0)[0])
 
 
 def test_prior_is_learned_not_standard_normal():
