@@ -22,9 +22,11 @@ two-core machine.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -48,7 +50,7 @@ MODELS = [
 
 
 def slug(name: str) -> str:
-    return name.replace(" (RF ", "-rf").replace(")", "").replace(" ", "-")
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def fmt(v, digits: int = 1) -> str:
@@ -72,10 +74,17 @@ def run(args) -> list[dict]:
         opts = {**{k: str(v) for k, v in options.items()}, "threads": str(args.threads)}
         if args.text:
             opts["text"] = args.text
-        print(f"[{name}] training {epochs} epochs ...", file=sys.stderr, flush=True)
-        wall, cpu = time.perf_counter(), time.process_time()
-        recipe.train("abstracts", out, epochs=epochs, device="cpu", seed=args.seed, quiet=True, options=opts)
-        train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        setting = {"kind": kind, "options": opts, "epochs": epochs, "seed": args.seed}
+        bench = out / "bench.json"
+        if args.reuse and bench.is_file() and json.loads(bench.read_text())["setting"] == setting:
+            print(f"[{name}] reusing {out}", file=sys.stderr, flush=True)
+            train_wall, train_cpu = (json.loads(bench.read_text())[k] for k in ("train_wall", "train_cpu"))
+        else:
+            print(f"[{name}] training {epochs} epochs ...", file=sys.stderr, flush=True)
+            wall, cpu = time.perf_counter(), time.process_time()
+            recipe.train("abstracts", out, epochs=epochs, device="cpu", seed=args.seed, quiet=True, options=opts)
+            train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
+            bench.write_text(json.dumps({"setting": setting, "train_wall": train_wall, "train_cpu": train_cpu}) + "\n")
         wall, cpu = time.perf_counter(), time.process_time()
         scores = recipe.evaluate(out, options={"k": str(args.k), "device": "cpu", "threads": str(args.threads)})
         eval_wall, eval_cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -159,6 +168,13 @@ def findings(rows: list[dict]) -> list[str]:
                     f"- {name}: IW bound {s['ppl_iw']:.1f} is {abs(gap):.1f}% {word} the LM's exact {lm['ppl']:.1f}; "
                     f"KL {s['kl_nats']:.2f} nats/sentence, {s['active_units']} of {s['latent']} units active."
                 )
+    wide, narrow = by.get("dcnn-vae (RF 31)"), by.get("dcnn-vae (RF 7)")
+    if wide and narrow:
+        out.append(
+            f"- Receptive field 31 → 7 words (Yang et al.'s trade-off): KL {wide['kl_nats']:.2f} → {narrow['kl_nats']:.2f} "
+            f"nats, active units {wide['active_units']} → {narrow['active_units']}, IW perplexity {wide['ppl_iw']:.1f} → "
+            f"{narrow['ppl_iw']:.1f}."
+        )
     if "hier-ae" in by and lm:
         h = by["hier-ae"]["ppl_reconstruction"]
         out.append(
@@ -267,6 +283,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=10)
     ap.add_argument("--work", default=str(ROOT / "runs" / "text-vae"), help="where the model folders go")
     ap.add_argument("--doc", default="docs/generative-text.md")
+    ap.add_argument("--reuse", action="store_true", help="keep model folders trained with the same settings")
     ap.add_argument("--text", help="a text file instead of the abstracts (e.g. for a quick try)")
     ap.add_argument("--only", nargs="*", help="row or model names to run (the doc then lists only those)")
     args = ap.parse_args()

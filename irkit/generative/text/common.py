@@ -223,7 +223,7 @@ class LatentTextModel(nn.Module):
 
     Subclasses implement ``decode_hidden(z, inputs) -> (B, T, H)`` and own ``self.out``
     (states to vocabulary logits); the config has
-    ``vocab_size embed hidden latent dropout word_dropout kl_schedule kl_warmup``.
+    ``vocab_size embed hidden latent dropout word_dropout kl_schedule kl_warmup free_bits``.
     """
 
     def __init__(self, config):
@@ -264,10 +264,15 @@ class LatentTextModel(nn.Module):
             inputs = word_dropout(inputs, self.config.word_dropout)
         rec = sequence_nll(self.project, self.decode_hidden(z, inputs), tokens[:, 1:])
         kl = gaussian_kl(mu, logvar)
-        beta = self.kl_weight() if self.training else 1.0
+        kl_term = kl.mean()
+        beta = 1.0
         if self.training:
+            beta = self.kl_weight()
             self.step += 1
-        return {"rec": rec, "kl": kl, "mu": mu}, (rec + beta * kl).mean()
+            if self.config.free_bits > 0:
+                # Free bits: the KL term costs nothing (and pushes nothing) below free_bits nats.
+                kl_term = kl_term.clamp(min=self.config.free_bits)
+        return {"rec": rec, "kl": kl, "mu": mu}, rec.mean() + beta * kl_term
 
     def log_weights(self, tokens, lengths, k: int):
         """``(B, k)`` importance weights ``log p(x, z_i) - log q(z_i | x)``, ``z_i ~ q(z | x)``."""
@@ -575,15 +580,17 @@ class LatentRecipe(TextRecipe):
             f"Data: {opts['meta'].get('protocol', corpus.source)}.",
             "",
         ]
-        lines += [f"## Samples from the prior (z ~ N(0, I), {how})", ""]
+        # The same n codes twice: greedy decoding shows what z says, sampling adds the decoder's own randomness.
         z = torch.randn(n, cfg.latent, generator=generator).to(device)
-        ids = model.generate(z, corpus.max_len, greedy, generator)
-        lines += [f"{i}. {vocab.decode(row) or '(empty)'}" for i, row in enumerate(ids.tolist(), 1)]
+        for title, mode in (("greedy decoding", True), ("ancestral sampling, temperature 1", False)):
+            lines += [f"## Samples from the prior (z ~ N(0, I), {title})", ""]
+            ids = model.generate(z, corpus.max_len, mode, generator)
+            lines += [f"{i}. {vocab.decode(row) or '(empty)'}" for i, row in enumerate(ids.tolist(), 1)]
+            lines.append("")
         pairs, steps = opts["pairs"], max(2, opts["steps"])
         test = corpus.sentences("test")
         if pairs > 0 and len(test) >= 2:
             lines += [
-                "",
                 f"## Homotopies ({how} of z on the line between the posterior means of two test sentences)",
                 "",
             ]

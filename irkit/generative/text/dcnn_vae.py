@@ -34,6 +34,7 @@ class DCNNVAEConfig:
     word_dropout: float = 0.0
     kl_schedule: str = "logistic"
     kl_warmup: int = 1500
+    free_bits: float = 0.0  # nats per sentence of KL left unpenalised (Kingma et al. 2016); 0 = off
 
 
 def receptive_field(kernel_size: int, dilations: tuple[int, ...]) -> int:

@@ -7,6 +7,8 @@ the KL term tends to drop to zero (posterior collapse); the two remedies of the
 paper are both here: KL annealing (the KL weight rises from ~0 to 1 over
 ``kl_warmup`` updates, see :func:`irkit.generative.text.common.kl_weight`) and
 word dropout (decoder inputs replaced by ``<unk>`` at rate ``word_dropout``).
+A third, from Kingma et al. (2016), is optional: ``free_bits`` leaves the
+first nats of KL per sentence (batch average) unpenalised.
 The decoder is the same size as :mod:`irkit.generative.text.lstm_lm`.
 """
 
@@ -30,6 +32,7 @@ class SentenceVAEConfig:
     word_dropout: float = 0.3
     kl_schedule: str = "logistic"  # logistic | linear | constant
     kl_warmup: int = 1500  # updates until the KL weight is ~1
+    free_bits: float = 0.0  # nats per sentence of KL left unpenalised (Kingma et al. 2016); 0 = off
     z_every_step: bool = False  # also feed z beside every input word (Bowman: initial state only)
 
 

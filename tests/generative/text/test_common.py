@@ -74,3 +74,16 @@ def test_importance_weighted_bound_is_tighter_than_the_elbo():
     assert r["tokens"] == sum(len(s) + 1 for s in data)
     assert r["nll_iw_nats"] < r["elbo_nats"]
     assert r["ppl_iw"] == pytest.approx(math.exp(r["nll_iw_nats"] * len(data) / r["tokens"]))
+
+
+def test_free_bits_leave_small_kl_unpenalised():
+    torch.manual_seed(0)
+    tokens, lengths = pad_sentences([[5, 6, 7], [8, 9]])
+    model = SentenceVAE(SentenceVAEConfig(vocab_size=20, embed=8, hidden=8, latent=2, kl_warmup=0, free_bits=50.0))
+    out, loss = model(tokens, lengths)
+    assert out["kl"].mean().item() < 50.0
+    assert loss.item() == pytest.approx(out["rec"].mean().item() + 50.0, rel=1e-6)  # the KL term is the floor
+    model.eval()
+    with torch.no_grad():
+        out, loss = model(tokens, lengths)
+    assert float(loss) == pytest.approx(float((out["rec"] + out["kl"]).mean()), rel=1e-6)
