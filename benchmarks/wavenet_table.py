@@ -208,9 +208,12 @@ def main() -> None:
         "",
         "![log-mel spectrograms: references and WaveNet samples](audio/wavenet-mel.png)",
         "",
-        "The log-mel-conditioned samples follow the reference's energy envelope, pauses and broad spectral shape, "
-        "but are noisy: the harmonic structure (the horizontal bands of voiced speech) is only faintly there after "
-        "this much training. The voice-only model babbles speech-like bursts and pauses.",
+        "What the spectrograms of the committed run (seed 0) show: the log-mel-conditioned samples follow the "
+        "reference's energy envelope, its pauses and its broad spectral shape, in both voices, but they are noisy: "
+        "the harmonics of voiced speech (the horizontal bands in the references) are hardly there after this much "
+        "training. The voice-only samples are babble, bursts and pauses with no words (and the us-male one "
+        "drifts into a steady hiss). Before the training audio was dithered (see `speech.DITHER`), samples fell "
+        "into espeak-ng's exact digital silence and stayed there.",
         "",
         "## Generation speed",
         "",
