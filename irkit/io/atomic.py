@@ -25,11 +25,19 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str], overwrite: bool = False, mode: str = "w") -> Iterator:
     """Open a temporary file beside ``path``; on success it replaces ``path``."""
     target = check_output(path, overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # mkstemp makes the file private (0600); an output should get the usual umask mode.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh
@@ -51,6 +59,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     """
     target = check_output(path, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
     # The caller writes `inner`, so it may create a file or a folder there.
     inner = tmp / target.name
     try:

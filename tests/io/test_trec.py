@@ -75,3 +75,14 @@ def test_cacm_unpadded_ids_normalise(cacm, cacm_index):
     fixed, changed = normalise_docnos(q, cacm_index.docnos)
     assert changed == 55 and fixed.docno.isin(set(cacm_index.docnos)).all()
     assert "CACM-0756" in set(fixed.docno) and "CACM-756" not in set(fixed.docno)
+
+
+def test_written_files_get_the_umask_mode(tmp_path):
+    import os
+    import stat
+
+    run = run_frame(pd.DataFrame({"qid": ["1"], "docno": ["a"], "score": [1.0]}))
+    p = write_run(run, tmp_path / "r.run")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask
