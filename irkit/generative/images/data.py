@@ -70,7 +70,7 @@ def load_images(name: str = "mnist", split: str = "train") -> tuple[np.ndarray, 
         bunch = load_digits()
         x = (bunch.images / 16.0).astype(np.float32)
         y = bunch.target.astype(np.int64)
-        n_train = int(round(0.8 * len(x)))
+        n_train = round(0.8 * len(x))
     else:
         raise InputError(f"unknown image data {name!r}; choose from {', '.join(DATASETS)}")
     x = x[:, None, :, :]
