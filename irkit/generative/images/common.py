@@ -188,7 +188,8 @@ class ImageRecipe:
 
     Subclasses set ``kind`` and ``config_cls`` and implement :meth:`build`,
     :meth:`generate` and :meth:`score`; the config dataclass has ``channels``,
-    ``height`` and ``width`` fields that the recipe fills from the data.
+    ``height`` and ``width`` fields that the recipe fills from the data, its other
+    fields are ``-O KEY=VALUE`` options, and the model keeps it as ``model.config``.
     """
 
     kind: str = ""
