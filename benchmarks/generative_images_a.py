@@ -200,8 +200,8 @@ def render(rows: list[dict], baseline: float, protocol: str, args, seconds: floa
             f"- **AVB**: its objective ({obj:.2f}) sits {'below' if obj < est else 'above'} its NLL estimate"
             f" ({est:.2f})"
             + (
-                "; a true ELBO cannot lie below the NLL, so T underestimates the KL, the Gaussian proposal leaves the"
-                " estimate loose, or both"
+                "; were the objective a true bound it could not lie below the true NLL, so T underestimates the KL,"
+                " the Gaussian proposal leaves the estimate loose, or both"
                 if obj < est
                 else ""
             )
