@@ -132,3 +132,18 @@ def test_bad_input(trained, monkeypatch, capsys, tmp_path):
         registry.recipe("vae").sample(trained["vae"], 4, tmp_path / "x.png", caption="a seven")
     code, _, err = cli(monkeypatch, capsys, "generate", "eval", str(tmp_path / "nothing"))
     assert code == 2 and "no such model folder" in err
+
+
+def test_dynamic_binarisation_is_recorded(tmp_path):
+    recipe = registry.recipe("vae")
+    recipe.train(
+        "digits",
+        tmp_path / "dyn",
+        epochs=1,
+        device="cpu",
+        quiet=True,
+        options={"hidden": "16", "latent": "2", "binarize": "dynamic"},
+    )
+    result = recipe.evaluate(tmp_path / "dyn", options={"k": "5", "limit": "20"})
+    assert "dynamic binarisation" in result["protocol"] and math.isfinite(result["nll"])
+    assert result["baseline_nll"] != pytest.approx(24.61, abs=0.01)  # the baseline on the same (dynamic) test draw
