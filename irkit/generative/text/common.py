@@ -360,7 +360,8 @@ class TextRecipe:
     config_cls: type = type(None)
     epochs: int = 8
     data_defaults: dict[str, Any] = {"text": "", "max_vocab": 5000, "min_count": 2, "min_len": 3, "max_len": 30}  # noqa: RUF012
-    train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 1e-3, "grad_clip": 5.0, "threads": 0}  # noqa: RUF012
+    # lr 3e-3: on the abstracts it reaches in 3 epochs what 1e-3 needs twice as long for
+    train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 3e-3, "grad_clip": 5.0, "threads": 0}  # noqa: RUF012
     eval_defaults: dict[str, Any] = {"k": 50, "batch": 64, "limit": 0, "split": "test", "device": "auto", "threads": 0}  # noqa: RUF012
     sample_defaults: dict[str, Any] = {"device": "auto", "greedy": True, "pairs": 3, "steps": 5, "threads": 0}  # noqa: RUF012
 
