@@ -14,7 +14,7 @@ One run measures, on the same machine and in the same process:
 The encoders are trained for one epoch on a subset (throughput does not depend
 on training); pass --docnade/--seqae to time trained model folders instead.
 
-    .venv/bin/python benchmarks/dense.py [--collection vaswani] [--scale 200000] [--markdown docs/dense-speed.md]
+    .venv/bin/python benchmarks/dense.py [--collection vaswani] [--scale 100000] [--markdown docs/dense-speed.md]
 """
 
 from __future__ import annotations
@@ -110,15 +110,15 @@ def main() -> None:
     ap.add_argument("--docnade", type=Path, help="A trained DocNADE folder to time (default: train one for 1 epoch).")
     ap.add_argument("--seqae", type=Path, help="A trained sequence-autoencoder folder to time.")
     ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--scale", type=int, default=200_000, help="Size of the larger synthetic corpus (0: skip).")
+    ap.add_argument("--scale", type=int, default=100_000, help="Size of the larger synthetic corpus (0: skip).")
     ap.add_argument("--queries", type=int, default=1000, help="Queries for throughput on the larger corpus.")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="FAISS threads.")
+    ap.add_argument("--torch-threads", type=int, default=1, help="Torch threads for encoding (1: irkit's default).")
     ap.add_argument("--markdown", type=Path, help="Also write the tables here.")
     args = ap.parse_args()
 
     import torch
 
-    torch.set_num_threads(args.threads)
     docs_path, topics_path = (DATA / p for p in COLLECTIONS[args.collection])
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -137,7 +137,7 @@ def main() -> None:
                 path = work / kind
                 opts = TrainOptions(dim=args.dim, epochs=1, max_docs=2000, quiet=True)
                 train_encoder(kind, work / "index", path, opts, overwrite=True)
-            enc = load_encoder(path, threads=args.threads)
+            enc = load_encoder(path, threads=args.torch_threads)
             x, enc_s = timed(lambda enc=enc: enc.encode_tokens(tokens), repeat=2)
             enc_rows.append((f"{kind} encoder ({enc.dim}-d)", len(texts) / enc_s, f"{enc_s:.2f} s"))
             vectors[kind] = (x, enc.encode(list(topics["query"])))
@@ -158,7 +158,8 @@ def main() -> None:
             )
 
     lines = [
-        f"Machine: {os.cpu_count()} CPU cores visible, {args.threads} threads used; torch {torch.__version__}.",
+        f"Machine: {os.cpu_count()} CPU cores visible (shared with other jobs); {args.torch_threads} torch thread(s) "
+        f"for encoding, {args.threads} FAISS thread(s); torch {torch.__version__}.",
         "",
         f"Encoding the {len(texts):,} {args.collection} documents:",
         "",

@@ -38,6 +38,9 @@ def train_docnade(
     batch_tokens: Annotated[int, typer.Option(help="Padded words per batch.")] = 2048,
     max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported perplexity.")] = 0.0,
+    threads: Annotated[
+        int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
+    ] = 1,
     device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Annotated[bool, FORCE] = False,
@@ -48,6 +51,7 @@ def train_docnade(
         "docnade", index, output, force,
         dim=dim, vocab=vocab, min_count=min_count, epochs=epochs, lr=lr, activation=activation,
         batch_tokens=batch_tokens, max_docs=max_docs, holdout=holdout, device=device, seed=seed, quiet=quiet,
+        threads=threads,
     )  # fmt: skip
 
 
@@ -67,6 +71,9 @@ def train_seqae(
     ] = True,
     max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported loss.")] = 0.0,
+    threads: Annotated[
+        int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
+    ] = 1,
     device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: Annotated[bool, FORCE] = False,
@@ -77,6 +84,7 @@ def train_seqae(
         "seqae", index, output, force,
         dim=dim, embed_dim=embed_dim, vocab=vocab, min_count=min_count, epochs=epochs, lr=lr, max_len=max_len,
         batch_size=batch_size, tie=tie, max_docs=max_docs, holdout=holdout, device=device, seed=seed, quiet=quiet,
+        threads=threads,
     )  # fmt: skip
 
 
@@ -85,7 +93,7 @@ def encode_cmd(
     index: Annotated[Path, typer.Option("--index", "-i", help="Lucene index whose documents to encode.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Vector file to write (.npz: vectors, docnos, meta).")],
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 256,
-    threads: Annotated[int, typer.Option(help="Torch threads (default: torch's choice).")] = 0,
+    threads: Annotated[int, typer.Option(help="Torch threads (0: all cores). One is fastest on a shared CPU.")] = 1,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
 ) -> None:

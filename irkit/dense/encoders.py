@@ -34,7 +34,9 @@ class DenseEncoder(Encoder):
     specials: tuple[str, ...] = ()
     unk: str | None = None
 
-    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", threads: int | None = 1):
+        """``threads``: torch threads while encoding (None: torch's choice). One is the default: on a
+        shared CPU two threads waiting on each other made the LSTM encoder up to 20x slower (measured)."""
         from irkit.dense.train import VOCAB_FILE
         from irkit.dense.vocab import Vocab
         from irkit.nn import load_model
@@ -66,11 +68,19 @@ class DenseEncoder(Encoder):
         """Unit-length float32 vectors (n, dim) of analysed documents, in input order."""
         import torch
 
-        from irkit.progress import progress
-
+        before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
-        ids = [self.vocab.ids(d, self.unk) for d in docs]
+        try:
+            return self._encode_ids([self.vocab.ids(d, self.unk) for d in docs], batch_size, quiet)
+        finally:
+            torch.set_num_threads(before)
+
+    def _encode_ids(self, ids: list[list[int]], batch_size: int, quiet: bool) -> np.ndarray:
+        import torch
+
+        from irkit.progress import progress
+
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         # Similar lengths share a batch: less padding, and results do not depend on batching.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -134,7 +144,7 @@ _CLASSES = {"docnade": DocNADEEncoder, "seqae": SeqAEEncoder}
 
 
 def load_encoder(
-    path: str | os.PathLike[str], kind: str | None = None, device: str = "cpu", threads: int | None = None
+    path: str | os.PathLike[str], kind: str | None = None, device: str = "cpu", threads: int | None = 1
 ) -> DenseEncoder:
     """The encoder in model folder ``path``; with ``kind``, the folder must hold that kind."""
     from irkit.nn import model_kind

@@ -51,7 +51,7 @@ def dense_rank(kind: str, request: RankRequest) -> pd.DataFrame:
         raise InputError(
             f"the encoder recorded in the FAISS index is gone ({encoder_path}); pass --encoder", faiss_path
         )
-    encoder = load_encoder(encoder_path, kind, threads=request.threads)
+    encoder = load_encoder(encoder_path, kind, threads=request.threads or 1)
     if index is not None and encoder.dim != index.dim:
         raise InputError(
             f"the encoder makes {encoder.dim}-dimensional vectors but the FAISS index holds {index.dim}-dimensional ones",
