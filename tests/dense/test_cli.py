@@ -49,42 +49,17 @@ def ok(*args: str) -> str:
 def work(tmp_path_factory, cranfield_index, cranfield):
     w = tmp_path_factory.mktemp("dense")
     idx = cranfield_index.path
-    ok(
-        "train",
-        "docnade",
-        "-i",
-        idx,
-        "-o",
-        w / "dn",
-        "--dim",
-        16,
-        "--vocab",
-        2000,
-        "--epochs",
-        2,
-        "--max-docs",
-        400,
-        "--lr",
-        0.02,
-        "-q",
-    )
+    ok("train", "docnade", "-i", idx, "-o", w / "dn", "--dim", 16, "--vocab", 2000, "--epochs", 2, "--max-docs", 400,
+       "--lr", 0.02, "-q")  # fmt: skip
     ok("train", "seqae", "-i", idx, "-o", w / "sa", "--dim", 16, "--embed-dim", 8, "--vocab", 500, "--epochs", 1,
        "--max-docs", 100, "--max-len", 20, "-q")  # fmt: skip
     ok("encode", "--model", w / "dn", "--index", idx, "--output", w / "dn.npz", "-q")
     ok("faiss", "build", w / "dn.npz", "--output", w / "dn.faiss")
-    ok("rank", "--model", "bm25", "--index", idx, "--topics", cranfield.topics, "--output", w / "bm25.run", "-q")
-    ok(
-        "rank",
-        "--model",
-        "docnade",
-        "--faiss",
-        w / "dn.faiss",
-        "--topics",
-        cranfield.topics,
-        "--output",
-        w / "dn.run",
-        "-q",
-    )
+    # 100 hits keep the run files (and the tests) small.
+    ok("rank", "--model", "bm25", "--index", idx, "--topics", cranfield.topics, "--hits", 100,
+       "--output", w / "bm25.run", "-q")  # fmt: skip
+    ok("rank", "--model", "docnade", "--faiss", w / "dn.faiss", "--topics", cranfield.topics, "--hits", 100,
+       "--output", w / "dn.run", "-q")  # fmt: skip
     return w
 
 
