@@ -67,7 +67,7 @@ def train_seqae(
     max_len: Annotated[int, typer.Option(help="Tokens read per document (longer ones are cut).")] = 40,
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 32,
     tie: Annotated[
-        bool, typer.Option("--tie/--no-tie", help="One LSTM for encoder and decoder (Dai & Le) or two.")
+        bool, typer.Option("--tie/--no-tie", help="One LSTM's weights for encoder and decoder, or two LSTMs.")
     ] = True,
     max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported loss.")] = 0.0,

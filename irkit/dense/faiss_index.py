@@ -234,6 +234,9 @@ class FaissIndex:
         k = min(int(k), len(self))
         if k < 1:
             raise InputError("k must be at least 1")
+        if self.meta.get("type") == "hnsw":
+            # HNSW returns at most efSearch neighbours: widen the search for deep runs.
+            self.index.hnsw.efSearch = max(int(self.meta.get("params", {}).get("ef_search", 256)), k)
         scores, rows = self.index.search(q, k)
         if self.metric == "l2":
             scores = -scores

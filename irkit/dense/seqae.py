@@ -3,8 +3,8 @@
 An LSTM encoder reads a document's tokens; its final state starts an LSTM
 decoder that reconstructs the same tokens with teacher forcing (it reads the
 true previous token, not its own guess). The document vector is the encoder's
-last hidden state. Dai & Le use the same weights for encoder and decoder
-(``tie=True`` here); ``tie=False`` gives each its own LSTM.
+last hidden state. ``tie=True`` (the default) runs encoder and decoder with
+one LSTM's weights, halving the parameters; ``tie=False`` gives each its own.
 
 Sequences::
 
