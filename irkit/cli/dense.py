@@ -35,6 +35,14 @@ def train_docnade(
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 20,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
     activation: Annotated[str, typer.Option(help="Hidden activation g: tanh|sigmoid|relu.")] = "tanh",
+    ngram: Annotated[
+        int,
+        typer.Option(
+            help="N-gram order N of DocNADE-LM (Lauly et al. 2016), e.g. 3 or 6: the previous N-1 words also feed the "
+            "hidden layer through their own embeddings, and words are modelled in their natural order. "
+            "1 (default) is plain DocNADE: a bag of words in random orders."
+        ),
+    ] = 1,
     batch_tokens: Annotated[int, typer.Option(help="Padded words per batch.")] = 2048,
     max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported perplexity.")] = 0.0,
@@ -46,10 +54,11 @@ def train_docnade(
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
 ) -> None:
-    """Train DocNADE (Lauly et al., JMLR 2016) on the index's documents; reports loss and per-word perplexity."""
+    """Train DocNADE (Lauly et al., JMLR 2016), or DocNADE-LM with --ngram N, on the index's documents; reports loss
+    and per-word perplexity."""
     _train(
         "docnade", index, output, force,
-        dim=dim, vocab=vocab, min_count=min_count, epochs=epochs, lr=lr, activation=activation,
+        dim=dim, vocab=vocab, min_count=min_count, epochs=epochs, lr=lr, activation=activation, ngram=ngram,
         batch_tokens=batch_tokens, max_docs=max_docs, holdout=holdout, device=device, seed=seed, quiet=quiet,
         threads=threads,
     )  # fmt: skip

@@ -10,6 +10,17 @@ running sum of word vectors::
 so the ``D`` conditionals of a document cost one cumulative sum. The document's
 vector is the hidden state after all of its words, ``g(c + sum_k W[:, v_k])``.
 
+DocNADE-LM (Lauly et al., JMLR 2016, section 5; ``ngram = n > 1``) models the
+words in their natural order and adds n-gram units to the bag-of-words context::
+
+    h_i = g(c + sum_{k<i} W[:, v_k] + sum_{k=1}^{n-1} U_k W_LM[:, v_{i-k}])
+
+``W_LM`` is a second word-embedding matrix and ``U_k`` a ``d x d`` matrix per
+distance ``k``, so the hidden layer also sees which words came just before.
+The document vector stays the bag-of-words state ``g(c + sum_k W[:, v_k])``:
+the n-gram units describe the last few words, not the document, and leaving
+them out keeps a document's vector independent of its word order.
+
 The softmax over the vocabulary is a binary tree (hierarchical softmax): each
 word is a leaf, each inner node ``n`` a logistic unit ``sigmoid(b_n + U_n . h)``
 that picks a branch, and ``p(w | h)`` is the product of the branch
@@ -35,6 +46,7 @@ from torch.nn import functional as F
 from irkit.errors import InputError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
+ORDERS = ("random", "natural")
 
 
 def huffman_tree(counts: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,6 +98,8 @@ class DocNADEConfig:
     dim: int = 256
     activation: str = "tanh"
     max_len: int = 1000  # words per document seen in one training step (a random subset beyond)
+    # DocNADE-LM: the previous ngram - 1 words also feed the hidden layer (1: plain DocNADE).
+    ngram: int = 1
 
 
 class DocNADE(nn.Module):
@@ -96,6 +110,10 @@ class DocNADE(nn.Module):
         super().__init__()
         if config.activation not in ACTIVATIONS:
             raise InputError(f"DocNADE activation must be one of {', '.join(ACTIVATIONS)}, not {config.activation!r}")
+        if not isinstance(config.ngram, int) or config.ngram < 1:
+            raise InputError(
+                f"the n-gram order must be an integer of at least 1 (1 is plain DocNADE), not {config.ngram!r}"
+            )
         self.config = config
         v, d = config.vocab_size, config.dim
         self.pad = v
@@ -104,8 +122,15 @@ class DocNADE(nn.Module):
         self.U = nn.Parameter(torch.zeros(v - 1, d))  # one logistic unit per inner tree node
         self.b = nn.Parameter(torch.zeros(v - 1))
         nn.init.uniform_(self.W.weight, -0.5 / math.sqrt(d), 0.5 / math.sqrt(d))
+        if config.ngram > 1:
+            # W_LM and [U_1 .. U_{n-1}] side by side: one matrix product sums the n - 1 terms.
+            self.W_lm = nn.Embedding(v + 1, d, padding_idx=v)
+            self.U_lm = nn.Linear((config.ngram - 1) * d, d, bias=False)
+            nn.init.uniform_(self.W_lm.weight, -0.5 / math.sqrt(d), 0.5 / math.sqrt(d))
         with torch.no_grad():
             self.W.weight[v].zero_()
+            if config.ngram > 1:
+                self.W_lm.weight[v].zero_()
         if tree is None:
             tree = tuple(torch.from_numpy(a) for a in huffman_tree(counts if counts is not None else np.ones(v)))
         nodes, codes, lengths = tree
@@ -119,13 +144,29 @@ class DocNADE(nn.Module):
     def g(self, x: torch.Tensor) -> torch.Tensor:
         return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu}[self.config.activation](x)
 
+    @property
+    def order(self) -> str:
+        """The word order the model is trained in: n-gram units need the text's own order."""
+        return "natural" if self.config.ngram > 1 else "random"
+
+    def lm_units(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``h_i^LM = sum_{k=1}^{n-1} U_k W_LM[:, v_{i-k}]`` (B, T, d): only the n - 1 words before ``i``."""
+        emb = self.W_lm(tokens)
+        t = tokens.shape[1]
+        # Shift by k along the sequence: position i reads word i - k, zeros before the first word.
+        shifted = [F.pad(emb, (0, 0, k, 0))[:, :t] for k in range(1, self.config.ngram)]
+        return self.U_lm(torch.cat(shifted, dim=-1))
+
     def conditionals(self, tokens: torch.Tensor) -> torch.Tensor:
         """Hidden states ``h_i`` (B, T, d) that predict word ``i`` from the words before it."""
         emb = self.W(tokens)
-        return self.g(self.c + torch.cumsum(emb, dim=1) - emb)  # exclusive prefix sum
+        pre = self.c + torch.cumsum(emb, dim=1) - emb  # exclusive prefix sum
+        if self.config.ngram > 1:
+            pre = pre + self.lm_units(tokens)
+        return self.g(pre)
 
     def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Document vectors (B, d): the hidden state after all words (padding adds nothing)."""
+        """Document vectors (B, d): the bag-of-words state after all words (padding adds nothing)."""
         return self.g(self.c + self.W(tokens).sum(dim=1))
 
     def word_nll(self, h: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
@@ -163,17 +204,21 @@ def batches(
     batch_tokens: int = 4096,
     max_len: int = 1000,
     seed: int = 0,
+    order: str = "random",
 ) -> list[torch.Tensor]:
-    """Padded batches of documents, each in a fresh random word order.
+    """Padded batches of documents, each in a fresh random word order (or ``order="natural"``: as written).
 
     Documents of similar length share a batch (little padding); a batch holds
     at most ``batch_tokens`` padded positions. Lauly et al. sample a new
     ordering of each document for every update: call this once per epoch with
-    a new ``seed``. Empty documents carry no words to predict and are skipped.
+    a new ``seed``. In the natural order (DocNADE-LM) a document keeps its first
+    ``max_len`` words. Empty documents carry no words to predict and are skipped.
     """
+    if order not in ORDERS:
+        raise InputError(f"word order must be one of {', '.join(ORDERS)}, not {order!r}")
     rng = np.random.default_rng(seed)
     kept = [np.asarray(d, dtype=np.int64) for d in docs if len(d)]
-    orders = [rng.permutation(d)[:max_len] for d in kept]
+    orders = [(rng.permutation(d) if order == "random" else d)[:max_len] for d in kept]
     # Sort by length with random tie-breaks, cut into batches, shuffle the batches.
     by_len = sorted(range(len(orders)), key=lambda i: (len(orders[i]), rng.random()))
     out: list[torch.Tensor] = []
@@ -192,17 +237,33 @@ def batches(
 
 
 @torch.no_grad()
-def perplexity(model: DocNADE, docs: Sequence[Sequence[int]], seed: int = 0, batch_tokens: int = 8192) -> float:
-    """Lauly et al.'s per-word perplexity ``exp(mean over documents of NLL(doc) / |doc|)``.
+def perplexity(
+    model: DocNADE,
+    docs: Sequence[Sequence[int]],
+    seed: int = 0,
+    batch_tokens: int = 8192,
+    order: str | None = None,
+    average: str = "document",
+) -> float:
+    """Per-word perplexity of ``docs`` (their first ``max_len`` words in ``order``).
 
-    The conditionals depend on the word order; one fixed random order per
-    document (``seed``) keeps the figure reproducible.
+    ``average="document"`` is Lauly et al.'s ``exp(mean over documents of
+    NLL(doc) / |doc|)``; ``average="word"`` is ``exp(total NLL / total words)``,
+    the figure a language model reports. The conditionals depend on the word
+    order: ``order`` defaults to the model's own (natural for DocNADE-LM); in a
+    random order, one fixed order per document (``seed``) keeps it reproducible.
     """
+    if average not in ("document", "word"):
+        raise InputError(f"average must be 'document' or 'word', not {average!r}")
     model.eval()
     device = model.c.device
-    per_doc = []
-    for t in batches(docs, model.pad, batch_tokens, model.config.max_len, seed):
+    per_doc, words = [], []
+    for t in batches(docs, model.pad, batch_tokens, model.config.max_len, seed, order or model.order):
         t = t.to(device)
         nll, _ = model(t)
-        per_doc.append((nll / (t != model.pad).sum(1)).cpu())
-    return float(torch.exp(torch.cat(per_doc).mean())) if per_doc else float("nan")
+        per_doc.append(nll.cpu())
+        words.append((t != model.pad).sum(1).cpu())
+    if not per_doc:
+        return float("nan")
+    nll, n = torch.cat(per_doc).double(), torch.cat(words).double()
+    return float(torch.exp((nll / n).mean() if average == "document" else nll.sum() / n.sum()))

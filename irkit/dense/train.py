@@ -39,6 +39,7 @@ class TrainOptions:
     batch_tokens: int = 4096  # docnade: padded words per batch
     batch_size: int = 32  # seqae: documents per batch
     activation: str = "tanh"  # docnade
+    ngram: int = 1  # docnade: n-gram order of DocNADE-LM (1: plain DocNADE)
     embed_dim: int = 128  # seqae
     tie: bool = True  # seqae
     device: str = "auto"
@@ -76,6 +77,8 @@ def train_encoder(
     for name in ("dim", "vocab", "epochs", "batch_tokens", "batch_size", "embed_dim"):
         if getattr(opts, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if opts.ngram < 1:
+        raise InputError(f"--ngram must be at least 1 (1 is plain DocNADE), not {opts.ngram}")
     if opts.threads < 0:
         raise InputError("--threads must be 0 (torch's choice) or more")
     if not 0 <= opts.holdout < 1:
@@ -157,7 +160,7 @@ def _train(kind: str, index, output, opts: TrainOptions, overwrite: bool) -> dic
 def _fit_docnade(trainer, vocab, train_docs, held_docs, opts):
     from irkit.dense.docnade import DocNADE, DocNADEConfig, batches, perplexity
 
-    config = DocNADEConfig(len(vocab), opts.dim, opts.activation, opts.max_len or 1000)
+    config = DocNADEConfig(len(vocab), opts.dim, opts.activation, opts.max_len or 1000, ngram=opts.ngram)
     model = DocNADE(config, vocab.counts)
     # Perplexity on (up to 500) held-out documents when there are some, else on 300 training ones.
     name, ppl_docs = ("heldout_ppl", held_docs[:500]) if held_docs else ("train_ppl", train_docs[:300])
@@ -166,7 +169,9 @@ def _fit_docnade(trainer, vocab, train_docs, held_docs, opts):
         return {name: perplexity(m, ppl_docs, seed=opts.seed)}
 
     def data(epoch):
-        return batches(train_docs, model.pad, opts.batch_tokens, config.max_len, seed=opts.seed * 1000 + epoch)
+        return batches(
+            train_docs, model.pad, opts.batch_tokens, config.max_len, seed=opts.seed * 1000 + epoch, order=model.order
+        )
 
     trainer.fit(model, data, validate=validate)
     return model, config, {name: trainer.history.val[-1][name]}
