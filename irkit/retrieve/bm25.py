@@ -15,6 +15,7 @@ import os
 import queue
 import re
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,17 @@ class BM25(Retriever):
         docs, scores = zip(*found, strict=True)
         return np.array(docs, dtype=np.int64), np.array(scores, dtype=np.float64)
 
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The stage contract (:mod:`irkit.pipeline`): queries -> the top ``hits`` per query;
+        a run -> its candidates rescored by BM25 (those in BM25's top ``hits``)."""
+        if "docno" not in frame.columns:
+            return self.search(frame, quiet=self.quiet)
+        run = self.search(frame[["qid", "query"]].drop_duplicates("qid"), quiet=self.quiet)
+        return rank_run(run.merge(frame[["qid", "docno"]], on=["qid", "docno"]))
+
+    def params(self) -> dict:
+        return {k: v for k, v in (("k1", self.k1), ("b", self.b)) if v != {"k1": 0.9, "b": 0.4}[k]}
+
     def search(self, queries: pd.DataFrame, hits: int | None = None, quiet: bool = False) -> pd.DataFrame:
         """Top ``hits`` documents per query as a run frame."""
         queries = queries_frame(queries)
@@ -157,6 +169,23 @@ class BM25(Retriever):
         # Lucene's own order (score, then docid) is already the run's order.
         run["rank"] = run.groupby("qid", sort=False).cumcount() + 1
         return run_frame(run)
+
+
+@dataclass
+class BM25Options:
+    """``-O`` options of ``bm25`` (``irkit rank -O k1=1.2``, ``bm25(k1=1.2)`` in a pipeline)."""
+
+    k1: float = 0.9
+    b: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
+
+
+def build(options: BM25Options, request: RankRequest) -> BM25:
+    """The registry's builder: BM25 over ``--index`` with ``--hits`` and ``--threads``."""
+    return BM25(request.require_index(), k1=options.k1, b=options.b, hits=request.hits, threads=request.threads)
 
 
 def rank(request: RankRequest) -> pd.DataFrame:
