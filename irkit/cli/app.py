@@ -49,3 +49,4 @@ def _add_commands(module: str) -> None:
 
 
 _add_commands("irkit.cli.dense")
+_add_commands("irkit.cli.datasets")

@@ -20,9 +20,11 @@ def _echo(text: str) -> None:
 
 def _qrels(path: Path, fmt: str, index: Path | None, normalise: bool, quiet: bool):
     """Read qrels; with an index, count (and optionally map) judged docs it lacks."""
+    from irkit.datasets import resolve_qrels
     from irkit.io.trec import normalise_docnos, read_qrels
     from irkit.progress import log
 
+    path, fmt = resolve_qrels(path, fmt, quiet=quiet)  # a built-in name works too
     qrels = read_qrels(path, fmt)
     if index is None:
         if normalise:
@@ -58,7 +60,10 @@ def _runs(paths: list[Path]) -> dict:
 
 
 def index_cmd(
-    path: Annotated[Path, typer.Argument(help="Collection: a file, folder or archive (.tar.gz).")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Collection: a file, folder or archive (.tar.gz), or a built-in name (`irkit datasets`)."),
+    ],
     index: Annotated[Path, typer.Option("--index", "-i", help="Index folder to create.")],
     format: Annotated[
         str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")
@@ -71,8 +76,10 @@ def index_cmd(
 
     The index is written to a temporary folder and renamed into place.
     """
+    from irkit.datasets import resolve
     from irkit.index import build_index
 
+    path = resolve(path, "documents", quiet=quiet)  # a built-in name works too
     idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
     meta = idx.meta
     _echo(
@@ -122,6 +129,9 @@ def rank_cmd(
 
     entry = registry.get(model)
     check_output(output, force)  # fail before the work, not after
+    from irkit.datasets import resolve, resolve_qrels
+
+    topics = resolve(topics, "topics", quiet=quiet)  # a built-in name works too
     queries = read_topics(topics, topics_format, field=topic_field)
     options = {
         "k1": k1, "b": b, "desm": desm, "variant": variant, "alpha": alpha,
@@ -131,7 +141,7 @@ def rank_cmd(
         queries=queries,
         index=index,
         candidates=read_run(rerank) if rerank else None,
-        qrels=read_qrels(qrels) if qrels else None,
+        qrels=read_qrels(*resolve_qrels(qrels, quiet=quiet)) if qrels else None,
         hits=hits,
         depth=depth,
         threads=threads or None,

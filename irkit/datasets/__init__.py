@@ -1,0 +1,290 @@
+"""Built-in collections, shipped inside the package so that irkit works offline on a fresh clone.
+
+``irkit.datasets.get("cranfield")`` gives a :class:`Dataset` with ``documents()``,
+``topics()`` and ``qrels()`` frames and the paths of its files; ``names()`` lists
+them; ``irkit datasets`` prints the table. The files under ``irkit/datasets/data/``
+are the collections' original files (documents gzipped; see each ``SOURCE.txt``
+for the origin, checksums and licence note, and ``data/README.md``).
+
+Each collection's quirks are handled here, in one place:
+
+* **CACM**: the qrels name 55 documents without zero padding (``CACM-756`` for
+  ``CACM-0756``). ``qrels()`` returns them **raw** by default, as distributed and as
+  Anserini's ``cacm.yaml`` regression scores them (55 judgements then match no
+  document); ``qrels(ids="normalised")`` maps them to the collection's ids. On the
+  command line, ``--qrels cacm`` is the raw file and ``--normalise-ids --index DIR``
+  maps it.
+* **Cranfield**: ``cran.qry`` numbers queries ``.I 001..365`` with gaps, but the qrels
+  number them 1..225 by position, so ``topics()`` numbers them by position. Grades run
+  1 (complete answer) .. 4 (minimum interest) plus one ``-1`` line per query;
+  ``qrels()`` reads them as the ``cranfield`` qrels format explicitly: gain
+  ``5 - rel`` for 1..4, 0 for -1 and 5 (:func:`irkit.io.trec.cranfield_gain`).
+* **Vaswani**: none (Terrier's TREC conversion of NPL).
+* **MNIST**: only the 10,000 t10k images and labels (the 60k training images are not
+  available); :mod:`irkit.generative.images.data` splits them.
+
+Wherever the command line takes a collection, topics or qrels path, a built-in name
+works too (:func:`resolve`); an existing path of the same name wins.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from irkit.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DATA = Path(__file__).resolve().parent / "data"
+KINDS = ("documents", "topics", "qrels")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A built-in test collection: documents, topics and qrels files with their formats."""
+
+    name: str
+    title: str
+    documents_file: str
+    topics_file: str
+    qrels_file: str
+    documents_format: str
+    topics_format: str
+    qrels_format: str
+    # Counts as published (SOURCE.txt); tests/datasets checks them against the files.
+    n_documents: int
+    n_topics: int
+    n_judged: int
+    n_qrels: int
+    source: str
+    licence: str
+    quirks: str = ""
+    extra: tuple[str, ...] = field(default=())
+
+    @property
+    def root(self) -> Path:
+        return DATA / self.name
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """``{"documents": ..., "topics": ..., "qrels": ..., "source": ...}``."""
+        return {
+            "documents": self.root / self.documents_file,
+            "topics": self.root / self.topics_file,
+            "qrels": self.root / self.qrels_file,
+            "source": self.root / "SOURCE.txt",
+        }
+
+    def path(self, kind: str) -> Path:
+        if kind not in KINDS:
+            raise InputError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+        return self.paths[kind]
+
+    def format(self, kind: str) -> str:
+        """The reader format of one file (``documents``, ``topics`` or ``qrels``)."""
+        return {"documents": self.documents_format, "topics": self.topics_format, "qrels": self.qrels_format}[kind]
+
+    def documents(self) -> pd.DataFrame:
+        """The documents frame (``docno, text``)."""
+        return self._documents.copy()
+
+    @cached_property
+    def _documents(self) -> pd.DataFrame:
+        from irkit.io.documents import read_documents
+
+        return read_documents(self.paths["documents"], self.documents_format)
+
+    def topics(self) -> pd.DataFrame:
+        """The queries frame (``qid, query``); Cranfield's qids are positions (see the module doc)."""
+        from irkit.io.topics import read_topics
+
+        return read_topics(self.paths["topics"], self.topics_format)
+
+    def qrels(self, ids: str = "raw") -> pd.DataFrame:
+        """The qrels frame (``qid, docno, label``).
+
+        ``ids="raw"`` keeps the judged ids as the file writes them; ``"normalised"``
+        maps ids that differ from the collection's only in zero padding (CACM).
+        """
+        from irkit.io.trec import normalise_docnos, read_qrels
+
+        if ids not in ("raw", "normalised"):
+            raise InputError(f"ids must be 'raw' or 'normalised', not {ids!r}")
+        q = read_qrels(self.paths["qrels"], self.qrels_format)
+        if ids == "normalised":
+            q, _ = normalise_docnos(q, set(self._documents["docno"]))
+        return q
+
+    def size(self) -> int:
+        """Bytes the dataset's files take inside the package."""
+        return sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """MNIST's t10k images and labels (IDX, gzipped)."""
+
+    name: str
+    title: str
+    images_file: str
+    labels_file: str
+    n_images: int
+    source: str
+    licence: str
+
+    @property
+    def root(self) -> Path:
+        return DATA / self.name
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {
+            "images": self.root / self.images_file,
+            "labels": self.root / self.labels_file,
+            "source": self.root / "SOURCE.txt",
+        }
+
+    def images(self) -> np.ndarray:
+        """uint8 images, shape ``(n, 28, 28)``."""
+        from irkit.generative.images.data import read_idx
+
+        return read_idx(self.paths["images"])
+
+    def labels(self) -> np.ndarray:
+        from irkit.generative.images.data import read_idx
+
+        return read_idx(self.paths["labels"])
+
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
+
+
+_DATASETS: dict[str, Dataset | ImageDataset] = {
+    "cacm": Dataset(
+        "cacm",
+        "CACM abstracts 1958-1979 (SMART)",
+        "cacm.tar.gz",
+        "topics.cacm.txt",
+        "qrels.cacm.txt",
+        "cacm-html",
+        "cacm",
+        "trec",
+        3204,
+        64,
+        52,
+        796,
+        "github.com/castorini/anserini-data (CACM/)",
+        "none stated; classic SMART collection, circulated freely for IR research",
+        "qrels raw by default (55 unpadded ids such as CACM-756); qrels(ids='normalised') maps them",
+    ),
+    "cranfield": Dataset(
+        "cranfield",
+        "Cranfield 1400 aerodynamics abstracts",
+        "cran.all.1400.gz",
+        "cran.qry",
+        "cranqrel",
+        "smart",
+        "smart",
+        "cranfield",
+        1400,
+        225,
+        225,
+        1837,
+        "ir.dcs.gla.ac.uk cran.tar.gz (via github.com/hamza-mughees/Apache-Lucene-Cranfield)",
+        "none stated; Glasgow IR group distributes it freely for research",
+        "query ids by position (1..225); gain 5 - rel for grades 1..4, 0 for -1",
+        ("cranqrel.readme",),
+    ),
+    "vaswani": Dataset(
+        "vaswani",
+        "Vaswani (NPL) physics abstracts",
+        "doc-text.trec.gz",
+        "query-text.trec",
+        "qrels",
+        "trec",
+        "trec",
+        "trec",
+        11429,
+        93,
+        93,
+        2083,
+        "github.com/terrier-org/terrier-core (share/vaswani_npl)",
+        "NPL collection, Glasgow IR group; the repository is MPL 1.1",
+    ),
+    "mnist": ImageDataset(
+        "mnist",
+        "MNIST t10k handwritten digits (images + labels)",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        10000,
+        "LeCun, Cortes and Burges (via github.com/RahulBaboota/MNIST)",
+        "commonly CC BY-SA 3.0 (Y. LeCun and C. Cortes)",
+    ),
+}
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Built-in dataset names; ``kind="text"`` gives the test collections only."""
+    if kind == "text":
+        return [n for n, d in _DATASETS.items() if isinstance(d, Dataset)]
+    return list(_DATASETS)
+
+
+def get(name: str) -> Dataset | ImageDataset:
+    """The built-in dataset ``name`` (``cacm``, ``cranfield``, ``vaswani``, ``mnist``)."""
+    try:
+        return _DATASETS[name.lower()]
+    except KeyError:
+        raise InputError(f"unknown built-in dataset {name!r}; choose from {', '.join(_DATASETS)}") from None
+
+
+def _log(message: str, quiet: bool) -> None:
+    from irkit.progress import log
+
+    log(message, quiet)
+
+
+def resolve(value: str | os.PathLike[str], kind: str, *, quiet: bool = False) -> Path:
+    """The path a command-line collection, topics or qrels argument means.
+
+    An existing file or folder is used as is (and if it shares a built-in's name,
+    irkit says so). Otherwise a built-in name (``cacm``, ``cranfield``,
+    ``vaswani``) gives that dataset's file of ``kind``; anything else is returned
+    unchanged, so the reader reports the missing path as before.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    p = Path(value)
+    name = str(value).lower()
+    builtin = name in names("text")
+    if p.exists():
+        if builtin:
+            _log(f"{value}: using the path {p.resolve()} (not the built-in {name} {kind})", quiet)
+        return p
+    if builtin:
+        d = _DATASETS[name]
+        assert isinstance(d, Dataset)
+        path = d.path(kind)
+        _log(f"{value}: using the built-in {name} {kind} ({path})", quiet)
+        return path
+    return p
+
+
+def resolve_qrels(value: str | os.PathLike[str], format: str = "auto", *, quiet: bool = False) -> tuple[Path, str]:
+    """:func:`resolve` for qrels, with the built-in's qrels format when ``format`` is ``auto``.
+
+    Cranfield's three columns are then read as the ``cranfield`` format (grade
+    mapping) explicitly, not by guessing from the column count.
+    """
+    path = resolve(value, "qrels", quiet=quiet)
+    if format == "auto":
+        for d in _DATASETS.values():
+            if isinstance(d, Dataset) and path.resolve() == d.paths["qrels"]:
+                return path, d.qrels_format
+    return path, format
