@@ -1,4 +1,8 @@
-"""Shared fixtures: the real collections in ../shared/datasets and their indexes.
+"""Shared fixtures: the real collections and their indexes.
+
+The collections are the built-in copies shipped inside the package
+(:mod:`irkit.datasets`), so the suite needs nothing beside the repository;
+``IRKIT_DATA=/path/to/datasets`` points it at another copy of the same files.
 
 Each index is built once per test session (Anserini, 2 threads) and shared by
 every test that asks for it.
@@ -14,7 +18,8 @@ import pytest
 
 os.environ.setdefault("IRKIT_QUIET", "1")
 
-DATA = Path(os.environ.get("IRKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+_BUILTIN = os.environ.get("IRKIT_DATA") is None
+DATA = Path(os.environ.get("IRKIT_DATA") or Path(__file__).resolve().parents[1] / "irkit" / "datasets" / "data")
 
 
 @dataclass(frozen=True)
@@ -25,20 +30,34 @@ class Collection:
     qrels: Path
 
 
-COLLECTIONS = {
-    "cacm": Collection(
-        "cacm", DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"
-    ),
-    "cranfield": Collection(
-        "cranfield",
-        DATA / "cranfield" / "cran.all.1400",
-        DATA / "cranfield" / "cran.qry",
-        DATA / "cranfield" / "cranqrel",
-    ),
-    "vaswani": Collection(
-        "vaswani", DATA / "vaswani" / "doc-text.trec", DATA / "vaswani" / "query-text.trec", DATA / "vaswani" / "qrels"
-    ),
-}
+def _builtin(name: str) -> Collection:
+    from irkit import datasets
+
+    paths = datasets.get(name).paths
+    return Collection(name, paths["documents"], paths["topics"], paths["qrels"])
+
+
+COLLECTIONS = (
+    {name: _builtin(name) for name in ("cacm", "cranfield", "vaswani")}
+    if _BUILTIN
+    else {
+        "cacm": Collection(
+            "cacm", DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"
+        ),
+        "cranfield": Collection(
+            "cranfield",
+            DATA / "cranfield" / "cran.all.1400",
+            DATA / "cranfield" / "cran.qry",
+            DATA / "cranfield" / "cranqrel",
+        ),
+        "vaswani": Collection(
+            "vaswani",
+            DATA / "vaswani" / "doc-text.trec",
+            DATA / "vaswani" / "query-text.trec",
+            DATA / "vaswani" / "qrels",
+        ),
+    }
+)
 
 
 def collection(name: str) -> Collection:

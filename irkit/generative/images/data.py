@@ -26,10 +26,13 @@ DATASETS = ("mnist", "digits")
 
 
 def mnist_dir() -> Path:
-    """``$IRKIT_DATA/mnist`` or ``../shared/datasets/mnist`` beside the repository."""
+    """``$IRKIT_DATA/mnist`` when set, else the copy shipped inside the package (:mod:`irkit.datasets`)."""
     root = os.environ.get("IRKIT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[4] / "shared" / "datasets"
-    return base / "mnist"
+    if root:
+        return Path(root) / "mnist"
+    from irkit.datasets import get
+
+    return get("mnist").root
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
