@@ -1,0 +1,268 @@
+"""BM25 over an impact index with Lucene's exact arithmetic, in a compiled (numba) kernel.
+
+What Lucene 9.9 (the version in Anserini's fat jar) computes, reproduced here:
+
+* ``BM25Similarity``: ``idf = (float) Math.log(1 + (docCount - docFreq + 0.5D) / (docFreq + 0.5D))``;
+  ``avgdl = (float) (sumTotalTermFreq / (double) docCount)``; a 256-entry float cache
+  ``1f / (k1 * ((1 - b) + b * LENGTH_TABLE[i] / avgdl))`` with
+  ``LENGTH_TABLE[i] = SmallFloat.byte4ToInt((byte) i)``; per posting, in float,
+  ``weight - weight / (1f + freq * cache[norm & 0xFF])`` with ``weight = boost * idf``.
+* Anserini's ``BagOfWordsQueryGenerator``: one SHOULD ``TermQuery`` per distinct analysed term,
+  wrapped in ``BoostQuery(count)`` (so ``boost`` is the term's count in the query).
+* The boolean disjunction (``BooleanScorer`` / ``DisjunctionSumScorer``) adds its clauses'
+  float scores in a ``double`` and casts the sum to float: so does the kernel.
+* Ties: score descending, then docno ascending (Anserini's ``BREAK_SCORE_TIES_BY_DOCID``).
+
+The kernel is ``nogil``; a batch of queries is split over a pool of Python threads, each with
+its own ``float64`` accumulator over the document range, and each query's top k is selected
+with a partition (no full sort) on one int64 key per matched document that encodes score
+and docno rank together (see :mod:`irkit.index.impact`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from irkit.index.impact import ImpactIndex
+
+_SEP = "qqirkitqueryseparatorqq"  # one token, unchanged by Anserini's analyzer, never a query word
+
+
+def length_table() -> np.ndarray:
+    """Lucene's ``SmallFloat.byte4ToInt`` for the 256 norm bytes."""
+    out = np.empty(256, dtype=np.int64)
+    for i in range(256):
+        # byte4ToInt: values < 24 are exact; above, 3 mantissa bits with an implicit one
+        if i < 24:
+            out[i] = i
+        else:
+            bits = i - 24
+            shift = (bits >> 3) - 1
+            out[i] = (((bits & 0x07) | 0x08) << shift) + 24 if shift >= 0 else bits + 24
+    return out
+
+
+def norm_cache(k1: float, b: float, avgdl: np.float32) -> np.ndarray:
+    """BM25Similarity's float cache, operation by operation in float32."""
+    f = np.float32
+    k1, b, avgdl = f(k1), f(b), f(avgdl)
+    lt = length_table()
+    cache = np.empty(256, dtype=np.float32)
+    with np.errstate(divide="ignore"):
+        for i in range(256):
+            # (1 - b) + b * LENGTH_TABLE[i] / avgdl: float ops left to right, int promoted to float
+            inner = f(f(1) - b) + f(f(b * f(lt[i])) / avgdl)
+            cache[i] = f(1) / f(k1 * inner)
+    return cache
+
+
+def idf(doc_freq: np.ndarray, doc_count: int) -> np.ndarray:
+    """``(float) Math.log(1 + (docCount - docFreq + 0.5D) / (docFreq + 0.5D))``."""
+    df = np.asarray(doc_freq, dtype=np.float64)
+    return np.log(1.0 + (doc_count - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def analyse(lucene, texts: list[str]) -> list[list[str]]:
+    """Analyse all ``texts`` with the index's analyzer in one JNI call (Anserini's ``AnalyzerUtils``)."""
+    if not texts:
+        return []
+    joined = f" \n{_SEP}\n ".join(texts)
+    tokens = lucene.analyze(joined)
+    out: list[list[str]] = [[]]
+    for t in tokens:
+        if t == _SEP:
+            out.append([])
+        else:
+            out[-1].append(t)
+    if len(out) != len(texts):  # a query held the separator itself: analyse one by one
+        out = [lucene.analyze(t) for t in texts]
+    return out
+
+
+@dataclass
+class TopK:
+    """Per-query top k: ``docs[q, :counts[q]]`` (Lucene doc ids), ``scores`` (float32), ``keys`` (int64)."""
+
+    docs: np.ndarray
+    scores: np.ndarray
+    keys: np.ndarray
+    counts: np.ndarray
+
+
+def _kernels():
+    global _K
+    if _K is None:
+        from numba import njit
+
+        @njit(nogil=True, cache=True)
+        def score_block(
+            q_ptr, q_terms, q_weights, post_off, post_docs, post_freqs, norms, cache, rank, lo, hi, k, q0, q1, acc,
+            touched, s32, keys, out_keys, out_counts,
+        ):  # fmt: skip
+            one = np.float32(1.0)
+            for q in range(q0, q1):
+                nt = 0
+                for j in range(q_ptr[q], q_ptr[q + 1]):
+                    t = q_terms[j]
+                    w = q_weights[j]
+                    s = post_off[t]
+                    e = post_off[t + 1]
+                    if lo > 0:
+                        s += np.searchsorted(post_docs[s:e], lo)
+                    if hi < norms.shape[0]:
+                        e = s + np.searchsorted(post_docs[s:e], hi)
+                    for p in range(s, e):
+                        d = post_docs[p]
+                        ni = cache[norms[d]]
+                        sc = w - w / (one + np.float32(post_freqs[p]) * ni)
+                        a = d - lo
+                        if acc[a] < 0.0:
+                            acc[a] = sc
+                            touched[nt] = a
+                            nt += 1
+                        else:
+                            acc[a] += sc
+                # One int64 key per hit: float32 bits (scores are >= 0, so bits order as floats)
+                # above the reversed docno rank, so a larger key is a better hit.
+                for i in range(nt):
+                    s32[i] = np.float32(acc[touched[i]])
+                bits = s32.view(np.int32)
+                for i in range(nt):
+                    a = touched[i]
+                    keys[i] = (np.int64(bits[i]) << 32) | (np.int64(0xFFFFFFFF) - rank[a + lo])
+                    acc[a] = -1.0
+                m = min(k, nt)
+                if nt > k:
+                    top = np.partition(keys[:nt], nt - k)[nt - k :]
+                else:
+                    top = keys[:nt].copy()
+                top.sort()
+                for i in range(m):
+                    out_keys[q, i] = top[m - 1 - i]
+                out_counts[q] = m
+
+        _K = score_block
+    return _K
+
+
+_K = None
+
+
+def _decode(keys: np.ndarray, counts: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    bits = (keys >> 32).astype(np.int32)
+    scores = bits.view(np.float32).copy()
+    ranks = (np.int64(0xFFFFFFFF) - (keys & np.int64(0xFFFFFFFF))).astype(np.int64)
+    valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
+    docs = np.where(valid, np.asarray(order)[np.where(valid, ranks, 0)], -1).astype(np.int32)
+    scores[~valid] = np.nan
+    return docs, scores
+
+
+def prepare(
+    index: ImpactIndex, queries: list[list[str]], k1: float, b: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays (pointers, term ids, float32 weights) of analysed queries, and the norm cache.
+
+    A distinct term gets ``weight = (float) count * idf`` as Anserini's boost makes it; terms
+    absent from the index are dropped (Lucene's clause for them matches nothing).
+    """
+    ptr = np.zeros(len(queries) + 1, dtype=np.int64)
+    ids_all: list[np.ndarray] = []
+    w_all: list[np.ndarray] = []
+    for i, toks in enumerate(queries):
+        if toks:
+            uniq, counts = np.unique(np.array(toks, dtype=object), return_counts=True)
+            ids = index.term_ids(list(uniq))
+            keep = ids >= 0
+            ids, counts = ids[keep], counts[keep]
+            w = np.float32(counts.astype(np.float32)) * idf(index.doc_freq(ids), index.doc_count)
+            ids_all.append(ids)
+            w_all.append(w.astype(np.float32))
+            ptr[i + 1] = ptr[i] + len(ids)
+        else:
+            ptr[i + 1] = ptr[i]
+    terms = np.concatenate(ids_all) if ids_all else np.empty(0, dtype=np.int64)
+    weights = np.concatenate(w_all) if w_all else np.empty(0, dtype=np.float32)
+    return ptr, terms, weights, norm_cache(k1, b, index.avgdl)
+
+
+def score_batch(
+    index: ImpactIndex,
+    queries: list[list[str]],
+    hits: int = 1000,
+    k1: float = 0.9,
+    b: float = 0.4,
+    doc_range: tuple[int, int] | None = None,
+    threads: int = 1,
+) -> TopK:
+    """Lucene BM25 top ``hits`` of each analysed query, over documents ``lo <= doc < hi``.
+
+    Global statistics (idf, avgdl) always come from the whole index, so per-range results
+    merge exactly (:func:`merge_topk`).
+    """
+    lo, hi = (0, index.max_doc) if doc_range is None else (int(doc_range[0]), int(doc_range[1]))
+    if not 0 <= lo <= hi <= index.max_doc:
+        raise ValueError(f"doc_range {doc_range} is outside 0..{index.max_doc}")
+    ptr, terms, weights, cache = prepare(index, queries, k1, b)
+    nq = len(queries)
+    k = max(1, int(hits))
+    out_keys = np.zeros((nq, k), dtype=np.int64)
+    out_counts = np.zeros(nq, dtype=np.int64)
+    kernel = _kernels()
+    arrays = (index.post_offsets, index.post_docs, index.post_freqs, index.norms, cache, index.docno_rank)
+    n = hi - lo
+    threads = max(1, min(int(threads), nq))
+    # Queries handed out in small chunks so that one long query does not idle the other threads.
+    chunk = max(1, min(64, nq // (threads * 4) or 1))
+    starts = list(range(0, nq, chunk))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        acc = np.full(n, -1.0, dtype=np.float64)
+        touched = np.empty(n, dtype=np.int64)
+        keys = np.empty(n, dtype=np.int64)
+        s32 = np.empty(n, dtype=np.float32)
+        while True:
+            with lock:
+                if not starts or errors:
+                    return
+                q0 = starts.pop()
+            try:
+                kernel(ptr, terms, weights, *arrays, lo, hi, k, q0, min(q0 + chunk, nq), acc, touched, s32, keys,
+                       out_keys, out_counts)  # fmt: skip
+            except BaseException as e:  # surfaced in the calling thread
+                errors.append(e)
+                return
+
+    if threads == 1:
+        work()
+    else:
+        pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    if errors:
+        raise errors[0]
+    docs, scores = _decode(out_keys, out_counts, index.docno_order)
+    return TopK(docs=docs, scores=scores, keys=out_keys, counts=out_counts)
+
+
+def merge_topk(parts: list[TopK], hits: int, order: np.ndarray) -> TopK:
+    """Exact top ``hits`` of the union of per-range results (``order``: the index's ``docno_order``)."""
+    k = max(1, int(hits))
+    keys = np.concatenate([p.keys for p in parts], axis=1)
+    valid = np.concatenate([np.arange(p.keys.shape[1])[None, :] < p.counts[:, None] for p in parts], axis=1)
+    keys = np.where(valid, keys, np.int64(-1))
+    idx = np.argsort(-keys, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(keys, idx, axis=1)
+    counts = np.minimum((top >= 0).sum(axis=1), k).astype(np.int64)
+    top = np.where(top >= 0, top, 0)
+    if top.shape[1] < k:
+        top = np.pad(top, ((0, 0), (0, k - top.shape[1])))
+    docs, scores = _decode(top, counts, order)
+    return TopK(docs=docs, scores=scores, keys=top, counts=counts)
