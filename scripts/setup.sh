@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install irkit into .venv on a fresh machine (CPU torch first), then run the main job:
 # index CACM, Cranfield and Vaswani, rank with BM25, evaluate, print a leaderboard.
+# The collections ship inside the package (`irkit datasets`): nothing beside the repository is needed.
 #   bash scripts/setup.sh            # install + main job
 #   bash scripts/setup.sh --install  # install only
 set -euo pipefail
