@@ -184,7 +184,7 @@ def eval_cmd(
     q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
     tables = []
     for name, run in _runs(runs).items():
-        t = evaluate(run, q, ms, per_query=per_query)
+        t = evaluate(run, q, ms, per_query=per_query, ties=ties)
         t.insert(0, "run", name)
         tables.append(t)
     table = pd.concat(tables, ignore_index=True)
@@ -197,6 +197,9 @@ def eval_cmd(
                 if output.suffix.lower() == ".csv"
                 else table.to_json(orient="records", indent=2)
             )
+    ties: Annotated[
+        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
+    ] = "trec_eval",
 
 
 def leaderboard_cmd(
@@ -225,6 +228,10 @@ def leaderboard_cmd(
     import pandas as pd
 
     from irkit.evaluate.leaderboard import leaderboard, plot_differences, write_report
+    from irkit.evaluate.measures import MISSING_TOPICS_RULE
+
+    order = "score ties broken as trec_eval breaks them" if ties == "trec_eval" else "score ties in file order"
+    _echo(f"({MISSING_TOPICS_RULE}; {order})")
     from irkit.io.atomic import check_output
 
     if output is not None:
@@ -237,7 +244,9 @@ def leaderboard_cmd(
     if baseline is not None:
         base_name = next(n for n, p in zip(loaded, paths, strict=True) if Path(p) == baseline)
     q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
-    table = leaderboard(loaded, q, measures, baseline=base_name, test=test, correction=correction, level=level)
+    table = leaderboard(
+        loaded, q, measures, baseline=base_name, test=test, correction=correction, level=level, ties=ties
+    )
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if output is not None:
@@ -245,6 +254,9 @@ def leaderboard_cmd(
         if base_name is not None and len(loaded) > 1:
             png = output.with_suffix(".png")
             plot_differences(loaded, q, base_name, str(table.columns[1]), png)
+    ties: Annotated[
+        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
+    ] = "trec_eval",
             plot = png.name
         write_report(table, output, overwrite=force, plot=plot)
         _echo(f"wrote {output}" + (f" and {output.with_suffix('.png')}" if plot else ""))

@@ -1,7 +1,9 @@
 """Leaderboards: runs ranked by a measure, paired significance tests against a baseline.
 
-Tests are paired over the topics the runs share (a topic missing from a run
-counts 0, as ``trec_eval -c`` would): Student's t (``t``), Wilcoxon signed-rank
+Means and paired tests are over the judged topics that every compared run
+answered: a topic missing from a run is left out, not scored 0, the rule of
+trec_eval's default and of :func:`irkit.evaluate.evaluate` (the report says how
+many topics that left). Tests: Student's t (``t``), Wilcoxon signed-rank
 (``wilcoxon``) or a two-sided paired randomisation test (``randomization``).
 p-values are corrected for the number of runs compared (``holm``, ``bonferroni``
 or ``none``) separately for each measure.
@@ -24,15 +26,23 @@ CORRECTIONS = ("holm", "bonferroni", "none")
 
 
 def per_query_table(
-    runs: Mapping[str, pd.DataFrame], qrels: pd.DataFrame, measures: Sequence
+    runs: Mapping[str, pd.DataFrame], qrels: pd.DataFrame, measures: Sequence, ties: str = "trec_eval"
 ) -> dict[str, pd.DataFrame]:
-    """``{run name: per-topic frame}`` over the judged topics, missing topics scored 0."""
-    judged = sorted(set(qrels["qid"]))
-    out = {}
-    for name, run in runs.items():
-        pq = evaluate(run, qrels, measures, per_query=True).set_index("qid")
-        out[name] = pq.reindex(judged).fillna(0.0)
-    return out
+    """``{run name: per-topic frame}`` over the judged topics that every run answered.
+
+    A judged topic missing from a run is left out for all runs (never scored 0),
+    so that means follow trec_eval's default and tests stay paired.
+    """
+    tables = {
+        name: evaluate(run, qrels, measures, per_query=True, ties=ties).set_index("qid") for name, run in runs.items()
+    }
+    common = None
+    for t in tables.values():
+        common = set(t.index) if common is None else common & set(t.index)
+    if not common:
+        raise InputError("the runs share no judged topic: nothing to compare")
+    keep = [q for q in next(iter(tables.values())).index if q in common]
+    return {name: t.loc[keep] for name, t in tables.items()}
 
 
 def paired_pvalue(a: np.ndarray, b: np.ndarray, test: str = "t", trials: int = 10000, seed: int = 0) -> float:
@@ -108,19 +118,32 @@ def leaderboard(
         sig = {r: "" for r in runs}
         for m in names:
             raw = [paired_pvalue(pq[r][m].to_numpy(), pq[baseline][m].to_numpy(), test) for r in others]
+    ties: str = "trec_eval",
             adj = dict(zip(others, correct(raw, correction), strict=True))
             table[f"p({m})"] = [adj.get(r, np.nan) for r in runs]
             for r in others:
+    ``ties`` is the tie order of :func:`irkit.evaluate.evaluate` (trec_eval's by default).
+
                 if adj[r] < level:
                     better = pq[r][m].mean() > pq[baseline][m].mean()
                     sig[r] += ("+" if better else "-") + m + " "
         table["sig"] = [sig[r].strip() or ("baseline" if r == baseline else "") for r in runs]
     table = table.sort_values(names[0], ascending=False, kind="stable").reset_index(drop=True)
-    table.attrs.update(test=test, correction=correction, level=level, baseline=baseline, topics=len(set(qrels["qid"])))
+    judged = len(set(qrels["qid"]))
+    topics = len(next(iter(pq.values())))
+    table.attrs.update(test=test, correction=correction, level=level, baseline=baseline, topics=topics)
+    left = f" ({judged - topics} of {judged} judged topics left out: missing from a run, not scored 0)"
+    order = "broken as trec_eval breaks them" if ties == "trec_eval" else "in file order"
+    table.attrs["rule"] = (
+        f"Means over the {topics} judged topics every run answered{left if topics < judged else ''}; "
+        f"score ties {order}."
+    )
     return table
 
 
 def plot_differences(
+    if not (0.0 < level < 1.0):  # also refuses nan
+        raise InputError(f"significance level {level} must lie strictly between 0 and 1")
     runs: Mapping[str, pd.DataFrame],
     qrels: pd.DataFrame,
     baseline: str,
@@ -136,7 +159,7 @@ def plot_differences(
     from irkit.io.atomic import atomic_file
 
     ms = parse_measures([measure])
-    pq = per_query_table(runs, qrels, ms)
+    pq = per_query_table(runs, qrels, ms, ties)
     others = [r for r in runs if r != baseline]
     m = str(ms[0])
     fig, axes = plt.subplots(len(others) or 1, 1, figsize=(9, 2.4 * max(len(others), 1)), squeeze=False)

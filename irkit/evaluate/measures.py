@@ -3,46 +3,86 @@
 Measures are ir-measures objects (``nDCG@10``, ``AP``, ``P@10``, ``R@100``,
 ``RR``...). Runs and qrels are irkit frames; the rename to ir-measures'
 ``query_id, doc_id, score/relevance`` happens here and nowhere else.
+
+Score ties: by default a run is evaluated in trec_eval's order (descending
+score, ties by descending docno), so every figure equals trec_eval's (and
+pytrec_eval's, and ir-measures') on the same run file. ``ties="file"``
+evaluates irkit's own order instead (ties by ascending docno, as Lucene and
+Anserini rank them and as irkit writes run files).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from irkit.errors import InputError
 from irkit.frames import qrels_frame, rank_run, run_frame
 
 DEFAULT_MEASURES = ("nDCG@10", "AP", "P@10", "R@100", "RR")
+TIES = ("trec_eval", "file")
+# How the mean treats topics that are judged but absent from a run (one rule for
+# `evaluate`, `irkit eval` and `leaderboard`): trec_eval's default, the mean over
+# the judged topics the run answered.
+MISSING_TOPICS_RULE = (
+    "means over the judged topics present in each run (trec_eval's default; missing topics are not scored 0)"
+)
 
 
 def parse_measures(measures: str | Iterable) -> list:
-    """ir-measures measure objects from names (a space- or comma-separated string or a list)."""
+    """ir-measures measure objects from names (a space- or comma-separated string or a list).
+
+    A measure named twice is kept once; a cutoff must be a positive integer.
+    """
     import ir_measures
 
     if isinstance(measures, str):
         measures = measures.replace(",", " ").split()
     out = []
     for m in measures:
-        if not isinstance(m, str):
+        if isinstance(m, str):
+            try:
+                m = ir_measures.parse_measure(m)
+            except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
+                raise InputError(
+                    f"unknown measure {m!r} (examples: {' '.join(DEFAULT_MEASURES)}, P@5, R@1000)"
+                ) from None
+        cutoff = getattr(m, "params", {}).get("cutoff")
+        if cutoff is not None and (
+            isinstance(cutoff, bool) or not isinstance(cutoff, int | float) or cutoff < 1 or cutoff != int(cutoff)
+        ):
+            raise InputError(f"measure {m}: the cutoff must be a positive integer")
+        if str(m) not in {str(o) for o in out}:
             out.append(m)
-            continue
-        try:
-            out.append(ir_measures.parse_measure(m))
-        except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
-            raise InputError(f"unknown measure {m!r} (examples: {' '.join(DEFAULT_MEASURES)}, P@5, R@1000)") from None
     if not out:
         raise InputError("no measure given")
     return out
 
 
-def _to_ir_measures(run: pd.DataFrame, qrels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    # ir-measures (like trec_eval) breaks exact score ties by docno, descending;
-    # irkit's order breaks them ascending, as Lucene and Anserini do (Anserini's
-    # own regression figures are computed in that order). Handing ir-measures
-    # the negated rank makes it evaluate exactly irkit's order.
-    ranked = rank_run(run_frame(run))
+def trec_eval_order(run: pd.DataFrame) -> pd.DataFrame:
+    """A run sorted as trec_eval sorts it: by qid, descending score, ties by descending docno.
+
+    ``rank`` is renumbered in that order. trec_eval compares docnos with
+    ``strcmp``; Python compares str by code point, which is the same order as
+    the UTF-8 bytes.
+    """
+    df = run_frame(run).sort_values(["qid", "score", "docno"], ascending=[True, False, False], kind="stable")
+    df = df.reset_index(drop=True)
+    df["rank"] = df.groupby("qid", sort=False).cumcount().astype(np.int64) + 1
+    return df
+
+
+def _to_ir_measures(
+    run: pd.DataFrame, qrels: pd.DataFrame, ties: str = "trec_eval"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if ties not in TIES:
+        raise InputError(f"unknown tie order {ties!r}; choose from {', '.join(TIES)}")
+    # Every provider of ir-measures then sees one unambiguous order: the ranks,
+    # negated, are the scores (no two equal), so no provider re-breaks a tie.
+    ranked = trec_eval_order(run) if ties == "trec_eval" else rank_run(run_frame(run))
     r = pd.DataFrame({"query_id": ranked["qid"], "doc_id": ranked["docno"], "score": -ranked["rank"].astype(float)})
     q = qrels_frame(qrels).rename(columns={"qid": "query_id", "docno": "doc_id", "label": "relevance"})
     return r, q
@@ -53,21 +93,28 @@ def evaluate(
     qrels: pd.DataFrame,
     measures: str | Sequence = DEFAULT_MEASURES,
     per_query: bool = False,
+    ties: str = "trec_eval",
 ) -> pd.DataFrame:
     """Scores of one run.
 
     Aggregates are means over the topics that have both judgements and results,
-    as trec_eval reports them by default. With ``per_query`` the frame has one
-    row per topic (``qid`` then a column per measure) instead of one row.
+    as trec_eval reports them by default (:data:`MISSING_TOPICS_RULE`). With
+    ``per_query`` the frame has one row per topic (``qid`` then a column per
+    measure) instead of one row. ``ties`` is ``"trec_eval"`` (default: the
+    figures trec_eval prints for this run) or ``"file"`` (irkit's order: ties by
+    ascending docno, as Lucene ranks them).
     """
     import ir_measures
 
     ms = parse_measures(measures)
-    r, q = _to_ir_measures(run, qrels)
+    r, q = _to_ir_measures(run, qrels, ties)
     names = [str(m) for m in ms]
     rows: dict[str, dict[str, float]] = {}
     for metric in ir_measures.iter_calc(ms, q, r):
-        rows.setdefault(metric.query_id, {})[str(metric.measure)] = float(metric.value)
+        value = float(metric.value)
+        if not math.isfinite(value):
+            raise InputError(f"measure {metric.measure} is not finite for topic {metric.query_id}")
+        rows.setdefault(metric.query_id, {})[str(metric.measure)] = value
     # Some ir-measures providers score judged topics missing from the run as 0;
     # trec_eval's default (and irkit's) is the topics that were run.
     ran = set(r["query_id"])
