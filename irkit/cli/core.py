@@ -162,6 +162,9 @@ def eval_cmd(
     measures: Annotated[str, typer.Option(help="ir-measures names, space separated.")] = "nDCG@10 AP P@10 R@100 RR",
     per_query: Annotated[bool, typer.Option("--per-query", help="One row per topic.")] = False,
     qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
+    ties: Annotated[
+        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
+    ] = "trec_eval",
     index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
     normalise_ids: Annotated[
         bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")
@@ -190,6 +193,10 @@ def eval_cmd(
     table = pd.concat(tables, ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_rows", 10000):
         _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    from irkit.evaluate.measures import MISSING_TOPICS_RULE
+
+    order = "score ties broken as trec_eval breaks them" if ties == "trec_eval" else "score ties in file order"
+    _echo(f"({MISSING_TOPICS_RULE}; {order})")
     if output is not None:
         with atomic_file(output, overwrite=force) as fh:
             fh.write(
@@ -197,9 +204,6 @@ def eval_cmd(
                 if output.suffix.lower() == ".csv"
                 else table.to_json(orient="records", indent=2)
             )
-    ties: Annotated[
-        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
-    ] = "trec_eval",
 
 
 def leaderboard_cmd(
@@ -213,6 +217,9 @@ def leaderboard_cmd(
     correction: Annotated[str, typer.Option(help="Multiple-testing correction: holm|bonferroni|none.")] = "holm",
     level: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
     qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
+    ties: Annotated[
+        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
+    ] = "trec_eval",
     index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
     normalise_ids: Annotated[
         bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number.")
@@ -228,10 +235,6 @@ def leaderboard_cmd(
     import pandas as pd
 
     from irkit.evaluate.leaderboard import leaderboard, plot_differences, write_report
-    from irkit.evaluate.measures import MISSING_TOPICS_RULE
-
-    order = "score ties broken as trec_eval breaks them" if ties == "trec_eval" else "score ties in file order"
-    _echo(f"({MISSING_TOPICS_RULE}; {order})")
     from irkit.io.atomic import check_output
 
     if output is not None:
@@ -254,9 +257,6 @@ def leaderboard_cmd(
         if base_name is not None and len(loaded) > 1:
             png = output.with_suffix(".png")
             plot_differences(loaded, q, base_name, str(table.columns[1]), png)
-    ties: Annotated[
-        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
-    ] = "trec_eval",
             plot = png.name
         write_report(table, output, overwrite=force, plot=plot)
         _echo(f"wrote {output}" + (f" and {output.with_suffix('.png')}" if plot else ""))

@@ -92,8 +92,11 @@ def leaderboard(
     test: str = "t",
     correction: str = "holm",
     level: float = 0.05,
+    ties: str = "trec_eval",
 ) -> pd.DataFrame:
     """One row per run, best first by the first measure.
+
+    ``ties`` is the tie order of :func:`irkit.evaluate.evaluate` (trec_eval's by default).
 
     With a ``baseline`` (a key of ``runs``), each measure gets a ``p(measure)``
     column of corrected p-values and a ``sig`` column marking, per measure, runs
@@ -105,11 +108,13 @@ def leaderboard(
         raise InputError(f"unknown correction {correction!r}; choose from {', '.join(CORRECTIONS)}")
     if not runs:
         raise InputError("no runs given")
+    if not (0.0 < level < 1.0):  # also refuses nan
+        raise InputError(f"significance level {level} must lie strictly between 0 and 1")
     ms = parse_measures(measures)
     names = [str(m) for m in ms]
     if baseline is not None and baseline not in runs:
         raise InputError(f"baseline {baseline!r} is not among the runs: {', '.join(runs)}")
-    pq = per_query_table(runs, qrels, ms)
+    pq = per_query_table(runs, qrels, ms, ties)
     table = pd.DataFrame({"run": list(runs)})
     for m in names:
         table[m] = [pq[r][m].mean() for r in runs]
@@ -118,12 +123,9 @@ def leaderboard(
         sig = {r: "" for r in runs}
         for m in names:
             raw = [paired_pvalue(pq[r][m].to_numpy(), pq[baseline][m].to_numpy(), test) for r in others]
-    ties: str = "trec_eval",
             adj = dict(zip(others, correct(raw, correction), strict=True))
             table[f"p({m})"] = [adj.get(r, np.nan) for r in runs]
             for r in others:
-    ``ties`` is the tie order of :func:`irkit.evaluate.evaluate` (trec_eval's by default).
-
                 if adj[r] < level:
                     better = pq[r][m].mean() > pq[baseline][m].mean()
                     sig[r] += ("+" if better else "-") + m + " "
@@ -142,8 +144,6 @@ def leaderboard(
 
 
 def plot_differences(
-    if not (0.0 < level < 1.0):  # also refuses nan
-        raise InputError(f"significance level {level} must lie strictly between 0 and 1")
     runs: Mapping[str, pd.DataFrame],
     qrels: pd.DataFrame,
     baseline: str,
@@ -159,7 +159,7 @@ def plot_differences(
     from irkit.io.atomic import atomic_file
 
     ms = parse_measures([measure])
-    pq = per_query_table(runs, qrels, ms, ties)
+    pq = per_query_table(runs, qrels, ms)
     others = [r for r in runs if r != baseline]
     m = str(ms[0])
     fig, axes = plt.subplots(len(others) or 1, 1, figsize=(9, 2.4 * max(len(others), 1)), squeeze=False)
