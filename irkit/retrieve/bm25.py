@@ -43,6 +43,7 @@ class BM25(Retriever):
         b: float = 0.4,
         hits: int = 1000,
         threads: int | None = None,
+        backend: str | None = None,
     ):
         if k1 < 0 or not 0 <= b <= 1:
             raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
@@ -52,6 +53,16 @@ class BM25(Retriever):
         self.k1, self.b, self.hits = float(k1), float(b), int(hits)
         self.threads = max(1, threads or os.cpu_count() or 1)
         self._setup()
+        # backend: "impact" (irkit's impact index and compiled kernel, Lucene's exact scores;
+        # the default when the index has one) or "lucene" (Lucene's own searcher: the reference).
+        from irkit.index.impact import ImpactIndex, has_impact
+
+        if backend is None:
+            backend = "impact" if has_impact(self.index.path) else "lucene"
+        if backend not in ("impact", "lucene"):
+            raise InputError(f"unknown BM25 backend {backend!r} (choose impact or lucene)")
+        self.backend = backend
+        self._impact = ImpactIndex.open(self.index.path, lucene=self.index) if backend == "impact" else None
 
     def _setup(self) -> None:
         import jnius
@@ -87,6 +98,19 @@ class BM25(Retriever):
         self._format = MethodHandles.filterReturnValue(getter, to_string)
         self._ArrayList = _java.autoclass("java.util.ArrayList")
 
+    def _search_impact(self, queries: pd.DataFrame, hits: int, quiet: bool) -> pd.DataFrame:
+        from irkit.retrieve import impact
+
+        terms = impact.analyse(self.index, list(queries["query"]))
+        top = impact.score_batch(self._impact, terms, hits, self.k1, self.b, threads=self.threads)
+        qids = list(queries["qid"])
+        empty = [q for q, n in zip(qids, top.counts, strict=True) if n == 0]
+        if empty:
+            log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
+        if len(empty) == len(qids):
+            return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
+        return impact.run_from_topk(qids, top, self.index.docnos)
+
     def _search_one(self, text: str, hits: int) -> tuple[np.ndarray, np.ndarray]:
         query = self._generator.buildQuery(CONTENTS, self._analyzer, text)
         top = self._searcher.search(query, hits, self._sort, True)
@@ -116,6 +140,8 @@ class BM25(Retriever):
         for qid, text in zip(queries["qid"], queries["query"], strict=True):
             if not text.strip():
                 raise InputError(f"topic {qid} has an empty query")
+        if self._impact is not None:
+            return self._search_impact(queries, hits, quiet)
         results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
         texts = list(queries["query"])
         todo: queue.Queue[int] = queue.Queue()
@@ -196,6 +222,7 @@ def rank(request: RankRequest) -> pd.DataFrame:
         b=request.option("b", 0.4),
         hits=request.hits,
         threads=request.threads,
+        backend=request.option("backend", None),
     )
     run = bm25.search(request.queries, quiet=request.quiet)
     if request.candidates is not None:

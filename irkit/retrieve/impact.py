@@ -266,3 +266,59 @@ def merge_topk(parts: list[TopK], hits: int, order: np.ndarray) -> TopK:
         top = np.pad(top, ((0, 0), (0, k - top.shape[1])))
     docs, scores = _decode(top, counts, order)
     return TopK(docs=docs, scores=scores, keys=top, counts=counts)
+
+
+_D = None
+
+
+def java_decimal(scores: np.ndarray) -> np.ndarray:
+    """float32 scores as the float64 values of Java's ``Float.toString`` (the shortest decimal
+    that reads back as the same float, the nearest such), which the Lucene backend parses:
+    both backends then give the same frame and the same run file."""
+    global _D
+    if _D is None:
+        from numba import njit
+
+        @njit(nogil=True, cache=True)
+        def shortest(x32, out):
+            for i in range(x32.shape[0]):
+                v = x32[i]
+                x = np.float64(v)
+                out[i] = x
+                if x == 0.0 or not np.isfinite(x):
+                    continue
+                e = int(np.floor(np.log10(abs(x))))
+                for d in range(1, 10):
+                    k = d - 1 - e
+                    if k >= 0:
+                        p = 10.0**k
+                        r = np.round(x * p) / p
+                    else:
+                        p = 10.0 ** (-k)
+                        r = np.round(x / p) * p
+                    if np.float32(r) == v:
+                        out[i] = r
+                        break
+
+        _D = shortest
+    x32 = np.ascontiguousarray(scores, dtype=np.float32)
+    out = np.empty(len(x32), dtype=np.float64)
+    _D(x32, out)
+    return out
+
+
+def run_from_topk(qids: list[str], top: TopK, docnos: np.ndarray):
+    """A run frame (``qid, docno, score, rank``) from a :class:`TopK`, built column-wise."""
+    import pandas as pd
+
+    counts = top.counts
+    valid = np.arange(top.docs.shape[1])[None, :] < counts[:, None]
+    docs = top.docs[valid]
+    return pd.DataFrame(
+        {
+            "qid": np.repeat(np.asarray(qids, dtype=object), counts),
+            "docno": np.asarray(docnos, dtype=object)[docs],
+            "score": java_decimal(top.scores[valid]),
+            "rank": np.nonzero(valid)[1].astype(np.int64) + 1,
+        }
+    )
