@@ -41,6 +41,7 @@ def build_index(
     threads: int | None = None,
     force: bool = False,
     quiet: bool = False,
+    impact: bool = True,
 ) -> LuceneIndex:
     """Index the collection at ``path`` into the folder ``index``.
 
@@ -48,7 +49,9 @@ def build_index(
     written as Pyserini JSONL, and indexed by Anserini's ``IndexCollection``
     (Porter stemming, stopwords removed; positions, document vectors and raw
     text stored). The index is built in a temporary folder and renamed into
-    place; an existing index is replaced only with ``force``.
+    place; an existing index is replaced only with ``force``. With ``impact``
+    (the default) the folder also gets irkit's impact index (``impact/``, see
+    :mod:`irkit.index.impact`), written before the rename.
     """
     threads = max(1, threads or os.cpu_count() or 1)
     fmt = detect_format(path) if format == "auto" else format
@@ -101,6 +104,10 @@ def build_index(
             "threads": threads,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if impact:  # irkit's impact index (fast BM25), inside the same atomic folder
+            from irkit.index.impact import IMPACT_DIR, write_impact
+
+            write_impact(idx, tmp / IMPACT_DIR, quiet=quiet)
         idx.close()
     return LuceneIndex(index)
 
