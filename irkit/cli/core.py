@@ -64,21 +64,36 @@ def index_cmd(
         Path,
         typer.Argument(help="Collection: a file, folder or archive (.tar.gz), or a built-in name (`irkit datasets`)."),
     ],
-    index: Annotated[Path, typer.Option("--index", "-i", help="Index folder to create.")],
+    index: Annotated[Path | None, typer.Option("--index", "-i", help="Index folder to create.")] = None,
     format: Annotated[
         str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")
     ] = "auto",
     threads: Annotated[int, typer.Option(help="Indexing threads (default: all cores).")] = 0,
+    impact_only: Annotated[
+        bool,
+        typer.Option(
+            "--impact-only", help="PATH is an existing irkit index: add its impact part (fast BM25) and stop."
+        ),
+    ] = False,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
 ) -> None:
     """Build a Lucene index (Porter stemming, stopwords removed; positions, doc vectors, raw text stored).
 
-    The index is written to a temporary folder and renamed into place.
+    The index, with irkit's impact index for fast BM25 inside it, is written to a
+    temporary folder and renamed into place.
     """
     from irkit.datasets import resolve
     from irkit.index import build_index
 
+    if impact_only:
+        from irkit.index.impact import add_impact
+
+        ix = add_impact(path, force=force, quiet=quiet)
+        _echo(f"added the impact index ({ix.num_terms:,} terms, {ix.meta['postings']:,} postings) to {path}")
+        return
+    if index is None:
+        raise InputError("--index is required (the index folder to create)")
     path = resolve(path, "documents", quiet=quiet)  # a built-in name works too
     idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
     meta = idx.meta
