@@ -1,0 +1,241 @@
+"""Query likelihood (Dirichlet) and RM3 pseudo-relevance feedback, through Pyserini's own code.
+
+Both are the implementations that Anserini's regressions and Pyserini's
+``LuceneSearcher`` use (``set_qld(mu)``, ``set_rm3(fb_terms, fb_docs,
+original_query_weight)``), run on an irkit index (a plain Lucene index with the
+document vectors RM3 needs). Nothing is re-implemented here, so the runs are
+Pyserini's runs: ``tests/retrieve/test_ql.py`` checks them against a bare
+``LuceneSearcher`` and against Anserini's CACM regression.
+
+* :class:`QL`: query likelihood with Dirichlet smoothing, ``mu=1000``.
+* :class:`RM3`: RM3 expansion (``fb_docs=10``, ``fb_terms=10``, original query
+  weight 0.5) over BM25 (``k1=0.9, b=0.4``) or QL: ``bm25+rm3``, ``ql+rm3``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from irkit import _java
+from irkit.errors import InputError
+from irkit.frames import queries_frame, rank_run, run_frame
+from irkit.index.lucene import LuceneIndex
+from irkit.progress import log, spinner
+from irkit.registry import RankRequest
+from irkit.stages import Retriever
+
+BASES = ("bm25", "ql")
+
+
+@dataclass
+class PRFOptions:
+    """``-O`` options of ``rm3`` (and the settings of every model here); defaults are Anserini's regression settings."""
+
+    base: str = "bm25"  # bm25 | ql: the scoring of the first and of the expanded query
+    rm3: bool = True
+    k1: float = 0.9
+    b: float = 0.4
+    mu: float = 1000.0
+    fb_docs: int = 10
+    fb_terms: int = 10
+    original_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.base not in BASES:
+            raise InputError(f"base must be one of {', '.join(BASES)}, not {self.base!r}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
+        if self.mu <= 0:
+            raise InputError(f"the Dirichlet mu must be positive (got {self.mu})")
+        if self.fb_docs < 1 or self.fb_terms < 1:
+            raise InputError(f"fb_docs and fb_terms must be at least 1 (got {self.fb_docs}, {self.fb_terms})")
+        if not 0 <= self.original_weight <= 1:
+            raise InputError(f"the original query weight must lie in [0, 1] (got {self.original_weight})")
+
+
+@dataclass
+class QLOptions:
+    """``-O`` options of ``ql``."""
+
+    mu: float = 1000.0
+
+    def __post_init__(self) -> None:
+        PRFOptions(base="ql", rm3=False, mu=self.mu)
+
+
+@dataclass
+class BM25RM3Options:
+    """``-O`` options of ``bm25+rm3``."""
+
+    k1: float = 0.9
+    b: float = 0.4
+    fb_docs: int = 10
+    fb_terms: int = 10
+    original_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        PRFOptions(base="bm25", **asdict(self))
+
+
+@dataclass
+class QLRM3Options:
+    """``-O`` options of ``ql+rm3``."""
+
+    mu: float = 1000.0
+    fb_docs: int = 10
+    fb_terms: int = 10
+    original_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        PRFOptions(base="ql", **asdict(self))
+
+
+class PyseriniRetriever(Retriever):
+    """BM25 or QL, with or without RM3, by Pyserini's ``LuceneSearcher`` on an irkit index."""
+
+    def __init__(
+        self,
+        index: LuceneIndex | str | os.PathLike[str],
+        options: PRFOptions | None = None,
+        hits: int = 1000,
+        threads: int | None = None,
+    ):
+        self.options = options or PRFOptions()
+        if hits < 1:
+            raise InputError(f"hits must be at least 1 (got {hits})")
+        self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
+        self.hits = int(hits)
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        # The name and params() are what a pipeline prints and parses back: ql(mu=...), rm3(base=ql, ...).
+        self.name = "rm3" if self.options.rm3 else self.options.base
+        self._searcher = self._open()
+
+    def _open(self) -> Any:
+        lucene = _java.import_pyserini("pyserini.search.lucene")
+        o = self.options
+        searcher = lucene.LuceneSearcher(str(self.index.path.resolve()))
+        if o.base == "ql":
+            searcher.set_qld(float(o.mu))
+        else:
+            searcher.set_bm25(float(o.k1), float(o.b))
+        if o.rm3:
+            try:
+                searcher.set_rm3(int(o.fb_terms), int(o.fb_docs), float(o.original_weight))
+            except TypeError as e:  # Pyserini's way of saying "no document vectors"
+                raise InputError(f"RM3 needs an index with document vectors ({e})", self.index.path) from None
+        return searcher
+
+    def params(self) -> dict[str, Any]:
+        # Only the settings that apply to this model, and only where they differ from the defaults.
+        o = asdict(self.options)
+        d = asdict(PRFOptions(base="bm25" if self.options.rm3 else self.options.base, rm3=self.options.rm3))
+        keep = {"bm25": ("k1", "b"), "ql": ("mu",)}[self.options.base]
+        if self.options.rm3:
+            keep = ("base", *keep, "fb_docs", "fb_terms", "original_weight")
+        return {k: o[k] for k in keep if o[k] != d[k]}
+
+    def feedback_terms(self, query: str) -> dict[str, float]:
+        """RM3's expansion terms and their weights for ``query`` (empty without RM3)."""
+        if not self.options.rm3:
+            return {}
+        return dict(self._searcher.get_feedback_terms(query) or {})
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The stage contract (:mod:`irkit.pipeline`): queries -> the top ``hits`` per query;
+        a run -> its candidates rescored (those in this model's top ``hits``), as BM25 does."""
+        quiet = getattr(self, "quiet", False)
+        if "docno" not in frame.columns:
+            return self.search(frame, quiet=quiet)
+        run = self.search(frame[["qid", "query"]].drop_duplicates("qid"), quiet=quiet)
+        return rank_run(run.merge(frame[["qid", "docno"]], on=["qid", "docno"]))
+
+    def search(self, queries: pd.DataFrame, hits: int | None = None, quiet: bool = False) -> pd.DataFrame:
+        """Top ``hits`` documents per query as a run frame, in Pyserini's order (score, then docno)."""
+        queries = queries_frame(queries)
+        hits = self.hits if hits is None else int(hits)
+        for qid, text in zip(queries["qid"], queries["query"], strict=True):
+            if not text.strip():
+                raise InputError(f"topic {qid} has an empty query")
+        qids, texts = list(queries["qid"]), list(queries["query"])
+        with spinner(
+            f"{self.name}: Pyserini is searching {len(qids)} topic(s)", quiet or getattr(self, "quiet", False)
+        ):
+            results = self._searcher.batch_search(texts, qids, k=hits, threads=self.threads)
+        parts, empty = [], []
+        for qid in qids:
+            found = results.get(qid) or []
+            if not found:
+                empty.append(qid)
+                continue
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "qid": qid,
+                        "docno": [h.docid for h in found],
+                        "score": np.array([h.score for h in found], dtype=np.float64),
+                    }
+                )
+            )
+        if empty:
+            log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
+        if not parts:
+            return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
+        run = pd.concat(parts, ignore_index=True)
+        run["rank"] = run.groupby("qid", sort=False).cumcount() + 1
+        return run_frame(run)
+
+
+class QL(PyseriniRetriever):
+    """Query likelihood, Dirichlet smoothing (Anserini's ``-qld``, ``mu=1000``)."""
+
+    def __init__(self, index: LuceneIndex | str | os.PathLike[str], mu: float = 1000.0, **kwargs: Any):
+        super().__init__(index, PRFOptions(base="ql", rm3=False, mu=mu), **kwargs)
+
+
+class RM3(PyseriniRetriever):
+    """RM3 pseudo-relevance feedback over BM25 or QL (Anserini's ``-rm3``)."""
+
+    def __init__(
+        self,
+        index: LuceneIndex | str | os.PathLike[str],
+        base: str = "bm25",
+        *,
+        k1: float = 0.9,
+        b: float = 0.4,
+        mu: float = 1000.0,
+        fb_docs: int = 10,
+        fb_terms: int = 10,
+        original_weight: float = 0.5,
+        **kwargs: Any,
+    ):
+        opts = PRFOptions(base, True, k1, b, mu, fb_docs, fb_terms, original_weight)
+        super().__init__(index, opts, **kwargs)
+
+
+def _retriever(opts: PRFOptions, request: RankRequest) -> PyseriniRetriever:
+    return PyseriniRetriever(request.require_index(), opts, hits=request.hits, threads=request.threads)
+
+
+def build(options: PRFOptions, request: RankRequest) -> PyseriniRetriever:
+    """The registry's builder of ``rm3`` (``rm3(base=ql)`` in a pipeline)."""
+    return _retriever(options, request)
+
+
+def build_ql(options: QLOptions, request: RankRequest) -> PyseriniRetriever:
+    """``irkit rank --model ql``."""
+    return _retriever(PRFOptions(base="ql", rm3=False, mu=options.mu), request)
+
+
+def build_bm25_rm3(options: BM25RM3Options, request: RankRequest) -> PyseriniRetriever:
+    """``irkit rank --model bm25+rm3``."""
+    return _retriever(PRFOptions(base="bm25", rm3=True, **asdict(options)), request)
+
+
+def build_ql_rm3(options: QLRM3Options, request: RankRequest) -> PyseriniRetriever:
+    """``irkit rank --model ql+rm3``."""
+    return _retriever(PRFOptions(base="ql", rm3=True, **asdict(options)), request)
