@@ -1,0 +1,110 @@
+"""The impact backend reproduces Lucene's BM25 exactly: same ranking, float32-equal scores."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from irkit.frames import queries_frame
+from irkit.index.impact import ImpactIndex
+from irkit.io.topics import read_topics
+from irkit.retrieve import BM25
+from irkit.retrieve.impact import analyse, length_table, merge_topk, norm_cache, score_batch
+
+
+def mismatches(impact_run: pd.DataFrame, lucene_run: pd.DataFrame) -> tuple[int, int]:
+    """(rows whose (qid, rank) -> docno differ, rows whose float32 scores differ)."""
+    m = impact_run.merge(lucene_run, on=["qid", "rank"], how="outer", suffixes=("_i", "_l"))
+    ranking = int((m["docno_i"] != m["docno_l"]).sum())
+    scores = int((m["score_i"].astype(np.float32) != m["score_l"].astype(np.float32)).sum())
+    return ranking, scores
+
+
+@pytest.mark.parametrize("name", ["cacm", "cranfield", "vaswani"])
+@pytest.mark.parametrize("k1,b", [(0.9, 0.4), (1.2, 0.75)])
+def test_every_topic_same_as_lucene_at_1000_hits(request, name, k1, b):
+    coll = request.getfixturevalue(name)
+    index = request.getfixturevalue(f"{name}_index")
+    topics = read_topics(coll.topics)
+    impact = BM25(index, k1=k1, b=b, backend="impact").search(topics, quiet=True)
+    lucene = BM25(index, k1=k1, b=b, backend="lucene").search(topics, quiet=True)
+    assert len(impact) > 500 * len(topics)  # deep runs, not a trivial comparison
+    ranking, scores = mismatches(impact, lucene)
+    assert (ranking, scores) == (0, 0), f"{name} k1={k1} b={b}: {ranking} ranking and {scores} score mismatches"
+    # the very same frame: score values as Java prints them, so run files are byte-identical too
+    assert impact.equals(lucene)
+
+
+def test_impact_is_the_default_when_the_index_has_one(cacm_index):
+    assert BM25(cacm_index).backend == "impact"
+
+
+def test_edge_cases_match_lucene(cacm_index):
+    q = queries_frame(
+        {
+            "repeated": "computer computer computer algorithms algorithms",
+            "absent": "zzqxv unknownterm computer",
+            "only-absent": "zzqxv qqqwwwx",
+            "single": "parallel",
+            "stopwords": "the of and",
+            "punctuation": "Computers, computing; (compute)!",
+            "long": " ".join(["retrieval systems information storage"] * 20),
+        }
+    )
+    impact = BM25(cacm_index, backend="impact").search(q, quiet=True)
+    lucene = BM25(cacm_index, backend="lucene").search(q, quiet=True)
+    assert impact.equals(lucene)
+    assert set(impact.qid) == {"repeated", "absent", "single", "punctuation", "long"}
+    # a repeated term counts: its boost changes the scores
+    once = BM25(cacm_index).search(queries_frame({"x": "computer algorithms"}), quiet=True)
+    assert not np.allclose(once.score.iloc[:10], impact[impact.qid == "repeated"].score.iloc[:10])
+
+
+def test_no_match_warns_and_returns_empty(cacm_index, capsys, monkeypatch):
+    monkeypatch.delenv("IRKIT_QUIET", raising=False)
+    run = BM25(cacm_index, backend="impact").search(queries_frame({"1": "the of and", "2": "zzqxv"}))
+    assert run.empty and list(run.columns) == ["qid", "docno", "score", "rank"]
+    assert "2 topic(s) matched no document" in capsys.readouterr().err
+
+
+def test_hits_threads_and_prefix(vaswani, vaswani_index):
+    topics = read_topics(vaswani.topics)
+    deep = BM25(vaswani_index, threads=2).search(topics, quiet=True)
+    one = BM25(vaswani_index, threads=1).search(topics, quiet=True)
+    assert deep.equals(one)
+    top10 = BM25(vaswani_index, hits=10).search(topics, quiet=True)
+    assert top10.equals(deep[deep["rank"] <= 10].reset_index(drop=True))
+
+
+def test_doc_ranges_with_global_stats_merge_to_the_full_ranking(vaswani, vaswani_index):
+    ix = ImpactIndex.open(vaswani_index.path)
+    terms = analyse(vaswani_index, list(read_topics(vaswani.topics)["query"]))
+    full = score_batch(ix, terms, hits=100, threads=2)
+    cuts = [0, 1000, 4321, 9000, ix.max_doc]
+    ranges = list(itertools.pairwise(cuts))
+    parts = [score_batch(ix, terms, hits=100, doc_range=r) for r in ranges]
+    for p, (lo, hi) in zip(parts, ranges, strict=True):
+        docs = np.concatenate([p.docs[q, : p.counts[q]] for q in range(len(terms))])
+        assert ((docs >= lo) & (docs < hi)).all()
+    merged = merge_topk(parts, 100, ix.docno_order)
+    assert np.array_equal(merged.counts, full.counts)
+    for q in range(len(terms)):
+        n = full.counts[q]
+        assert np.array_equal(merged.docs[q, :n], full.docs[q, :n])
+        assert np.array_equal(merged.scores[q, :n], full.scores[q, :n])
+
+
+def test_batch_analysis_equals_one_query_at_a_time(cacm, cacm_index):
+    texts = [*read_topics(cacm.topics)["query"], "qqirkitqueryseparatorqq computer", "", "the"]
+    assert analyse(cacm_index, texts) == [cacm_index.analyze(t) for t in texts]
+
+
+def test_lucene_constants():
+    from irkit import _java
+
+    small_float = _java.autoclass("org.apache.lucene.util.SmallFloat")
+    lt = length_table()
+    assert [small_float.byte4ToInt(i - 256 if i > 127 else i) for i in range(256)] == lt.tolist()
+    cache = norm_cache(0.9, 0.4, np.float32(26.8))
+    assert cache.dtype == np.float32 and (np.diff(cache) <= 0).all()  # longer documents, smaller inverse norm
