@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -44,7 +45,9 @@ FOLDER_FILE = "meta.json"
 _INPUT_KINDS = {"topics": "topics", "qrels": "qrels", "path": "documents", "collection": "documents"}
 _INPUT_FILES = ("rerank", "candidates", "run", "runs", "baseline", "letor", "data", "vectors")
 # Keys that differ between any two outputs and say nothing about settings.
-_NOISE = re.compile(r"^(time|output|command|argv|parameters\.(output|force|quiet|threads))$|\.path$|^machine\.")
+_NOISE = re.compile(
+    r"^(time|output|command|argv|parameters\.(output|force|quiet|threads))$|\.(path|source)$|^machine\."
+)
 _PACKAGES = (
     "pyserini",
     "torch",
@@ -196,6 +199,22 @@ def index_identity(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     }
 
 
+def model_settings(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A registered model's name and every option it runs with (given or default)."""
+    import dataclasses
+
+    from irkit import registry
+
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    try:
+        entry = registry.get(name)
+        if getattr(entry, "config", None):
+            return {"name": name, "options": _jsonable(dataclasses.asdict(registry.parse_options(entry, given)))}
+    except Exception:  # the run is written already; record what was given
+        pass
+    return {"name": name, "options": _jsonable(given)}
+
+
 def _input_files(parameters: Mapping[str, Any]) -> dict[str, Any]:
     from irkit.datasets import resolve
 
@@ -221,11 +240,15 @@ def _input_files(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 def cli_parameters() -> dict[str, Any]:
     """The running command's parameters (its own and its parent groups'), or ``{}`` outside the CLI."""
-    try:
-        import click
-    except ImportError:
-        return {}
-    ctx = click.get_current_context(silent=True)
+    ctx = None
+    # typer (0.2x) runs its own copy of click; older typers use click itself.
+    for module in ("typer._click.globals", "click.globals"):
+        try:
+            ctx = importlib.import_module(module).get_current_context(silent=True)
+        except (ImportError, AttributeError):
+            continue
+        if ctx is not None:
+            break
     params: dict[str, Any] = {}
     chain = []
     while ctx is not None:
@@ -250,18 +273,22 @@ def collect(
     pipeline: str | None = None,
     index: str | os.PathLike[str] | None = None,
     inputs: Mapping[str, str | os.PathLike[str]] | None = None,
+    model: tuple[str, Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The provenance record of ``output`` (see the module docstring for the fields).
 
     ``parameters`` defaults to the running CLI command's; ``index`` to its
-    ``--index`` when that is a Lucene index; ``inputs`` adds files to hash.
+    ``--index`` when that is a Lucene index; ``inputs`` adds files to hash;
+    ``model`` is ``(registered name, options given)``, recorded with every
+    option's value, defaults included.
     """
     params = dict(cli_parameters() if parameters is None else parameters)
     record: dict[str, Any] = {
         "irkit": {"version": irkit_version(), **git_commit()},
         "command": command_line(),
         "pipeline": pipeline if pipeline is not None else params.get("pipeline"),
+        "model": model_settings(*model) if model is not None else None,
         "parameters": _jsonable(params),
         "seed": params.get("seed"),
         "output": str(Path(output).resolve()) if output is not None else None,
@@ -344,9 +371,11 @@ def differences(records: Mapping[str, Mapping[str, Any] | None]) -> list[tuple[s
 
 def format_differences(records: Mapping[str, Mapping[str, Any] | None], width: int = 24) -> str:
     """A small text table of :func:`differences`, plus a line naming outputs without a sidecar."""
-    lines = []
+    lines: list[str] = []
     rows = differences(records)
     names = [n for n, r in records.items() if r is not None]
+    if not names:  # runs from before sidecars, or from elsewhere: nothing to compare
+        return ""
     if rows:
         lines.append("settings that differ (from the runs' sidecars):")
         cells = [["setting", *names]] + [[k, *(_short(v.get(n), width) for n in names)] for k, v in rows]
