@@ -132,6 +132,9 @@ def encode_cmd(
         "documents_without_known_words": empty,
     }
     save_vectors(output, Vectors(vectors, docnos, meta), overwrite=force)
+    from irkit.provenance import write_sidecar
+
+    write_sidecar(output)  # OUTPUT.meta.json (irkit/provenance.py)
     note = f"; {empty} had no known word (they still have a vector)" if empty else ""
     typer.echo(
         f"wrote {len(docnos):,} {encoder.dim}-d {encoder.kind} vectors to {output} "
@@ -192,7 +195,9 @@ def fuse_cmd(
     check_output(output, force)
     loaded = [read_run(p) for p in runs]
     if qrels is not None:
-        judged = read_qrels(qrels)
+        from irkit.datasets import resolve_qrels
+
+        judged = read_qrels(*resolve_qrels(qrels, quiet=True))  # a built-in name works too
         if normalise_ids:
             from irkit.io.trec import normalise_docnos
 
@@ -208,6 +213,9 @@ def fuse_cmd(
         fused = fuse(loaded, method, k=k, weights=w, depth=depth)
     fused = cut_run(rank_run(fused), hits)
     write_run(fused, output, tag=tag or f"fused-{method}", overwrite=force)
+    from irkit.provenance import write_sidecar
+
+    write_sidecar(output)  # OUTPUT.meta.json (irkit/provenance.py)
     typer.echo(f"wrote {len(fused):,} results for {fused['qid'].nunique()} topics to {output}")
 
 

@@ -52,6 +52,9 @@ def build_cmd(
         nprobe=nprobe, m=m, ef_construction=ef_construction, ef_search=ef_search, seed=seed,
         threads=threads or None, overwrite=force,
     )  # fmt: skip
+    from irkit.provenance import write_sidecar
+
+    write_sidecar(output)  # OUTPUT/meta.json (irkit/provenance.py)
     note = "" if index.encoder else " (no encoder recorded: pass --encoder to `irkit rank`)"
     typer.echo(
         f"built a {type} {metric} FAISS index of {len(index):,} {index.dim}-d vectors in {output} in {time.perf_counter() - start:.1f} s{note}"
