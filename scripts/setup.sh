@@ -10,6 +10,9 @@ PY=${PYTHON:-python3}
 # espeak-ng synthesises the speech the WaveNet trains on (irkit.generative.audio);
 # its tests skip with a reason where it cannot be installed (no root, no apt).
 command -v espeak-ng >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get -qq update && apt-get -qq install -y espeak-ng >/dev/null) || echo "warning: espeak-ng not installed; WaveNet speech data and tests will be skipped" >&2
+# Chromium renders the HTML leaderboard report in a real browser (tests/evaluate/test_leaderboard_html.py);
+# the test skips with a reason where it cannot be installed.
+command -v chromium >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get -qq update && apt-get -qq install -y chromium >/dev/null) || echo "warning: chromium not installed; the HTML report's browser test will be skipped" >&2
 # Debian's fortunes (/usr/share/games/fortunes) are the labelled texts of the semi-supervised
 # classifier (irkit.dense.classifier); its fortune tests skip with a reason where they are missing.
 [ -d /usr/share/games/fortunes ] || (export DEBIAN_FRONTEND=noninteractive; apt-get -qq update && apt-get -qq install -y fortunes >/dev/null) || echo "warning: fortunes not installed; the semi-supervised classifier's data and tests will be skipped" >&2

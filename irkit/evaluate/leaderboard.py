@@ -65,6 +65,32 @@ def paired_pvalue(a: np.ndarray, b: np.ndarray, test: str = "t", trials: int = 1
     raise InputError(f"unknown test {test!r}; choose from {', '.join(TESTS)}")
 
 
+def effect_size(
+    a: np.ndarray, b: np.ndarray, test: str = "t", confidence: float = 0.95, trials: int = 10000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean paired difference ``a - b`` and its ``confidence`` interval ``(mean, low, high)``.
+
+    The interval matches the test: Student's t interval for ``t``; for the
+    non-parametric tests (``wilcoxon``, ``randomization``), which assume no normal
+    differences, a percentile bootstrap over topics (``trials`` resamples, seeded).
+    """
+    from scipy import stats
+
+    d = np.asarray(a, float) - np.asarray(b, float)
+    mean = float(d.mean()) if len(d) else float("nan")
+    if len(d) < 2 or not np.any(d - d[0]):  # one topic or a constant difference: no spread to estimate
+        return mean, mean, mean
+    if test == "t":
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+        return mean, mean - half, mean + half
+    if test in ("wilcoxon", "randomization"):
+        rng = np.random.default_rng(seed)
+        means = d[rng.integers(0, len(d), size=(trials, len(d)))].mean(axis=1)
+        low, high = np.quantile(means, [0.5 - confidence / 2, 0.5 + confidence / 2])
+        return mean, float(low), float(high)
+    raise InputError(f"unknown test {test!r}; choose from {', '.join(TESTS)}")
+
+
 def correct(pvalues: Sequence[float], method: str = "holm") -> list[float]:
     """Family-wise corrected p-values."""
     p = np.asarray(pvalues, float)
@@ -129,6 +155,11 @@ def leaderboard(
                 if adj[r] < level:
                     better = pq[r][m].mean() > pq[baseline][m].mean()
                     sig[r] += ("+" if better else "-") + m + " "
+        # Effect sizes: the mean paired difference to the baseline with its 95% CI (t or bootstrap, as the test).
+        for m in names:
+            effects = {r: effect_size(pq[r][m].to_numpy(), pq[baseline][m].to_numpy(), test) for r in others}
+            for j, col in enumerate(("diff", "ci_low", "ci_high")):
+                table[f"{col}({m})"] = [effects[r][j] if r in effects else np.nan for r in runs]
         table["sig"] = [sig[r].strip() or ("baseline" if r == baseline else "") for r in runs]
     table = table.sort_values(names[0], ascending=False, kind="stable").reset_index(drop=True)
     judged = len(set(qrels["qid"]))
@@ -197,30 +228,7 @@ def to_markdown(table: pd.DataFrame, digits: int = 4) -> str:
 def write_report(
     table: pd.DataFrame, path: str | os.PathLike[str], overwrite: bool = False, plot: str | None = None
 ) -> Path:
-    """Write a leaderboard as Markdown, HTML or CSV (by suffix), atomically."""
-    from irkit.io.atomic import atomic_file
+    """Write a leaderboard as Markdown, HTML, CSV or LaTeX (by suffix), atomically (:mod:`irkit.evaluate.report`)."""
+    from irkit.evaluate.report import write_report as write
 
-    p = Path(path)
-    suffix = p.suffix.lower()
-    a = table.attrs
-    note = ""
-    if a.get("baseline"):
-        note = (
-            f"Paired {a['test']} test against `{a['baseline']}` over {a['topics']} judged topics, "
-            f"{a['correction']} correction, level {a['level']}."
-        )
-    if suffix == ".md":
-        body = to_markdown(table) + (f"\n{note}\n" if note else "")
-        if plot:
-            body += f"\n![per-topic differences]({plot})\n"
-    elif suffix in (".html", ".htm"):
-        body = table.to_html(index=False, float_format=lambda v: f"{v:.4f}") + (f"<p>{note}</p>\n" if note else "")
-        if plot:
-            body += f'<img src="{plot}" alt="per-topic differences">\n'
-    elif suffix == ".csv":
-        body = table.to_csv(index=False)
-    else:
-        raise InputError(f"report format {suffix or '(none)'} unknown; use .md, .html or .csv", p)
-    with atomic_file(p, overwrite=overwrite) as fh:
-        fh.write(body)
-    return p
+    return write(table, path, overwrite=overwrite, plot=plot)
