@@ -1,6 +1,7 @@
 """Names that ``irkit generate train MODEL`` accepts, each pointing at a recipe.
 
-A recipe is a class with three methods (heavy imports inside them):
+A recipe is a subclass of :class:`irkit.generative.recipe.Recipe` (heavy
+imports inside its methods), the one base that images, text and audio share:
 
 ``train(data, output, *, epochs, device, seed, quiet, options) -> dict``
     trains on ``data`` (e.g. ``mnist`` or ``digits``) and saves a model folder

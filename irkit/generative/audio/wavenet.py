@@ -23,8 +23,7 @@ for the comparison in ``benchmarks/wavenet.py``.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,8 @@ from torch import nn
 
 from irkit.errors import InputError
 from irkit.generative.audio import speech
+from irkit.generative.recipe import Recipe as GenerativeRecipe
+from irkit.generative.recipe import parse_options
 from irkit.progress import progress
 
 MEL_MARGIN = 2  # edge frames on each side of a mel window: 1 for the k=3 conv, 1 for interpolation
@@ -106,6 +107,10 @@ class WaveNet(nn.Module):
             self.register_buffer("interp", _interp_weights(cfg.hop))
         self.out1 = nn.Linear(cfg.skip, cfg.skip)
         self.out2 = nn.Linear(cfg.skip, cfg.classes)
+
+    @property
+    def config(self) -> WaveNetConfig:  # the house name; ``cfg`` is kept for the code that reads it
+        return self.cfg
 
     # -- conditioning ---------------------------------------------------------
 
@@ -463,43 +468,19 @@ def train_wavenet(
     seed: int = 0,
     quiet: bool = False,
 ) -> tuple[WaveNet, Any]:
-    """A WaveNet trained on random crops of ``train`` with the shared trainer."""
+    """A WaveNet trained on random crops of ``train`` with the shared trainer (the recipe's :meth:`Recipe.fit`)."""
     from irkit.nn import Trainer, TrainerConfig, seed_everything
 
     seed_everything(seed)
     model = WaveNet(cfg)
-    data = prepare(train, cfg)
-    fit_mel_norm(model, data)
     trainer = Trainer(TrainerConfig(epochs=epochs, lr=lr, device=device, seed=seed, quiet=quiet, log_every=10))
-    history = trainer.fit(model, crop_batches(data, cfg, steps, batch, crop, seed))
+    history = Recipe().fit(model, train, trainer, {"steps": steps, "batch": batch, "crop": crop})
     return model.cpu(), history
 
 
 def load_wavenet(model_dir: str | Path) -> tuple[WaveNet, dict]:
-    from irkit.nn import load_model
-
-    meta, state = load_model(model_dir, "wavenet")
-    model = WaveNet(WaveNetConfig(**meta["config"]))
-    model.load_state_dict(state)
-    return model.eval(), meta
-
-
-def save_wavenet(
-    output: str | Path, model: WaveNet, opts: dict, seed: int, history: Any, seconds: float, train: list
-) -> Path:
-    """A model folder with what ``sample`` and ``evaluate`` need: the train options and the unigram counts."""
-    from irkit.nn import save_model
-
-    cfg = model.cfg
-    extra = {
-        "options": opts,
-        "seed": seed,
-        "train_loss_bits": [v / np.log(2) for v in history.train_loss],
-        "train_seconds": seconds,
-        "unigram_counts": speech.unigram_counts(train).tolist(),
-        "protocol": speech.protocol(opts["sentences"], opts["test_sentences"], tuple(cfg.voices)),
-    }
-    return save_model(output, "wavenet", asdict(cfg), model.state_dict(), extra=extra)
+    """``(model, meta)`` of a WaveNet model folder, on the CPU."""
+    return Recipe().load(model_dir, "cpu")
 
 
 def evaluate_wavenet(model: WaveNet, test: list[speech.Utterance], unigram_counts: np.ndarray) -> dict[str, float]:
@@ -518,46 +499,75 @@ def evaluate_wavenet(model: WaveNet, test: list[speech.Utterance], unigram_count
     return out
 
 
-class Recipe:
+class Recipe(GenerativeRecipe):
     """``irkit generate train|sample|eval`` for WaveNet on espeak-ng speech."""
 
-    def train(self, data: str, output: Path, *, epochs, device, seed, quiet, options) -> dict:
-        from irkit.generative.images.common import parse_options
+    kind = "wavenet"
+    config_cls = WaveNetConfig
+    epochs = 1
+    train_defaults = TRAIN_DEFAULTS
+    sample_defaults = SAMPLE_DEFAULTS
+    eval_defaults = {"test_sentences": 0}  # noqa: RUF012  (0: as many as the model was trained with)
+    captions = True  # --caption is the text spoken for the local condition
+    device = "cpu"
+    log_every = 10
 
+    def train_options(self, options: dict[str, Any] | None) -> dict[str, Any]:
+        return parse_options(options, TRAIN_DEFAULTS)  # the config is built from these (build_config)
+
+    def build(self, config: WaveNetConfig) -> WaveNet:
+        return WaveNet(config)
+
+    def prepare(self, data: str, opts: dict[str, Any]) -> list[speech.Utterance]:
         if data != "speech":
             raise InputError(f"wavenet trains on speech, not {data!r}")
-        opts = parse_options(options, TRAIN_DEFAULTS)
-        cfg = build_config(opts)
-        train = speech.speech_corpus("train", opts["sentences"], tuple(cfg.voices), quiet=quiet)
-        start = time.perf_counter()
-        model, history = train_wavenet(
-            train, cfg, epochs=epochs or 1, steps=opts["steps"], batch=opts["batch"], crop=opts["crop"],
-            lr=opts["lr"], device=device, seed=seed, quiet=quiet,
-        )  # fmt: skip
-        seconds = time.perf_counter() - start
-        save_wavenet(output, model, opts, seed, history, seconds, train)
+        cfg = build_config(opts)  # bad options fail before any synthesis
+        return speech.speech_corpus("train", opts["sentences"], tuple(cfg.voices), quiet=self.quiet)
+
+    def configure(self, prepared: list[speech.Utterance], opts: dict[str, Any]) -> WaveNetConfig:
+        return build_config(opts)
+
+    def fit(self, model: WaveNet, prepared: list[speech.Utterance], trainer, opts: dict[str, Any]):
+        data = prepare(prepared, model.cfg)
+        fit_mel_norm(model, data)
+        batches = crop_batches(data, model.cfg, opts["steps"], opts["batch"], opts["crop"], trainer.config.seed)
+        return trainer.fit(model, batches)
+
+    def train_meta(self, data: str, prepared: list[speech.Utterance], opts: dict[str, Any], history) -> dict:
+        # what sample and evaluate need: the train options and the unigram counts
+        return {
+            "options": opts,
+            "train_loss_bits": [v / np.log(2) for v in history.train_loss],
+            "train_seconds": sum(history.seconds),
+            "unigram_counts": speech.unigram_counts(prepared).tolist(),
+            "protocol": speech.protocol(opts["sentences"], opts["test_sentences"], tuple(speech.VOICES)),
+        }
+
+    def summary(self, data: str, prepared, opts: dict[str, Any], model: WaveNet, history, seconds: float) -> dict:
+        cfg = model.cfg
         return {
             "receptive field": f"{cfg.receptive_field} samples ({1000 * cfg.receptive_field / speech.RATE:.0f} ms)",
-            "train audio": f"{sum(len(u.audio) for u in train) / speech.RATE:.0f} s",
+            "train audio": f"{sum(len(u.audio) for u in prepared) / speech.RATE:.0f} s",
             "train loss (bits/sample)": f"{history.train_loss[-1] / np.log(2):.3f}",
             "train seconds": f"{seconds:.0f}",
         }
 
-    def sample(self, model_dir: Path, n: int, output: Path, *, caption, seed, options) -> Path:
-        """``n`` WAV files (``output`` or ``output-1.wav``...), the references beside them, and a spectrogram PNG.
+    def describe(self, config: WaveNetConfig) -> str:
+        return ", ".join(
+            f"{k} {getattr(config, k)}" for k in ("residual", "gate", "skip", "layers", "cycles", "n_mels")
+        )
 
-        Options: ``voice`` (default: the voices in turn), ``seconds``, ``temperature``; for a
+    # -- sampling: n WAV files (output or output-1.wav...), the references beside them, and a spectrogram PNG
+    def check_output(self, output: Path) -> None:
+        if output.suffix.lower() != ".wav":
+            raise InputError("WaveNet samples are WAV files: give --output a name ending in .wav", output)
+
+    def generate(self, model: WaveNet, n: int, opts: dict[str, Any]) -> dict[str, Any]:
+        """Options: ``voice`` (default: the voices in turn), ``seconds``, ``temperature``; for a
         model with log-mel conditioning, where the features come from: ``text`` (or
         ``--caption``) spoken by espeak-ng in the sample's voice (default: the first held-out
         sentence), or ``wav`` (a recording; resampled to 16 kHz unless ``resample=no``).
         """
-        from irkit.generative.images.common import parse_options
-
-        opts = parse_options(options, SAMPLE_DEFAULTS)
-        out = Path(output)
-        if out.suffix.lower() != ".wav":
-            raise InputError("WaveNet samples are WAV files: give --output a name ending in .wav", out)
-        model, _ = load_wavenet(model_dir)
         cfg = model.cfg
         voices = cfg.voices
         if opts["voice"]:
@@ -571,21 +581,24 @@ class Recipe:
         refs: list[np.ndarray] = []
         mel = None
         if cfg.n_mels:
-            refs = [self._reference(opts, caption, chosen[i] if chosen else "us-male") for i in range(n)]
+            refs = [self._reference(opts, opts["caption"], chosen[i] if chosen else "us-male") for i in range(n)]
             length = min(length, min(len(r) for r in refs) // cfg.hop * cfg.hop)
             if length < cfg.hop:
                 raise InputError("the reference audio is shorter than one frame")
             refs = [r[:length] for r in refs]
             mel = torch.from_numpy(np.stack([mel_with_margin(r, cfg) for r in refs]))
         voice = torch.tensor([speech.voice_index(v, voices) for v in chosen]) if voices else None
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(opts["seed"])
         codes, _ = model.generate(
             length, voice=voice, mel=mel, batch=n, temperature=opts["temperature"], generator=g, progress_bar=True
         )
-        audio = [speech.mulaw_decode(c.numpy()) for c in codes]
+        return {"audio": [speech.mulaw_decode(c.numpy()) for c in codes], "refs": refs, "voices": chosen}
+
+    def write(self, samples: dict[str, Any], output: Path, opts: dict[str, Any]) -> Path:
+        n, audio, refs, chosen = opts["n"], samples["audio"], samples["refs"], samples["voices"]
 
         def name(tag: str, i: int) -> Path:
-            return out.with_name(f"{out.stem}{tag}{'' if n == 1 else f'-{i + 1}'}.wav")
+            return output.with_name(f"{output.stem}{tag}{'' if n == 1 else f'-{i + 1}'}.wav")
 
         panels = []
         for i, a in enumerate(audio):
@@ -595,8 +608,8 @@ class Recipe:
                 speech.write_wav(name("-reference", i), refs[i])
                 panels.append((f"reference ({who}): its log-mel is the local condition", refs[i]))
             panels.append((f"WaveNet sample {i + 1} ({who}, temperature {opts['temperature']:g})", a))
-        speech.spectrogram_png(out.with_suffix(".png"), panels)
-        return name("", 0) if n == 1 else out.parent
+        speech.spectrogram_png(output.with_suffix(".png"), panels)
+        return name("", 0) if n == 1 else output.parent
 
     @staticmethod
     def _reference(opts: dict, caption: str | None, voice: str) -> np.ndarray:
@@ -605,17 +618,17 @@ class Recipe:
         text = opts["text"] or caption or speech.cranfield_sentences("test")[0]
         return speech.synthesize(text, voice)
 
-    def evaluate(self, model_dir: Path, *, options) -> dict:
-        from irkit.generative.images.common import parse_options
+    # -- evaluation
+    def test_sentences(self, opts: dict[str, Any]) -> int:
+        return opts["test_sentences"] or opts["meta"]["options"]["test_sentences"]
 
-        model, meta = load_wavenet(model_dir)
-        opts = parse_options(options, {"test_sentences": meta["options"]["test_sentences"]})
-        test = speech.speech_corpus("test", opts["test_sentences"], tuple(model.cfg.voices), quiet=True)
-        result: dict[str, Any] = evaluate_wavenet(model, test, np.asarray(meta["unigram_counts"]))
-        result["protocol"] = speech.protocol(
-            meta["options"]["sentences"], opts["test_sentences"], tuple(model.cfg.voices)
-        )
-        result["model"] = ", ".join(
-            f"{k} {meta['config'][k]}" for k in ("residual", "gate", "skip", "layers", "cycles", "n_mels")
-        )
-        return result
+    def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> list[speech.Utterance]:
+        voices = tuple(meta["config"]["voices"])
+        return speech.speech_corpus("test", self.test_sentences(opts), voices, quiet=True)
+
+    def score(self, model: WaveNet, data: list[speech.Utterance], opts: dict[str, Any]) -> dict[str, Any]:
+        return evaluate_wavenet(model, data, np.asarray(opts["meta"]["unigram_counts"]))
+
+    def report(self, model: WaveNet, data, opts: dict[str, Any]) -> dict[str, Any]:
+        sentences = opts["meta"]["options"]["sentences"]
+        return {"protocol": speech.protocol(sentences, self.test_sentences(opts), tuple(model.cfg.voices))}

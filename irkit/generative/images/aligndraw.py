@@ -18,10 +18,7 @@ prior, so the caption alone steers the drawing. Data: :mod:`captions`.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from irkit.errors import InputError
+from irkit.generative.distributions import gaussian_kl, normal_log_prob
 from irkit.generative.images import captions as cap
-from irkit.generative.images.common import ImageRecipe, config_defaults, importance_nll, parse_options, pixel_logits
+from irkit.generative.images.common import ImageRecipe, importance_nll, pixel_logits
 from irkit.generative.images.data import bernoulli_baseline_nll
-from irkit.generative.images.draw import Reader, Writer, gaussian_kl, gaussian_log_prob
+from irkit.generative.images.draw import Reader, Writer
 
 
 @dataclass
@@ -132,7 +130,7 @@ class AlignDRAW(nn.Module):
         canvas, steps = self.glimpses(xk, tk)
         logw = -F.binary_cross_entropy_with_logits(canvas, xk.reshape(canvas.shape), reduction="none").flatten(1).sum(1)
         for z, mq, lq, mp, lp in steps:
-            logw = logw + gaussian_log_prob(z, mp, lp) - gaussian_log_prob(z, mq, lq)
+            logw = logw + normal_log_prob(z, mp, lp) - normal_log_prob(z, mq, lq)
         return logw.view(-1, k)
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,38 +165,28 @@ class Recipe(ImageRecipe):
     kind = "aligndraw"
     config_cls = AlignDRAWConfig
     epochs = 12
+    data_fields = ("channels", "height", "width", "vocab")
     train_defaults = {"batch_size": 32, "lr": 2e-3, "grad_clip": 10.0, "per_epoch": 8000}  # noqa: RUF012
     eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "n": 2000}  # noqa: RUF012 (n: composites per split)
     sample_defaults = {"device": "auto", "frames": False, "temperature": 1.0}  # noqa: RUF012
+    captions = True
+    scale = 1
     test_seed = 12345  # the fixed test composites
 
     def build(self, config: AlignDRAWConfig) -> AlignDRAW:
         return AlignDRAW(config)
 
-    def train(
-        self,
-        data: str,
-        output: str | os.PathLike[str],
-        *,
-        epochs: int | None = None,
-        device: str = "auto",
-        seed: int = 0,
-        quiet: bool = False,
-        options: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        from irkit.nn import Trainer, TrainerConfig, save_model, seed_everything
-
+    def prepare(self, data: str, opts: dict[str, Any]) -> str:
         if data != "mnist-captions":
             raise InputError(f"aligndraw trains on mnist-captions, not {data!r}")
-        opts = parse_options(options, {**config_defaults(AlignDRAWConfig), **self.train_defaults})
-        epochs = self.epochs if epochs is None else epochs
-        if epochs < 1:
-            raise InputError(f"--epochs must be at least 1, not {epochs}")
-        fields = set(AlignDRAWConfig.__dataclass_fields__) - {"vocab"}
-        config = AlignDRAWConfig(vocab=len(cap.VOCAB), **{k: v for k, v in opts.items() if k in fields})
-        seed_everything(seed)
-        model = self.build(config)
-        if config.canvas_bias:
+        return data  # composites are drawn afresh every epoch, in fit
+
+    def data_config(self, prepared: str) -> dict[str, Any]:
+        return {"channels": 1, "height": cap.CANVAS, "width": cap.CANVAS, "vocab": len(cap.VOCAB)}
+
+    def fit(self, model: AlignDRAW, prepared: str, trainer, opts: dict[str, Any]):
+        seed = trainer.config.seed
+        if model.config.canvas_bias:
             with torch.no_grad():
                 model.canvas0.copy_(pixel_logits(cap.composites("train", 2000, seed=seed)["images"])[0])
 
@@ -209,56 +197,27 @@ class Recipe(ImageRecipe):
             for i in range(0, len(images), opts["batch_size"]):
                 yield images[i : i + opts["batch_size"]], tokens[i : i + opts["batch_size"]]
 
-        trainer = Trainer(
-            TrainerConfig(
-                epochs=epochs, lr=opts["lr"], grad_clip=opts["grad_clip"] or None, device=device, seed=seed, quiet=quiet
-            )
-        )
-        start = time.perf_counter()
-        history = trainer.fit(model, batches)
-        seconds = time.perf_counter() - start
-        extra = {
-            "data": data,
+        return trainer.fit(model, batches)
+
+    def train_meta(self, data: str, prepared: str, opts: dict[str, Any], history) -> dict[str, Any]:
+        return {
             "binarize": "threshold",
             "vocab": list(cap.VOCAB),
             "held_out": [cap.caption(d, p) for d, p in cap.HELD_OUT],
-            "train": {k: opts[k] for k in self.train_defaults},
-            "epochs": epochs,
-            "seed": seed,
-            "seconds": round(seconds, 1),
-            "train_loss": [round(v, 4) for v in history.train_loss],
-        }
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        save_model(output, self.kind, config, state, extra=extra)
-        return {
-            "data": protocol(),
-            "epochs": epochs,
-            "final train loss": f"{history.train_loss[-1]:.3f}",
-            "seconds": f"{seconds:.1f}",
-            "parameters": sum(p.numel() for p in model.parameters()),
         }
 
-    def sample(
-        self,
-        model_dir: str | os.PathLike[str],
-        n: int,
-        output: str | os.PathLike[str],
-        *,
-        caption: str | None = None,
-        seed: int = 0,
-        options: dict[str, str] | None = None,
-    ) -> Path:
+    def protocol(self, data: str, opts: dict[str, Any]) -> str:
+        return protocol()
+
+    def generate(self, model: AlignDRAW, n: int, opts: dict[str, Any]):
         """``n`` drawings of ``caption``; without one, a row for each held-out (never seen) caption.
 
         ``-O temperature=0`` draws the prior means (one clean drawing per caption), ``-O frames=1``
         the canvas after every step.
         """
-        from irkit.generative.images.grid import save_grid
-        from irkit.nn import seed_everything
         from irkit.progress import log
 
-        opts = parse_options(options, self.sample_defaults)
-        model, meta = self.load(model_dir, opts["device"])
+        meta, caption = opts["meta"], opts["caption"]
         texts = [caption] if caption is not None else list(meta["held_out"])
         ids = [cap.tokenize(t, meta["vocab"]) for t in texts]  # bad words fail before any drawing
         seen = {cap.caption(d, p) for d, p in cap.pairs("seen")}
@@ -269,57 +228,53 @@ class Recipe(ImageRecipe):
             )
             log(f"caption {t!r}: {status}")
         per_row = n if caption is not None else max(1, -(-n // len(texts)))
-        seed_everything(seed)
         device = next(model.parameters()).device
         if opts["temperature"] < 0:
             raise InputError(f"temperature must be at least 0, not {opts['temperature']}")
         rows = [model.generate(torch.tensor([i] * per_row, device=device), opts["temperature"])[0] for i in ids]
         frames = torch.cat(rows)
         if opts["frames"]:
-            return save_grid(frames.flatten(0, 1).cpu(), output, nrow=frames.shape[1])
-        return save_grid(frames[:, -1].cpu(), output, nrow=min(per_row, 8) if caption is not None else per_row)
+            return frames.flatten(0, 1), frames.shape[1]
+        return frames[:, -1], min(per_row, 8) if caption is not None else per_row
 
-    def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:
-        from irkit.nn import seed_everything
+    def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> None:
+        return None  # the seen and unseen composites are drawn in score, from the fixed test seed
 
-        opts = parse_options(options, self.eval_defaults)
-        model, meta = self.load(model_dir, opts["device"])
-        device, k, n = next(model.parameters()).device, opts["k"], opts["n"]
+    def score(self, model: AlignDRAW, data: None, opts: dict[str, Any]) -> dict[str, Any]:
+        device, k, n = opts["device"], opts["k"], opts["n"]
         if n < 1 or k < 1:
             raise InputError(f"n and k must be at least 1, not n={n}, k={k}")
-        seed_everything(meta.get("seed", 0) + 1)
-        start = time.perf_counter()
-        result: dict[str, Any] = {"model": self.kind}
+        result: dict[str, Any] = {}
         for split in ("seen", "unseen"):
             d = cap.composites(split, n, seed=self.test_seed)
             x, t = torch.from_numpy(d["images"]), torch.from_numpy(d["tokens"])
-            with torch.no_grad():
-                if k == 1:
-                    nll = torch.cat(
-                        [
-                            model.bound(x[i].to(device), t[i].to(device)).cpu()
-                            for i in torch.arange(n).split(opts["batch"])
-                        ]
+            if k == 1:
+                nll = torch.cat(
+                    [model.bound(x[i].to(device), t[i].to(device)).cpu() for i in torch.arange(n).split(opts["batch"])]
+                )
+            else:  # importance_nll batches image indices; the weights look the images and captions up
+                nll = torch.from_numpy(
+                    importance_nll(
+                        lambda i, kk, x=x, t=t: model.log_weights(x[i].to(device), t[i].to(device), kk),
+                        torch.arange(n),
+                        k,
+                        batch=opts["batch"],
+                        chunk=opts["chunk"],
                     )
-                else:  # importance_nll batches image indices; the weights look the images and captions up
-                    nll = torch.from_numpy(
-                        importance_nll(
-                            lambda i, kk, x=x, t=t: model.log_weights(x[i].to(device), t[i].to(device), kk),
-                            torch.arange(n),
-                            k,
-                            batch=opts["batch"],
-                            chunk=opts["chunk"],
-                        )
-                    )
+                )
             result["nll" if split == "seen" else "nll_unseen_captions"] = float(nll.mean())
         result["estimator"] = (
             "variational bound (negative ELBO, exact KLs)" if k == 1 else f"importance sampling, k={k}"
         )
-        train = cap.composites("train", 8000, seed=self.test_seed)["images"]
-        result["baseline_nll"] = bernoulli_baseline_nll(train, cap.composites("seen", n, seed=self.test_seed)["images"])
-        result["protocol"] = protocol() + f", {n} test composites per split (seed {self.test_seed})"
-        result["seconds"] = round(time.perf_counter() - start, 1)
         return result
+
+    def report(self, model: AlignDRAW, data: None, opts: dict[str, Any]) -> dict[str, Any]:
+        n = opts["n"]
+        train = cap.composites("train", 8000, seed=self.test_seed)["images"]
+        return {
+            "baseline_nll": bernoulli_baseline_nll(train, cap.composites("seen", n, seed=self.test_seed)["images"]),
+            "protocol": protocol() + f", {n} test composites per split (seed {self.test_seed})",
+        }
 
 
 def protocol() -> str:

@@ -44,13 +44,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from irkit.generative.distributions import bernoulli_log_prob
 from irkit.generative.images.common import (
     ImageRecipe,
-    bernoulli_log_prob,
+    Images,
+    epoch_batches,
+    gaussian_log_weights,
     importance_nll,
+    init_decoder_bias,
     mlp,
-    normal_log_prob,
-    pixel_logits,
+    prior_images,
 )
 
 WIDEN_GRID = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)  # proposal sd / encoder sd, tried on training images
@@ -151,8 +154,7 @@ class AVB(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        z = torch.randn(n, self.config.latent, device=next(self.parameters()).device)
-        return torch.sigmoid(self.decode(z))
+        return prior_images(self, n)
 
 
 class Recipe(ImageRecipe):
@@ -166,11 +168,9 @@ class Recipe(ImageRecipe):
     def build(self, config: AVBConfig) -> AVB:
         return AVB(config)
 
-    def fit(self, model: AVB, x, y, trainer, opts: dict[str, Any]):
-        from irkit.generative.images.common import epoch_batches
-
-        with torch.no_grad():
-            model.decoder[-1].bias.copy_(pixel_logits(x).flatten())
+    def fit(self, model: AVB, data: Images, trainer, opts: dict[str, Any]):
+        x = data.x
+        init_decoder_bias(model, x)
         lr = opts["lr"]
         t_params = list(model.t.parameters())
         ids = {id(p) for p in t_params}
@@ -207,7 +207,8 @@ class Recipe(ImageRecipe):
             scores[w] = importance_nll(proposal_weights(model), x, k, prepare=prepare, **run).mean()
         return min(scores, key=scores.get)
 
-    def score(self, model: AVB, x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model: AVB, data: Images, options: dict[str, Any]) -> dict[str, Any]:
+        x = data.x
         draws = options["draws"]
         widen = options["widen"] or self.choose_widen(model, options)
         device = options["device"]
@@ -232,9 +233,6 @@ def proposal_weights(model: AVB):
     """``log_weights(x, k, (mean, logvar))`` under a Gaussian proposal."""
 
     def log_weights(xb: torch.Tensor, k: int, proposal: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        mean, logvar = proposal
-        z = mean + torch.exp(0.5 * logvar) * torch.randn(k, *mean.shape, device=mean.device)
-        log_w = bernoulli_log_prob(model.decode(z), xb) + normal_log_prob(z) - normal_log_prob(z, mean, logvar)
-        return log_w.transpose(0, 1)
+        return gaussian_log_weights(model.decode, xb, *proposal, k)
 
     return log_weights

@@ -1,69 +1,28 @@
-"""What every image recipe shares: options, binary data, batches, importance sampling, train/sample/eval.
+"""What every image recipe shares: binary data, batches, importance sampling, the PNG grid.
 
 A model file defines its ``nn.Module`` and a small :class:`ImageRecipe` subclass
 that says how to build the model from its config, how to draw images and how to
-score test images; this module does the rest (options, data, the trainer, the
-model folder, the PNG grid, the baseline printed beside every figure).
+score test images; :class:`irkit.generative.recipe.Recipe` runs the commands and
+this module gives it the image data, the grid and the baseline printed beside
+every figure. The densities (Gaussian, Bernoulli, ``log_mean_exp``) live in
+:mod:`irkit.generative.distributions`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from irkit.errors import InputError
 from irkit.generative.images.data import SPLIT_SEED, bernoulli_baseline_nll, binarize, load_images, protocol
+from irkit.generative.recipe import Recipe
 
 BINARIZE = ("threshold", "dynamic")
 TEST_BINARIZE_SEED = 0  # the one fixed Bernoulli draw of the test images under dynamic binarisation
-
-
-# -- options -----------------------------------------------------------------
-
-
-def _convert(key: str, value: Any, default: Any) -> Any:
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
-    try:
-        if isinstance(default, bool):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
-        raise InputError(f"option {key}={value!r}: expected {type(default).__name__}") from None
-    return value
-
-
-def parse_options(options: dict[str, Any] | None, defaults: dict[str, Any], what: str = "option") -> dict[str, Any]:
-    """``defaults`` updated by ``options`` (strings converted to the default's type); unknown keys raise."""
-    out = dict(defaults)
-    for key, value in (options or {}).items():
-        if key not in defaults:
-            raise InputError(f"unknown {what} {key!r}; known: {', '.join(sorted(defaults)) or 'none'}")
-        out[key] = _convert(key, value, defaults[key])
-    return out
-
-
-def config_defaults(config_cls: type) -> dict[str, Any]:
-    """Field name -> default of a config dataclass (fields without a default are left out)."""
-    return {
-        f.name: f.default
-        for f in dataclasses.fields(config_cls)
-        if f.default is not dataclasses.MISSING and f.name not in ("channels", "height", "width")
-    }
 
 
 # -- data ----------------------------------------------------------------------
@@ -109,29 +68,6 @@ def epoch_batches(x: np.ndarray, batch_size: int, seed: int, mode: str = "thresh
 # -- likelihoods ---------------------------------------------------------------
 
 
-def log_mean_exp(t, dim: int = -1):
-    import torch
-
-    return torch.logsumexp(t, dim) - math.log(t.shape[dim])
-
-
-def bernoulli_log_prob(logits, x):
-    """``log p(x)`` of images (``(..., c, h, w)``, broadcast against ``logits``), summed over c, h, w."""
-    import torch.nn.functional as F
-
-    # x log s(l) + (1 - x) log(1 - s(l)) = x l - softplus(l): no expanded copy of x for k samples
-    return (logits * x).flatten(-3).sum(-1) - F.softplus(logits).flatten(-3).sum(-1)
-
-
-def normal_log_prob(z, mean=None, logvar=None):
-    """Diagonal Gaussian ``log N(z; mean, exp(logvar))`` summed over the last dimension."""
-    import torch
-
-    if mean is None:
-        return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
-    return -0.5 * ((z - mean).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
-
-
 def mlp(n_in: int, hidden: int, n_out: int, act: str = "tanh", depth: int = 2):
     """``depth`` hidden layers of ``hidden`` units (tanh as Burda et al., or relu), then a linear output."""
     from torch import nn
@@ -150,6 +86,28 @@ def pixel_logits(x: np.ndarray, eps: float = 1e-3):
 
     p = np.clip(np.asarray(x, dtype=np.float64).mean(0), eps, 1 - eps)
     return torch.from_numpy(np.log(p) - np.log1p(-p)).float()
+
+
+def gaussian_log_weights(decode: Callable[[Any], Any], x, mean, logvar, k: int):
+    """``log p(x|z) + log p(z) - log q(z)`` for ``k`` draws ``z ~ q = N(mean, exp(logvar))``: ``(batch, k)``.
+
+    ``decode(z)`` gives Bernoulli logits of the images; the prior is N(0, I).
+    """
+    import torch
+
+    from irkit.generative.distributions import bernoulli_log_prob, normal_log_prob
+
+    z = mean + torch.exp(0.5 * logvar) * torch.randn(k, *mean.shape, device=mean.device)
+    log_w = bernoulli_log_prob(decode(z), x) + normal_log_prob(z) - normal_log_prob(z, mean, logvar)
+    return log_w.transpose(0, 1)
+
+
+def prior_images(model, n: int):
+    """Bernoulli means of ``n`` images decoded (``model.decode``) from ``z ~ N(0, I)`` of ``model.config.latent``."""
+    import torch
+
+    z = torch.randn(n, model.config.latent, device=next(model.parameters()).device)
+    return torch.sigmoid(model.decode(z))
 
 
 def importance_nll(
@@ -180,172 +138,83 @@ def importance_nll(
     return torch.cat(out).numpy()
 
 
-# -- recipes -------------------------------------------------------------------
+class Images(NamedTuple):
+    """A split of binary images and their labels (numpy for training, tensors for scoring)."""
+
+    x: Any
+    y: Any
 
 
-class ImageRecipe:
-    """train/sample/evaluate for a model of binary images (see :mod:`irkit.generative.registry`).
+class ImageRecipe(Recipe):
+    """A model of binary images (see :class:`irkit.generative.recipe.Recipe`).
 
     Subclasses set ``kind`` and ``config_cls`` and implement :meth:`build`,
     :meth:`generate` and :meth:`score`; the config dataclass has ``channels``,
     ``height`` and ``width`` fields that the recipe fills from the data, its other
     fields are ``-O KEY=VALUE`` options, and the model keeps it as ``model.config``.
+    ``fit`` and ``score`` receive :class:`Images`.
     """
 
-    kind: str = ""
-    config_cls: type = type(None)
-    epochs: int = 10
+    data_fields = ("channels", "height", "width")
     train_defaults: dict[str, Any] = {"batch_size": 100, "lr": 1e-3, "binarize": "threshold", "grad_clip": 0.0}  # noqa: RUF012
-    overrides: dict[str, Any] = {}  # noqa: RUF012  (this recipe's defaults for config fields)
     eval_defaults: dict[str, Any] = {"k": 5000, "batch": 50, "chunk": 500, "device": "auto", "limit": 0}  # noqa: RUF012
     sample_defaults: dict[str, Any] = {"device": "auto", "nrow": 8}  # noqa: RUF012
+    scale: int = 0  # pixels per image pixel in the PNG grid; 0: 4 for small images, else 2
 
-    # -- what a model file provides
-    def build(self, config):
-        raise NotImplementedError
-
-    def generate(self, model, n: int, options: dict[str, Any]):
+    def generate(self, model, n: int, opts: dict[str, Any]):
         """``(n, c, h, w)`` floats in [0, 1] (Bernoulli means, not draws: they read better),
-        or ``(images, images_per_row)``; ``options`` holds the sample options and the model's ``meta``."""
+        or ``(images, images_per_row)``; ``opts`` holds the sample options and the model's ``meta``."""
         raise NotImplementedError
 
-    def score(self, model, x, y, options: dict[str, Any]) -> dict[str, Any]:
-        """Test figures on binary images ``x``; must hold ``nll`` (nats per image) and ``estimator``.
-        ``options`` holds the eval options (``device`` resolved) and the model's ``meta``."""
-        raise NotImplementedError
+    def prepare(self, data: str, opts: dict[str, Any]) -> Images:
+        return Images(*binary_split(data, "train", opts["binarize"]))
 
-    def fit(self, model, x: np.ndarray, y: np.ndarray, trainer, opts: dict[str, Any]):
+    def data_config(self, prepared: Images) -> dict[str, Any]:
+        c, h, w = prepared.x.shape[1:]
+        return {"channels": c, "height": h, "width": w}
+
+    def fit(self, model, prepared: Images, trainer, opts: dict[str, Any]):
         """Train; the default feeds ``(images,)`` batches to :class:`irkit.nn.Trainer`."""
-        return trainer.fit(model, epoch_batches(x, opts["batch_size"], trainer.config.seed, opts["binarize"]))
+        return trainer.fit(model, epoch_batches(prepared.x, opts["batch_size"], trainer.config.seed, opts["binarize"]))
 
-    def describe(self, config) -> str:
-        """A few words for the eval output (e.g. '2 stochastic layers, k=5')."""
-        return ""
+    def train_meta(self, data: str, prepared: Images, opts: dict[str, Any], history) -> dict[str, Any]:
+        return {"binarize": opts.get("binarize", "threshold")}
 
-    # -- the registry's interface
-    def train(
-        self,
-        data: str,
-        output: str | os.PathLike[str],
-        *,
-        epochs: int | None = None,
-        device: str = "auto",
-        seed: int = 0,
-        quiet: bool = False,
-        options: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        from irkit.nn import Trainer, TrainerConfig, save_model, seed_everything
+    def protocol(self, data: str, opts: dict[str, Any]) -> str:
+        return protocol(data, opts["binarize"])
 
-        defaults = {**config_defaults(self.config_cls), **self.train_defaults, **self.overrides}
-        opts = parse_options(options, defaults)
-        if opts["binarize"] not in BINARIZE:
-            raise InputError(f"binarize must be 'threshold' or 'dynamic', not {opts['binarize']!r}")
-        epochs = self.epochs if epochs is None else epochs
-        if epochs < 1:
-            raise InputError(f"--epochs must be at least 1, not {epochs}")
-        x, y = binary_split(data, "train", opts["binarize"])
-        fields = {f.name for f in dataclasses.fields(self.config_cls)}
-        config = self.config_cls(
-            channels=x.shape[1], height=x.shape[2], width=x.shape[3], **{k: v for k, v in opts.items() if k in fields}
-        )
-        seed_everything(seed)
-        model = self.build(config)
-        clip = opts["grad_clip"] or None  # 0 = no clipping: losses are in nats per image, not per pixel
-        trainer = Trainer(
-            TrainerConfig(epochs=epochs, lr=opts["lr"], grad_clip=clip, device=device, seed=seed, quiet=quiet)
-        )
-        start = time.perf_counter()
-        history = self.fit(model, x, y, trainer, opts)
-        seconds = time.perf_counter() - start
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        extra = {
-            "data": data,
-            "binarize": opts["binarize"],
-            "train": {k: opts[k] for k in self.train_defaults},
-            "epochs": epochs,
-            "seed": seed,
-            "seconds": round(seconds, 1),
-            "train_loss": [round(v, 4) for v in history.train_loss],
-        }
-        save_model(output, self.kind, config, state, extra=extra)
-        return {
-            "data": protocol(data, opts["binarize"]),
-            "epochs": epochs,
-            "final train loss": f"{history.train_loss[-1]:.3f}",
-            "seconds": f"{seconds:.1f}",
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-
-    def load(self, model_dir: str | os.PathLike[str], device: str = "auto"):
-        """``(model, meta)`` from a model folder of this recipe's kind (another kind fails clearly)."""
-        from irkit.nn import load_model, pick_device
-
-        meta, state = load_model(model_dir, self.kind)
-        try:
-            config = self.config_cls(**meta["config"])
-        except TypeError as e:
-            raise InputError(f"model.json does not fit {self.config_cls.__name__} ({e})", Path(model_dir)) from None
-        model = self.build(config)
-        model.load_state_dict(state)
-        model.to(pick_device(device)).eval()
-        return model, meta
-
-    def sample(
-        self,
-        model_dir: str | os.PathLike[str],
-        n: int,
-        output: str | os.PathLike[str],
-        *,
-        caption: str | None = None,
-        seed: int = 0,
-        options: dict[str, str] | None = None,
-    ) -> Path:
-        import torch
-
+    def write(self, samples, output: Path, opts: dict[str, Any]) -> Path:
         from irkit.generative.images.grid import save_grid
-        from irkit.nn import seed_everything
 
-        if caption is not None:
-            raise InputError(f"{self.kind} is not caption-conditioned; drop --caption")
-        opts = parse_options(options, self.sample_defaults)
-        model, meta = self.load(model_dir, opts["device"])
-        seed_everything(seed)
-        with torch.no_grad():
-            images = self.generate(model, n, {**opts, "meta": meta})
-        nrow = opts["nrow"]
-        if isinstance(images, tuple):  # a model that lays out its own rows
-            images, nrow = images
-        scale = 4 if model_height(meta) <= 16 else 2
-        return save_grid(images.float().cpu(), output, nrow=nrow, scale=scale)
+        nrow = opts.get("nrow", 8)
+        if isinstance(samples, tuple):  # a model that lays out its own rows
+            samples, nrow = samples
+        scale = self.scale or (4 if model_height(opts["meta"]) <= 16 else 2)
+        return save_grid(samples.float().cpu(), output, nrow=nrow, scale=scale)
 
-    def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:
+    def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> Images:
         import torch
 
-        from irkit.nn import pick_device, seed_everything
-
-        opts = parse_options(options, self.eval_defaults)
-        model, meta = self.load(model_dir, opts["device"])
-        data, mode = meta["data"], meta["binarize"]
-        x, y = binary_split(data, "test", mode)
+        x, y = binary_split(meta["data"], "test", meta["binarize"])
         if opts.get("limit"):
             x, y = x[: opts["limit"]], y[: opts["limit"]]
-        seed_everything(meta.get("seed", 0) + 1)
-        start = time.perf_counter()
-        with torch.no_grad():
-            scores = self.score(
-                model,
-                torch.from_numpy(x),
-                torch.from_numpy(y),
-                {**opts, "device": pick_device(opts["device"]), "meta": meta},
-            )
-        result = {"model": self.kind}
-        if self.describe(model.config):
-            result["setting"] = self.describe(model.config)
-        result.update(scores)
-        result["baseline_nll"] = baseline_nll(data, mode)
-        result["protocol"] = protocol(data, mode) + f", {len(x)} test images (split seed {SPLIT_SEED})"
-        result["seconds"] = round(time.perf_counter() - start, 1)
-        return result
+        return Images(torch.from_numpy(x), torch.from_numpy(y))
+
+    def report(self, model, data: Images, opts: dict[str, Any]) -> dict[str, Any]:
+        meta = opts["meta"]
+        return {
+            "baseline_nll": baseline_nll(meta["data"], meta["binarize"]),
+            "protocol": protocol(meta["data"], meta["binarize"])
+            + f", {len(data.x)} test images (split seed {SPLIT_SEED})",
+        }
+
+
+def init_decoder_bias(model, x: np.ndarray) -> None:
+    """Start ``model.decoder``'s output bias at the training images' per-pixel log-odds (see :func:`pixel_logits`)."""
+    import torch
+
+    with torch.no_grad():
+        model.decoder[-1].bias.copy_(pixel_logits(x).flatten())
 
 
 def model_height(meta: dict[str, Any]) -> int:

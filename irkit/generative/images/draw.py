@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from irkit.errors import InputError
-from irkit.generative.images.common import ImageRecipe, importance_nll, pixel_logits
+from irkit.generative.distributions import gaussian_kl, normal_log_prob
+from irkit.generative.images.common import ImageRecipe, Images, importance_nll, pixel_logits
 
 
 @dataclass
@@ -137,20 +138,6 @@ class Writer(nn.Module):
         return fy.transpose(1, 2) @ w.view(-1, self.n, self.n) @ fx / gamma[:, None, None]
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, mu_p=None, logvar_p=None) -> torch.Tensor:
-    """KL(N(mu, var) || N(mu_p, var_p)) summed over the last dimension; the prior defaults to N(0, I)."""
-    if mu_p is None:
-        return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(-1)
-    return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1).sum(-1)
-
-
-def gaussian_log_prob(z: torch.Tensor, mu=None, logvar=None) -> torch.Tensor:
-    """``log N(z; mu, exp(logvar))`` summed over the last dimension; standard normal by default."""
-    if mu is None:
-        return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
-    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
-
-
 class DRAW(nn.Module):
     def __init__(self, config: DRAWConfig):
         super().__init__()
@@ -201,7 +188,7 @@ class DRAW(nn.Module):
         canvas, latents = self.glimpses(xk)
         logw = -F.binary_cross_entropy_with_logits(canvas, xk.reshape(canvas.shape), reduction="none").flatten(1).sum(1)
         for z, mu, logvar in latents:
-            logw = logw + gaussian_log_prob(z) - gaussian_log_prob(z, mu, logvar)
+            logw = logw + normal_log_prob(z) - normal_log_prob(z, mu, logvar)
         return logw.view(-1, k)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,11 +223,11 @@ class Recipe(ImageRecipe):
     eval_defaults = {"k": 1, "batch": 100, "chunk": 100, "device": "auto", "limit": 0}  # noqa: RUF012
     sample_defaults = {"device": "auto", "nrow": 8, "frames": False}  # noqa: RUF012
 
-    def fit(self, model: DRAW, x, y, trainer, opts: dict[str, Any]):
+    def fit(self, model: DRAW, data: Images, trainer, opts: dict[str, Any]):
         if model.config.canvas_bias:
             with torch.no_grad():
-                model.canvas0.copy_(pixel_logits(x)[0])
-        return super().fit(model, x, y, trainer, opts)
+                model.canvas0.copy_(pixel_logits(data.x)[0])
+        return super().fit(model, data, trainer, opts)
 
     def build(self, config: DRAWConfig) -> DRAW:
         if config.attention != self.overrides["attention"]:
@@ -260,7 +247,8 @@ class Recipe(ImageRecipe):
             return frames.flatten(0, 1), frames.shape[1]
         return frames[:, -1]
 
-    def score(self, model: DRAW, x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model: DRAW, data: Images, options: dict[str, Any]) -> dict[str, Any]:
+        x = data.x
         device, k = options["device"], options["k"]
         if k == 1:
             bound = torch.cat([model.bound(xb.to(device))[1].cpu() for xb in x.split(options["batch"])])

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from irkit.errors import InputError
-from irkit.generative.images.common import ImageRecipe, epoch_batches
+from irkit.generative.images.common import ImageRecipe, Images, epoch_batches
 from irkit.generative.images.data import load_images
 
 
@@ -121,7 +121,31 @@ def sample_pixels(net: nn.Module, n: int, height: int, width: int, levels: int, 
     return x
 
 
-class PixelCNN(nn.Module):
+class PixelModel(nn.Module):
+    """What PixelCNN and PixelRNN share: a ``features(x)`` map and a 1x1 ``head`` make the
+    per-pixel logits; the exact NLL and raster-order sampling follow from them."""
+
+    config: Any
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (B, 1, H, W) in [0, 1] (binary for ``levels=2``) -> (logits, mean NLL in nats per image)."""
+        logits = self.head(self.features(self.first(model_input(x))))
+        return logits, pixel_nll(logits, x, self.config.levels).mean()
+
+    def nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact NLL in nats of each image, ``(B,)``."""
+        logits, _ = self(x)
+        return pixel_nll(logits, x, self.config.levels)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        cfg = self.config
+        return sample_pixels(self, n, cfg.height, cfg.width, cfg.levels, generator)
+
+
+class PixelCNN(PixelModel):
     def __init__(self, config: PixelCNNConfig):
         super().__init__()
         self.config = cfg = config
@@ -135,22 +159,10 @@ class PixelCNN(nn.Module):
             nn.Conv2d(cfg.head, 1 if cfg.levels == 2 else cfg.levels, 1),
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x`` (B, 1, H, W) in [0, 1] (binary for ``levels=2``) -> (logits, mean NLL in nats per image)."""
-        h = self.first(model_input(x))
+    def features(self, h: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             h = block(h)
-        logits = self.head(h)
-        return logits, pixel_nll(logits, x, self.config.levels).mean()
-
-    def nll(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact NLL in nats of each image, ``(B,)``."""
-        logits, _ = self(x)
-        return pixel_nll(logits, x, self.config.levels)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        cfg = self.config
-        return sample_pixels(self, n, cfg.height, cfg.width, cfg.levels, generator)
+        return h
 
 
 def categorical_baseline_nll(train: np.ndarray, test: np.ndarray, levels: int) -> float:
@@ -189,9 +201,9 @@ class Recipe(ImageRecipe):
     def grey(self, split: str, n: int | None = None) -> np.ndarray:
         return load_images(self.data, split)[0][:n]
 
-    def fit(self, model, x, y, trainer, opts: dict[str, Any]):
+    def fit(self, model, data: Images, trainer, opts: dict[str, Any]):
         if model.config.levels == 2:
-            return super().fit(model, x, y, trainer, opts)
+            return super().fit(model, data, trainer, opts)
         # the binary images the base class passes are no use to a grey-level model
         return trainer.fit(model, epoch_batches(self.grey("train"), opts["batch_size"], trainer.config.seed))
 
@@ -201,7 +213,8 @@ class Recipe(ImageRecipe):
     def generate(self, model, n: int, options: dict[str, Any]) -> torch.Tensor:
         return model.sample(n)
 
-    def score(self, model, x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model, data: Images, options: dict[str, Any]) -> dict[str, Any]:
+        x = data.x
         if model.config.levels > 2:
             x = torch.from_numpy(self.grey("test", len(x)))
         nll = torch.cat([model.nll(xb.to(options["device"])).cpu() for xb in x.split(options["batch"])])

@@ -31,7 +31,7 @@ from torch import nn
 
 from irkit.errors import InputError
 from irkit.generative.images import pixelcnn
-from irkit.generative.images.pixelcnn import MaskedConv2d, check_pixel_config, model_input, pixel_nll, sample_pixels
+from irkit.generative.images.pixelcnn import MaskedConv2d, PixelModel, check_pixel_config
 
 LAYERS = ("row", "diagonal")
 
@@ -141,7 +141,7 @@ class DiagonalBiLSTM(nn.Module):
         return left + right
 
 
-class PixelRNN(nn.Module):
+class PixelRNN(PixelModel):
     def __init__(self, config: PixelRNNConfig):
         super().__init__()
         self.config = cfg = config
@@ -161,22 +161,10 @@ class PixelRNN(nn.Module):
             nn.Conv2d(cfg.head, 1 if cfg.levels == 2 else cfg.levels, 1),
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x`` (B, 1, H, W) in [0, 1] (binary for ``levels=2``) -> (logits, mean NLL in nats per image)."""
-        h = self.first(model_input(x))
+    def features(self, h: torch.Tensor) -> torch.Tensor:
         for lstm, project in zip(self.lstms, self.projections, strict=True):
             h = h + project(lstm(h))
-        logits = self.head(h)
-        return logits, pixel_nll(logits, x, self.config.levels).mean()
-
-    def nll(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact NLL in nats of each image, ``(B,)``."""
-        logits, _ = self(x)
-        return pixel_nll(logits, x, self.config.levels)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        cfg = self.config
-        return sample_pixels(self, n, cfg.height, cfg.width, cfg.levels, generator)
+        return h
 
 
 class RowRecipe(pixelcnn.Recipe):

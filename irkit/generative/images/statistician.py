@@ -33,14 +33,8 @@ import torch
 from torch import nn
 
 from irkit.errors import InputError
-from irkit.generative.images.common import (
-    ImageRecipe,
-    bernoulli_log_prob,
-    importance_nll,
-    mlp,
-    normal_log_prob,
-    pixel_logits,
-)
+from irkit.generative.distributions import bernoulli_log_prob, gaussian_kl, normal_log_prob, reparameterize
+from irkit.generative.images.common import ImageRecipe, Images, importance_nll, init_decoder_bias, mlp
 
 
 @dataclass
@@ -62,17 +56,6 @@ class StatisticianConfig:
 def gaussian(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean, logvar = params.chunk(2, -1)
     return mean, logvar
-
-
-def draw(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-
-
-def kl_normal(m1: torch.Tensor, lv1: torch.Tensor, m2: torch.Tensor | None = None, lv2: torch.Tensor | None = None):
-    """``KL(N(m1, e^lv1) || N(m2, e^lv2))`` summed over the last dimension (``N(0, I)`` by default)."""
-    if m2 is None:
-        return 0.5 * (m1.pow(2) + lv1.exp() - lv1 - 1).sum(-1)
-    return 0.5 * (lv2 - lv1 + (lv1.exp() + (m1 - m2).pow(2)) * torch.exp(-lv2) - 1).sum(-1)
 
 
 class Statistician(nn.Module):
@@ -100,12 +83,12 @@ class Statistician(nn.Module):
         size = sets.shape[1]
         h = self.embed(sets.flatten(2))
         mc, lvc = gaussian(self.statistic(h.mean(1)))
-        ctx = draw(mc, lvc).unsqueeze(1).expand(-1, size, -1)
+        ctx = reparameterize(mc, lvc).unsqueeze(1).expand(-1, size, -1)
         mz, lvz = gaussian(self.q_z(torch.cat([h, ctx], -1)))
-        z = draw(mz, lvz)
+        z = reparameterize(mz, lvz)
         recon = bernoulli_log_prob(self.decode(z, ctx), sets).sum(1)
-        kl_z = kl_normal(mz, lvz, *gaussian(self.p_z(ctx))).sum(1)
-        elbo = recon - kl_z - kl_normal(mc, lvc)
+        kl_z = gaussian_kl(mz, lvz, *gaussian(self.p_z(ctx))).sum(1)
+        elbo = recon - kl_z - gaussian_kl(mc, lvc)
         return elbo, -elbo.mean() / size
 
     def log_weights(self, sets: torch.Tensor, k: int) -> torch.Tensor:
@@ -113,11 +96,11 @@ class Statistician(nn.Module):
         size = sets.shape[1]
         h = self.embed(sets.flatten(2))
         mc, lvc = gaussian(self.statistic(h.mean(1)))
-        ctx = draw(mc.expand(k, *mc.shape), lvc.expand(k, *lvc.shape))  # (k, batch, context)
+        ctx = reparameterize(mc.expand(k, *mc.shape), lvc.expand(k, *lvc.shape))  # (k, batch, context)
         log_w = normal_log_prob(ctx) - normal_log_prob(ctx, mc, lvc)
         ctx = ctx.unsqueeze(2).expand(-1, -1, size, -1)
         mz, lvz = gaussian(self.q_z(torch.cat([h.expand(k, *h.shape), ctx], -1)))
-        z = draw(mz, lvz)
+        z = reparameterize(mz, lvz)
         log_w = log_w + (normal_log_prob(z, *gaussian(self.p_z(ctx))) - normal_log_prob(z, mz, lvz)).sum(-1)
         log_w = log_w + bernoulli_log_prob(self.decode(z, ctx), sets).sum(-1)
         return log_w.transpose(0, 1)
@@ -127,14 +110,14 @@ class Statistician(nn.Module):
         """``n`` new images per set, from the mean of ``q(c|D)``: ``(batch, n, c, h, w)``."""
         mc, _ = self.context_posterior(sets)
         ctx = mc.unsqueeze(1).expand(-1, n, -1)
-        z = draw(*gaussian(self.p_z(ctx)))
+        z = reparameterize(*gaussian(self.p_z(ctx)))
         return torch.sigmoid(self.decode(z, ctx))
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
         """Unconditional draws: ``c ~ p(c)``, ``z ~ p(z|c)``."""
         ctx = torch.randn(n, self.config.context, device=next(self.parameters()).device)
-        return torch.sigmoid(self.decode(draw(*gaussian(self.p_z(ctx))), ctx))
+        return torch.sigmoid(self.decode(reparameterize(*gaussian(self.p_z(ctx))), ctx))
 
 
 def class_sets(
@@ -169,9 +152,9 @@ class Recipe(ImageRecipe):
     def build(self, config: StatisticianConfig) -> Statistician:
         return Statistician(config)
 
-    def fit(self, model: Statistician, x, y, trainer, opts: dict[str, Any]):
-        with torch.no_grad():
-            model.decoder[-1].bias.copy_(pixel_logits(x).flatten())
+    def fit(self, model: Statistician, data: Images, trainer, opts: dict[str, Any]):
+        x, y = data
+        init_decoder_bias(model, x)
         size, seed = model.config.set_size, trainer.config.seed
         per_batch = max(1, opts["batch_size"] // size)
 
@@ -210,7 +193,8 @@ class Recipe(ImageRecipe):
             rows.append(torch.cat([context, model.few_shot(context[None], per_row)[0]]))
         return torch.cat(rows), shots + per_row
 
-    def score(self, model: Statistician, x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model: Statistician, data: Images, options: dict[str, Any]) -> dict[str, Any]:
+        x, y = data
         run = {"batch": options["batch"], "chunk": options["chunk"], "device": options["device"]}
         single = x[:, None]
         sets, _ = class_sets(x.numpy(), y.numpy(), model.config.set_size)

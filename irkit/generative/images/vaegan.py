@@ -37,13 +37,15 @@ from torch import nn
 from torch.func import functional_call
 
 from irkit.errors import InputError
+from irkit.generative.distributions import bernoulli_log_prob
 from irkit.generative.images.common import (
     ImageRecipe,
-    bernoulli_log_prob,
+    Images,
+    gaussian_log_weights,
     importance_nll,
+    init_decoder_bias,
     mlp,
-    normal_log_prob,
-    pixel_logits,
+    prior_images,
 )
 
 
@@ -135,15 +137,11 @@ class VAEGAN(nn.Module):
 
     def log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """``log p(x|z) + log p(z) - log q(z|x)`` for ``k`` encoder draws: ``(batch, k)``."""
-        mean, logvar = self.encode(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn(k, *mean.shape, device=mean.device)
-        log_w = bernoulli_log_prob(self.decode(z), x) + normal_log_prob(z) - normal_log_prob(z, mean, logvar)
-        return log_w.transpose(0, 1)
+        return gaussian_log_weights(self.decode, x, *self.encode(x), k)
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        z = torch.randn(n, self.config.latent, device=next(self.parameters()).device)
-        return torch.sigmoid(self.decode(z))
+        return prior_images(self, n)
 
 
 class Recipe(ImageRecipe):
@@ -155,10 +153,9 @@ class Recipe(ImageRecipe):
     def build(self, config: VAEGANConfig) -> VAEGAN:
         return VAEGAN(config)
 
-    def fit(self, model: VAEGAN, x, y, trainer, opts: dict[str, Any]):
-        with torch.no_grad():
-            model.decoder[-1].bias.copy_(pixel_logits(x).flatten())
-        return super().fit(model, x, y, trainer, opts)
+    def fit(self, model: VAEGAN, data: Images, trainer, opts: dict[str, Any]):
+        init_decoder_bias(model, data.x)
+        return super().fit(model, data, trainer, opts)
 
     def describe(self, config: VAEGANConfig) -> str:
         return f"pixel {config.pixel:g} + feature {config.feature:g} reconstruction, adversarial {config.adv:g}"
@@ -166,7 +163,8 @@ class Recipe(ImageRecipe):
     def generate(self, model: VAEGAN, n: int, options: dict[str, Any]) -> torch.Tensor:
         return model.sample(n)
 
-    def score(self, model: VAEGAN, x: torch.Tensor, y: torch.Tensor, options: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model: VAEGAN, data: Images, options: dict[str, Any]) -> dict[str, Any]:
+        x = data.x
         run = {"batch": options["batch"], "chunk": options["chunk"], "device": options["device"]}
         return {
             "elbo_nll": float(importance_nll(model.log_weights, x, 1, **run).mean()),

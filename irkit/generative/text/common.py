@@ -1,5 +1,6 @@
-"""What the text models share: options, batches, the KL schedule, word dropout, the Gaussian
-latent (ELBO, importance-weighted bound, active units, homotopies) and the recipe.
+"""What the text models share: batches, the KL schedule, word dropout, the Gaussian latent
+(ELBO, importance-weighted bound, active units, homotopies) and the text side of the
+recipe base (:class:`irkit.generative.recipe.Recipe`: corpus, vocabulary, samples file).
 
 A model file defines its ``nn.Module`` and a small :class:`TextRecipe` subclass;
 the two sentence VAEs subclass :class:`LatentTextModel` and only bring their
@@ -13,13 +14,10 @@ tokens)``, ``</s>`` counted as a token.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -28,52 +26,11 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from irkit.errors import InputError
+from irkit.generative.distributions import active_units, gaussian_kl, log_mean_exp, normal_log_prob, reparameterize
+from irkit.generative.recipe import Recipe
 from irkit.generative.text.data import BOS, EOS, PAD, UNK, TextCorpus, Vocab, load_corpus
 
 KL_SCHEDULES = ("logistic", "linear", "constant")
-
-# -- options -------------------------------------------------------------------------
-
-
-def _convert(key: str, value: Any, default: Any) -> Any:
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return value
-    try:
-        if isinstance(default, bool):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, tuple):
-            return tuple(int(v) for v in value.replace(",", " ").split())
-    except ValueError:
-        raise InputError(f"option {key}={value!r}: expected {type(default).__name__}") from None
-    return value
-
-
-def parse_options(options: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated by ``options`` (strings converted to the default's type); unknown keys raise."""
-    out = dict(defaults)
-    for key, value in (options or {}).items():
-        if key not in defaults:
-            raise InputError(f"unknown option {key!r}; known: {', '.join(sorted(defaults))}")
-        out[key] = _convert(key, value, defaults[key])
-    return out
-
-
-def config_defaults(config_cls: type) -> dict[str, Any]:
-    """Field name -> default of a config dataclass, less ``vocab_size`` (set from the data)."""
-    return {
-        f.name: f.default
-        for f in dataclasses.fields(config_cls)
-        if f.default is not dataclasses.MISSING and f.name != "vocab_size"
-    }
-
 
 # -- batches -------------------------------------------------------------------------
 
@@ -165,26 +122,6 @@ def sequence_nll(project, hidden, targets):
     return torch.zeros(len(targets), dtype=nll.dtype, device=nll.device).index_add(0, rows, nll)
 
 
-def gaussian_kl(mu, logvar):
-    """``KL(N(mu, exp(logvar)) || N(0, I))`` per row, in nats."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
-
-
-def normal_log_prob(z, mu=None, logvar=None):
-    """Diagonal Gaussian log-density summed over the last dimension (standard normal by default)."""
-    if mu is None:
-        return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
-    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
-
-
-def active_units(means: np.ndarray, threshold: float = 0.01) -> int:
-    """Burda et al.'s active units: latent dimensions with ``Cov_x(E_q[z|x]) > threshold``."""
-    means = np.asarray(means, dtype=np.float64)
-    if len(means) < 2:
-        return 0
-    return int((means.var(0) > threshold).sum())
-
-
 def interpolate(a, b, steps: int):
     """``steps`` points on the segment from ``a`` to ``b``, both ends included (``(steps, d)``)."""
     t = torch.linspace(0.0, 1.0, steps, device=a.device).unsqueeze(1)
@@ -258,7 +195,7 @@ class LatentTextModel(nn.Module):
 
     def forward(self, tokens, lengths):
         mu, logvar = self.posterior(tokens, lengths)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        z = reparameterize(mu, logvar)
         inputs = tokens[:, :-1]
         if self.training:
             inputs = word_dropout(inputs, self.config.word_dropout)
@@ -314,7 +251,7 @@ def score_latent(model: LatentTextModel, encoded: list[list[int]], k: int, batch
                 # k samples in chunks of 10: the logits of k * batch sentences would not fit otherwise
                 chunks = [model.log_weights(x, lengths, min(10, k - i)).double() for i in range(0, k, 10)]
                 lw = torch.cat(chunks, 1)
-                iw += float(-(torch.logsumexp(lw, 1) - math.log(k)).sum())
+                iw += float(-log_mean_exp(lw, 1).sum())
     n = len(encoded)
     result = {
         "sentences": n,
@@ -348,36 +285,42 @@ def exact_scores(model, encoded: list[list[int]], batch: int, device=None) -> di
 # -- recipes -------------------------------------------------------------------------
 
 
-class TextRecipe:
-    """train/sample/evaluate for a text model (see :mod:`irkit.generative.registry`).
+class TextData(NamedTuple):
+    """A corpus, the vocabulary a model reads it with, and the split in use."""
+
+    corpus: TextCorpus
+    vocab: Vocab
+    split: str = "train"
+
+
+class TextRecipe(Recipe):
+    """A text model (see :class:`irkit.generative.recipe.Recipe`).
 
     Subclasses set ``kind`` and ``config_cls`` and implement :meth:`build`,
-    :meth:`score` and :meth:`write_samples`; :meth:`fit` may be overridden for
-    another batch layout (the hierarchical model's documents).
+    :meth:`score` and :meth:`generate` (the text of the samples file, markdown);
+    :meth:`fit` may be overridden for another batch layout (the hierarchical
+    model's documents). ``fit``, ``score`` and ``generate`` read a :class:`TextData`.
     """
 
-    kind: str = ""
-    config_cls: type = type(None)
     epochs: int = 8
+    data_fields = ("vocab_size",)
     data_defaults: dict[str, Any] = {"text": "", "max_vocab": 5000, "min_count": 2, "min_len": 3, "max_len": 30}  # noqa: RUF012
     # lr 3e-3: on the abstracts it reaches in 3 epochs what 1e-3 needs twice as long for
     train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 3e-3, "grad_clip": 5.0, "threads": 0}  # noqa: RUF012
     eval_defaults: dict[str, Any] = {"k": 50, "batch": 64, "limit": 0, "split": "test", "device": "auto", "threads": 0}  # noqa: RUF012
     sample_defaults: dict[str, Any] = {"device": "auto", "greedy": True, "pairs": 3, "steps": 5, "threads": 0}  # noqa: RUF012
 
-    # -- what a model file provides
-    def build(self, config):
-        raise NotImplementedError
+    # -- training
+    def prepare(self, data: str, opts: dict[str, Any]) -> TextData:
+        corpus = load_corpus(data, opts["text"] or None, opts["min_len"], opts["max_len"])
+        return TextData(corpus, Vocab.build(corpus.sentences("train"), opts["max_vocab"], opts["min_count"]))
 
-    def score(self, model, corpus: TextCorpus, vocab: Vocab, split: str, opts: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+    def data_config(self, prepared: TextData) -> dict[str, Any]:
+        return {"vocab_size": len(prepared.vocab)}
 
-    def write_samples(self, model, corpus: TextCorpus, vocab: Vocab, n: int, opts: dict[str, Any], generator) -> str:
-        """The text of the samples file (markdown)."""
-        raise NotImplementedError
-
-    def fit(self, model, corpus: TextCorpus, vocab: Vocab, trainer, opts: dict[str, Any]):
+    def fit(self, model, prepared: TextData, trainer, opts: dict[str, Any]):
         """Train on sentences; keep the weights of the epoch with the best validation loss."""
+        corpus, vocab, _ = prepared
         train = [vocab.encode(s) for s in corpus.sentences("train")]
         valid = [vocab.encode(s) for s in corpus.sentences("valid")]
         return self._fit(model, sentence_batches(train, opts["batch_size"], trainer.config.seed), valid, trainer, opts)
@@ -419,134 +362,55 @@ class TextRecipe:
         history.best_epoch = best["epoch"]
         return history
 
-    # -- the registry's interface
-    def train(
-        self,
-        data: str,
-        output: str | os.PathLike[str],
-        *,
-        epochs: int | None = None,
-        device: str = "auto",
-        seed: int = 0,
-        quiet: bool = False,
-        options: dict[str, str] | None = None,
-    ) -> dict[str, Any]:
-        from irkit.nn import Trainer, TrainerConfig, save_model, seed_everything
-
-        defaults = {**config_defaults(self.config_cls), **self.data_defaults, **self.train_defaults}
-        opts = parse_options(options, defaults)
-        epochs = self.epochs if epochs is None else epochs
-        if epochs < 1:
-            raise InputError(f"--epochs must be at least 1, not {epochs}")
-        _threads(opts["threads"])
-        corpus = load_corpus(data, opts["text"] or None, opts["min_len"], opts["max_len"])
-        vocab = Vocab.build(corpus.sentences("train"), opts["max_vocab"], opts["min_count"])
-        fields = {f.name for f in dataclasses.fields(self.config_cls)}
-        config = self.config_cls(vocab_size=len(vocab), **{k: v for k, v in opts.items() if k in fields})
-        seed_everything(seed)
-        model = self.build(config)
-        trainer = Trainer(
-            TrainerConfig(
-                epochs=epochs, lr=opts["lr"], grad_clip=opts["grad_clip"] or None, device=device, seed=seed, quiet=quiet
-            )
-        )
-        start = time.perf_counter()
-        history = self.fit(model, corpus, vocab, trainer, opts)
-        seconds = time.perf_counter() - start
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        text = str(Path(opts["text"]).resolve()) if opts["text"] else ""
-        extra = {
-            "data": data,
-            "text": text,
+    def train_meta(self, data: str, prepared: TextData, opts: dict[str, Any], history) -> dict[str, Any]:
+        return {
+            "text": str(Path(opts["text"]).resolve()) if opts["text"] else "",
             "corpus": {k: opts[k] for k in ("min_len", "max_len", "max_vocab", "min_count")},
-            "train": {k: opts[k] for k in self.train_defaults if k != "threads"},
-            "epochs": epochs,
-            "best_epoch": getattr(history, "best_epoch", epochs),
-            "seed": seed,
-            "seconds": round(seconds, 1),
-            "train_loss": [round(v, 4) for v in history.train_loss],
+            "best_epoch": getattr(history, "best_epoch", len(history.train_loss)),
             "valid": [{k: round(v, 4) for k, v in s.items()} for s in history.val],
-            "protocol": corpus.protocol(vocab),
+            "protocol": prepared.corpus.protocol(prepared.vocab),
         }
-        save_model(output, self.kind, config, state, extra=extra, files={"vocab.json": vocab.save})
-        last = history.val[history.best_epoch - 1] if history.val else {}
-        summary = {
-            "data": corpus.protocol(vocab),
-            "epochs": f"{epochs} (best valid at {history.best_epoch})",
+
+    def model_files(self, prepared: TextData) -> dict[str, Any]:
+        return {"vocab.json": prepared.vocab.save}
+
+    def summary(self, data: str, prepared: TextData, opts: dict[str, Any], model, history, seconds: float) -> dict:
+        best = getattr(history, "best_epoch", len(history.train_loss))
+        last = history.val[best - 1] if history.val else {}
+        return {
+            "data": prepared.corpus.protocol(prepared.vocab),
+            "epochs": f"{len(history.train_loss)} (best valid at {best})",
             "valid": ", ".join(f"{k} {v:.3f}" for k, v in last.items()),
             "seconds": f"{seconds:.1f}",
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-        return summary
 
-    def load(self, model_dir: str | os.PathLike[str], device: str = "auto"):
-        """``(model, vocab, meta)`` from a model folder of this recipe's kind."""
-        from irkit.nn import load_model, pick_device
-
-        meta, state = load_model(model_dir, self.kind)
-        try:
-            config = self.config_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-        except TypeError as e:
-            raise InputError(f"model.json does not fit {self.config_cls.__name__} ({e})", Path(model_dir)) from None
-        vocab = Vocab.load(Path(model_dir) / "vocab.json")
-        model = self.build(config)
-        model.load_state_dict(state)
-        model.to(pick_device(device)).eval()
-        return model, vocab, meta
-
-    def corpus_of(self, meta: dict[str, Any]) -> TextCorpus:
-        """The corpus (and so the split) a model was trained on, rebuilt from its model.json."""
+    # -- a saved model
+    def data_of(self, meta: dict[str, Any], split: str = "train") -> TextData:
+        """The corpus (and so the split) a model was trained on, rebuilt from its model.json, and its vocabulary."""
         c = meta.get("corpus", {})
-        return load_corpus(
+        corpus = load_corpus(
             meta.get("data", "abstracts"), meta.get("text") or None, c.get("min_len", 3), c.get("max_len", 30)
         )
+        return TextData(corpus, Vocab.load(Path(meta["folder"]) / "vocab.json"), split)
 
-    def sample(
-        self,
-        model_dir: str | os.PathLike[str],
-        n: int,
-        output: str | os.PathLike[str],
-        *,
-        caption: str | None = None,
-        seed: int = 0,
-        options: dict[str, str] | None = None,
-    ) -> Path:
+    def write(self, samples: str, output: Path, opts: dict[str, Any]) -> Path:
         from irkit.io.atomic import atomic_file
-        from irkit.nn import seed_everything
 
-        if caption is not None:
-            raise InputError(f"{self.kind} is not caption-conditioned; drop --caption")
-        opts = parse_options(options, self.sample_defaults)
-        _threads(opts["threads"])
-        model, vocab, meta = self.load(model_dir, opts["device"])
-        seed_everything(seed)
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            text = self.write_samples(model, self.corpus_of(meta), vocab, n, {**opts, "meta": meta}, generator)
         with atomic_file(output, overwrite=True) as fh:
-            fh.write(text)
-        return Path(output)
+            fh.write(samples)
+        return output
 
-    def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:
-        from irkit.nn import pick_device, seed_everything
+    def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> TextData:
+        return self.data_of(meta, opts["split"])
 
-        opts = parse_options(options, self.eval_defaults)
-        _threads(opts["threads"])
-        model, vocab, meta = self.load(model_dir, opts["device"])
-        corpus = self.corpus_of(meta)
-        seed_everything(meta.get("seed", 0) + 1)
-        start = time.perf_counter()
-        result: dict[str, Any] = {"model": self.kind}
-        result.update(self.score(model, corpus, vocab, opts["split"], {**opts, "device": pick_device(opts["device"])}))
-        result["parameters"] = sum(p.numel() for p in model.parameters())
-        result["protocol"] = corpus.protocol(vocab)
-        result["seconds"] = round(time.perf_counter() - start, 1)
-        return result
+    def report(self, model, data: TextData, opts: dict[str, Any]) -> dict[str, Any]:
+        return {"parameters": sum(p.numel() for p in model.parameters()), "protocol": data.corpus.protocol(data.vocab)}
 
-
-def _threads(n: int) -> None:
-    if n and n > 0:
-        torch.set_num_threads(n)
+    @staticmethod
+    def generator(opts: dict[str, Any]):
+        """The random generator of a sample run, seeded by ``--seed``."""
+        return torch.Generator().manual_seed(opts["seed"])
 
 
 def limited(encoded: list, limit: int) -> list:
@@ -559,7 +423,8 @@ def limited(encoded: list, limit: int) -> list:
 class LatentRecipe(TextRecipe):
     """A recipe for a :class:`LatentTextModel`: bounds, KL and active units; prior samples and homotopies."""
 
-    def score(self, model, corpus: TextCorpus, vocab: Vocab, split: str, opts: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model, data: TextData, opts: dict[str, Any]) -> dict[str, Any]:
+        corpus, vocab, split = data
         encoded = limited([vocab.encode(s) for s in corpus.sentences(split)], opts["limit"])
         result = score_latent(model, encoded, opts["k"], opts["batch"], opts["device"])
         result["estimator"] = (
@@ -570,7 +435,9 @@ class LatentRecipe(TextRecipe):
         )
         return result
 
-    def write_samples(self, model, corpus: TextCorpus, vocab: Vocab, n: int, opts: dict[str, Any], generator) -> str:
+    def generate(self, model, n: int, opts: dict[str, Any]) -> str:
+        corpus, vocab, _ = self.data_of(opts["meta"])
+        generator = self.generator(opts)
         device = next(model.parameters()).device
         cfg = model.config
         greedy = opts["greedy"]

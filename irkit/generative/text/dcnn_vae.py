@@ -90,5 +90,5 @@ class Recipe(LatentRecipe):
     def build(self, config: DCNNVAEConfig) -> DCNNVAE:
         return DCNNVAE(config)
 
-    def score(self, model, corpus, vocab, split, opts):
-        return {"receptive_field": model.receptive_field, **super().score(model, corpus, vocab, split, opts)}
+    def score(self, model, data, opts):
+        return {"receptive_field": model.receptive_field, **super().score(model, data, opts)}

@@ -30,7 +30,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from irkit.generative.text.common import TextRecipe, decode_loop, length_buckets, limited, pad_sentences, sequence_nll
+from irkit.generative.text.common import (
+    TextData,
+    TextRecipe,
+    decode_loop,
+    length_buckets,
+    limited,
+    pad_sentences,
+    sequence_nll,
+)
 from irkit.generative.text.data import EOS, PAD, TextCorpus, Vocab, chunk_documents
 
 
@@ -186,7 +194,8 @@ class Recipe(TextRecipe):
     def documents(self, corpus: TextCorpus, vocab: Vocab, split: str, max_sents: int) -> list[list[list[int]]]:
         return [[vocab.encode(s) for s in d] for d in chunk_documents(corpus.split(split), max_sents)]
 
-    def fit(self, model, corpus: TextCorpus, vocab: Vocab, trainer, opts: dict[str, Any]):
+    def fit(self, model, prepared: TextData, trainer, opts: dict[str, Any]):
+        corpus, vocab, _ = prepared
         train = self.documents(corpus, vocab, "train", model.config.max_sents)
         valid = self.documents(corpus, vocab, "valid", model.config.max_sents)
         seed = trainer.config.seed
@@ -211,7 +220,8 @@ class Recipe(TextRecipe):
                 tokens += int(lengths.sum())
         return {"ppl": math.exp(nll / tokens), "stop_nats": stop / len(docs), "tokens": tokens}
 
-    def score(self, model, corpus: TextCorpus, vocab: Vocab, split: str, opts: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model, data: TextData, opts: dict[str, Any]) -> dict[str, Any]:
+        corpus, vocab, split = data
         docs = limited(self.documents(corpus, vocab, split, model.config.max_sents), opts["limit"])
         r = self.doc_scores(model, docs, opts["batch"], opts["device"])
         return {
@@ -224,7 +234,9 @@ class Recipe(TextRecipe):
             "(an autoencoder, not a density: not comparable to a language model's perplexity)",
         }
 
-    def write_samples(self, model, corpus: TextCorpus, vocab: Vocab, n: int, opts: dict[str, Any], generator) -> str:
+    def generate(self, model, n: int, opts: dict[str, Any]) -> str:
+        corpus, vocab, _ = self.data_of(opts["meta"])
+        generator = self.generator(opts)
         device = next(model.parameters()).device
         docs = self.documents(corpus, vocab, "test", model.config.max_sents)
         rng = np.random.default_rng(int(generator.initial_seed()))

@@ -12,8 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from irkit.generative.text.common import TextRecipe, decode_loop, exact_scores, limited, sequence_nll
-from irkit.generative.text.data import TextCorpus, Vocab
+from irkit.generative.text.common import TextData, TextRecipe, decode_loop, exact_scores, limited, sequence_nll
 
 
 @dataclass
@@ -60,11 +59,14 @@ class Recipe(TextRecipe):
     def build(self, config: LSTMLMConfig) -> LSTMLM:
         return LSTMLM(config)
 
-    def score(self, model, corpus: TextCorpus, vocab: Vocab, split: str, opts: dict[str, Any]) -> dict[str, Any]:
+    def score(self, model, data: TextData, opts: dict[str, Any]) -> dict[str, Any]:
+        corpus, vocab, split = data
         encoded = limited([vocab.encode(s) for s in corpus.sentences(split)], opts["limit"])
         return {**exact_scores(model, encoded, opts["batch"], opts["device"]), "estimator": "exact"}
 
-    def write_samples(self, model, corpus: TextCorpus, vocab: Vocab, n: int, opts: dict[str, Any], generator) -> str:
+    def generate(self, model, n: int, opts: dict[str, Any]) -> str:
+        corpus, vocab, _ = self.data_of(opts["meta"])
+        generator = self.generator(opts)
         how = "greedy decoding" if opts["greedy"] else "ancestral sampling, temperature 1"
         ids = model.generate(n, corpus.max_len, opts["greedy"], generator)
         lines = [f"# {self.kind}: samples", "", f"Data: {opts['meta'].get('protocol', corpus.source)}.", ""]

@@ -9,14 +9,9 @@ import pytest
 import torch
 
 from irkit.errors import InputError
-from irkit.generative.images.common import (
-    bernoulli_log_prob,
-    binary_split,
-    epoch_batches,
-    importance_nll,
-    normal_log_prob,
-    parse_options,
-)
+from irkit.generative.distributions import bernoulli_log_prob, normal_log_prob
+from irkit.generative.images.common import binary_split, epoch_batches, importance_nll
+from irkit.generative.recipe import parse_options
 
 
 def test_parse_options_types_and_unknown_keys():

@@ -13,7 +13,8 @@ from PIL import Image
 
 from irkit.errors import InputError
 from irkit.generative import registry
-from irkit.generative.images.draw import DRAW, DRAWConfig, Reader, Writer, filterbank, gaussian_kl
+from irkit.generative.distributions import gaussian_kl
+from irkit.generative.images.draw import DRAW, DRAWConfig, Reader, Writer, filterbank
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_pixelcnn import assert_causal, total_probability
 
 from irkit.errors import InputError
 from irkit.generative import registry
@@ -38,7 +37,7 @@ def test_skew_layout_and_inverse():
 
 @pytest.mark.parametrize("levels", [2, 256])
 @pytest.mark.parametrize("layer", ["row", "diagonal"])
-def test_pixelrnn_is_causal(layer, levels):
+def test_pixelrnn_is_causal(layer, levels, assert_causal):
     assert_causal(tiny(layer, levels), 5, 6)
 
 
@@ -59,7 +58,7 @@ def test_diagonal_bilstm_sees_whole_rows_above():
 
 
 @pytest.mark.parametrize("layer", ["row", "diagonal"])
-def test_density_sums_to_one(layer):
+def test_density_sums_to_one(layer, total_probability):
     net = tiny(layer, height=3, width=4)
     assert total_probability(net, 3, 4) == pytest.approx(1.0, abs=1e-4)
 

@@ -82,3 +82,54 @@ def test_same_seed_same_model():
         )
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1])
+
+
+# -- active units and two-stage training (issue 15, part 4) ------------------------------
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_latents_the_encoder_ignores_are_inactive(layers):
+    from irkit.generative.images.vae import latent_activity
+
+    model = tiny(layers)
+    mean_rows = model.q1.net[-1]  # outputs: the z1 means, then their log-variances
+    with torch.no_grad():
+        mean_rows.weight[:3].zero_()  # z1 units 0-2: the same mean for every image
+        mean_rows.bias[:3].fill_(0.7)
+        mean_rows.weight[3:8].mul_(20.0)  # the other five: means that move with the image
+    x = torch.bernoulli(torch.full((300, 1, 8, 8), 0.4), generator=torch.Generator().manual_seed(1))
+    got = latent_activity(model, x, batch=64)
+    if layers == 1:
+        assert got == {"active_units": 5, "latent_units": 8}
+    else:
+        assert got["active_units_z1"] == 5 and got["latent_units"] == 12
+        assert got["active_units"] == 5 + got["active_units_z2"]
+        q2 = model.q2.net[-1]
+        with torch.no_grad():
+            q2.weight[:4].zero_()  # every z2 mean constant too
+        assert latent_activity(model, x, batch=64)["active_units_z2"] == 0
+
+
+def test_continuing_as_iwae_loads_the_vae_weights_exactly(tmp_path):
+    from irkit.generative import registry
+    from irkit.generative.images.vae import VAE, continue_from
+
+    small = {"hidden": "16", "latent": "4"}
+    registry.recipe("vae").train("digits", tmp_path / "vae", epochs=1, device="cpu", quiet=True, options=small)
+    vae_state = torch.load(tmp_path / "vae" / "weights.pt")
+    # lr 0: the second stage cannot move a weight, so its saved weights are the loaded ones
+    opts = {**small, "k": "50", "lr": "0", "init": str(tmp_path / "vae")}
+    registry.recipe("iwae").train("digits", tmp_path / "iwae", epochs=1, device="cpu", quiet=True, options=opts)
+    iwae_state = torch.load(tmp_path / "iwae" / "weights.pt")
+    assert vae_state.keys() == iwae_state.keys()
+    assert all(torch.equal(vae_state[k], iwae_state[k]) for k in vae_state)
+    model, meta = registry.recipe("iwae").load(tmp_path / "iwae", "cpu")
+    assert model.config.k == 50 and meta["train"]["init"] == str(tmp_path / "vae")
+
+    other = VAE(VAEConfig(height=8, width=8, hidden=16, latent=6))
+    with pytest.raises(InputError, match="init model does not fit this one: latent 4 \\(here 6\\)"):
+        continue_from(other, tmp_path / "vae")
+    with pytest.raises(InputError, match="no such model folder"):
+        registry.recipe("iwae").train(
+            "digits", tmp_path / "x", epochs=1, quiet=True, options={"init": str(tmp_path / "iwae" / "nowhere")}
+        )

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from irkit.errors import InputError
-from irkit.generative.text.common import active_units, kl_weight, pad_sentences, score_latent, word_dropout
+from irkit.generative.distributions import active_units
+from irkit.generative.text.common import kl_weight, pad_sentences, score_latent, word_dropout
 from irkit.generative.text.data import BOS, EOS, PAD, UNK
 from irkit.generative.text.sentence_vae import SentenceVAE, SentenceVAEConfig
 
