@@ -1,0 +1,61 @@
+"""irkit: reproducible ranking experiments (Lucene BM25, rerankers, dense retrieval, evaluation).
+
+``import irkit`` is light: each name below is imported on first use (module
+``__getattr__``), so torch, FAISS and the JVM load only when a stage needs them.
+
+Stages (:mod:`irkit.pipeline`: ``transform(frame) -> frame``; ``>>``, ``%``, ``+``, ``*``, ``**``)::
+
+    irkit.BM25(index)                                  # queries -> run
+    irkit.DESMReranker.from_path(model_dir, index)     # run -> run (queries -> run: DESM alone)
+    irkit.IRGANReranker(model_dir, index, use="d")     # run -> run
+    irkit.DenseRetriever("docnade", faiss=dir)         # queries -> run, or run -> run
+    irkit.identity, irkit.rrf(a, b, k=60), irkit.Run(frame_or_file)
+    irkit.pipeline.parse("bm25 % 100 >> desm(model=DIR)", request)   # the text form
+
+Data: ``read_topics``, ``read_qrels``, ``read_run``, ``write_run``, ``read_documents``,
+``build_index``, ``LuceneIndex``. Experiments: ``Experiment``, ``tune`` (evaluation: :mod:`irkit.evaluate`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    # stages
+    "Transformer": "irkit.pipeline",
+    "Reranker": "irkit.pipeline",
+    "Run": "irkit.pipeline",
+    "identity": "irkit.pipeline",
+    "rrf": "irkit.pipeline",
+    "BM25": "irkit.retrieve.bm25",
+    "DESMReranker": "irkit.rerank.desm",
+    "IRGANReranker": "irkit.rerank.irgan_rank",
+    "DenseRetriever": "irkit.dense.rank",
+    # data
+    "read_topics": "irkit.io.topics",
+    "read_qrels": "irkit.io.trec",
+    "read_run": "irkit.io.trec",
+    "write_run": "irkit.io.trec",
+    "read_documents": "irkit.io.documents",
+    "build_index": "irkit.index",
+    "LuceneIndex": "irkit.index",
+    # evaluation and experiments
+    "Experiment": "irkit.experiment",
+    "tune": "irkit.tuning",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'irkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,13 +1,30 @@
-"""The one model registry: every name that ``irkit rank --model`` and ``irkit train`` accept.
+"""The one model registry: every name that ``irkit rank --model``/``--pipeline`` and ``irkit train`` accept.
 
 Entries name their code by import path, so listing models (``irkit --help``)
-imports nothing heavy. A ranking entry points at ``rank(request) -> run``; a
-training entry points at a typer command function that ``irkit train NAME`` runs.
+imports nothing heavy. An entry points at
+
+* ``build``: ``"module:function"``, ``build(options, request) -> Transformer`` (a
+  stage of :mod:`irkit.pipeline`); ``request`` (a :class:`RankRequest`) carries the
+  run-wide settings: ``--index``, ``--hits``, ``--threads``, ``--seed``, ``--quiet``;
+* ``config``: ``"module:Class"``, the model's options dataclass. ``-O key=value`` and
+  ``name(key=value)`` in a pipeline are parsed into it by the field types (unknown
+  keys and bad values: one clear line), and its ``__post_init__`` checks values;
+* ``train`` (optional): a typer command in ``irkit/cli/`` for ``irkit train NAME``;
+* ``rank`` (optional): ``rank(options, request) -> run`` where ``irkit rank --model``
+  does more than ``build(...).transform(...)`` (DESM tunes alpha when none is given);
+* ``flags``: the model's pre-``-O`` options (``--desm`` for ``model``), still accepted.
+
+Adding a model is one line at the bottom: ``add("name", "kind", "pkg.mod:build",
+"pkg.mod:Options", "help")``. An entry in the old style (``ModelEntry(name, kind,
+"module:rank", help, ("flag", ...))``, ``rank(request) -> run``) still works
+until it is converted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,24 +32,36 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from irkit.pipeline import Transformer
+
 from irkit.errors import IrkitError
+
+# Options that `irkit rank` used to take as flags; `-O key=value` replaces them.
+LEGACY_FLAGS = ("k1", "b", "desm", "variant", "alpha", "irgan", "use", "faiss", "encoder")
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    kind: str  # "retriever", "reranker" or "dense"
-    rank: str  # "module:function" taking a RankRequest, returning a run frame
-    help: str
-    options: tuple[str, ...] = ()  # model-specific `irkit rank` options it accepts
+    kind: str  # "retriever", "reranker", "dense", ...
+    rank: str | None = None  # old style: "module:function" taking a RankRequest; new style: see module docstring
+    help: str = ""
+    options: tuple[str, ...] = ()  # old style: the `irkit rank` flags it accepts
     train: str | None = None  # "module:function", a typer command for `irkit train NAME`
+    build: str | None = None  # new style: "module:function(options, request) -> Transformer"
+    config: str | None = None  # new style: "module:Class", the options dataclass
+    flags: tuple[tuple[str, str], ...] = ()  # new style: (old flag, option field) pairs
+
+    @property
+    def new_style(self) -> bool:
+        return self.build is not None
 
 
 @dataclass
 class RankRequest:
-    """Everything ``irkit rank`` hands a model; the Python API builds one too."""
+    """Everything ``irkit rank`` hands a model (and a stage builder); the Python API builds one too."""
 
-    queries: pd.DataFrame
+    queries: pd.DataFrame | None = None
     index: Path | None = None
     candidates: pd.DataFrame | None = None  # --rerank RUN
     qrels: pd.DataFrame | None = None  # for models that tune on judged topics
@@ -70,8 +99,16 @@ _ENTRIES: dict[str, ModelEntry] = {}
 def register(entry: ModelEntry) -> ModelEntry:
     if entry.name in _ENTRIES:
         raise IrkitError(f"model {entry.name!r} is registered twice")
+    if entry.build is None and entry.rank is None:
+        raise IrkitError(f"model {entry.name!r} needs a build (new style) or a rank function (old style)")
     _ENTRIES[entry.name] = entry
     return entry
+
+
+def add(name: str, kind: str, build: str, config: str, help: str, *, train: str | None = None,
+        rank: str | None = None, flags: dict[str, str] | None = None) -> ModelEntry:  # fmt: skip
+    """Register a new-style model: a stage builder and its options dataclass."""
+    return register(ModelEntry(name, kind, rank, help, (), train, build, config, tuple((flags or {}).items())))
 
 
 def names(kind: str | None = None) -> list[str]:
@@ -90,26 +127,179 @@ def resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def rank(name: str, request: RankRequest) -> pd.DataFrame:
-    """Run model ``name`` on ``request``; options it does not take are an error."""
-    entry = get(name)
-    unknown = sorted(k for k, v in request.options.items() if v is not None and k not in entry.options)
-    if unknown:
-        opts = ", ".join(f"--{k}" for k in unknown)
-        takes = ", ".join(f"--{k}" for k in entry.options) or "no model options"
-        raise IrkitError(f"{opts} does not apply to model {name!r} (it takes {takes})")
-    return resolve(entry.rank)(request)
-
-
 def trainers() -> dict[str, ModelEntry]:
     return {n: e for n, e in _ENTRIES.items() if e.train}
 
 
+# ------------------------------------------------------------------------------ options
+
+
+def options_class(entry: ModelEntry) -> type:
+    if entry.config is None:
+        raise IrkitError(f"model {entry.name!r} has no options dataclass (an old-style entry)")
+    return resolve(entry.config)
+
+
+def option_fields(entry: ModelEntry) -> list[tuple[str, str, Any]]:
+    """``(name, type name, default)`` of each option of a new-style entry."""
+    cls = options_class(entry)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        out.append((f.name, _type_name(hints[f.name]), default))
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    base = _base_type(tp)
+    return {float: "number", int: "integer", bool: "true|false", Path: "path", str: "text"}.get(base, str(base))
+
+
+def _base_type(tp: Any) -> Any:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return args[0] if args and typing.get_origin(tp) is not None else tp
+
+
+def _coerce(model: str, key: str, value: Any, tp: Any) -> Any:
+    base = _base_type(tp)
+    if value is None or not isinstance(value, str):
+        if base is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return Path(value) if base is Path and value is not None else value
+    text = value.strip()
+    if text.lower() == "none" and base is not str:
+        return None
+    try:
+        if base is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if base is float:
+            return float(text)
+        if base is int:
+            return int(text)
+        if base is Path:
+            return Path(text)
+    except ValueError:
+        raise IrkitError(f"option {key}={value!r} of model {model!r}: expected {_type_name(tp)}") from None
+    return text
+
+
+def parse_options(entry: ModelEntry, given: dict[str, Any] | None = None) -> Any:
+    """The entry's options dataclass from ``{key: value}`` (strings are parsed by field type;
+    old flag names are mapped; ``None`` means not given). Unknown keys, bad values and
+    missing required options raise :class:`IrkitError` with one line."""
+    cls = options_class(entry)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    flag_of = dict(entry.flags)
+    values: dict[str, Any] = {}
+    for key, value in (given or {}).items():
+        if value is None:
+            continue
+        name = flag_of.get(key, key)
+        if name not in fields:
+            spelled = f"--{key}" if key in LEGACY_FLAGS else f"option {key!r}"
+            takes = ", ".join(f"{n}=" for n in fields) or "no options"
+            raise IrkitError(f"{spelled} does not apply to model {entry.name!r} (it takes -O {takes})")
+        values[name] = _coerce(entry.name, name, value, hints[name])
+    for name, f in fields.items():
+        if f.metadata.get("required") and values.get(name) is None:
+            old = next((k for k, v in entry.flags if v == name), None)
+            also = f" (or --{old})" if old else ""
+            raise IrkitError(f"model {entry.name!r} needs -O {name}=...{also}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise IrkitError(f"model {entry.name!r}: {e}") from None
+
+
+# Field metadata of an option that must be given: ``model: Path | None = field(default=None, metadata=REQUIRED)``.
+REQUIRED = {"required": True}
+
+
+# ------------------------------------------------------------------------------ building
+
+
+def build(name: str, options: Any = None, request: RankRequest | None = None) -> Transformer:
+    """The stage of model ``name`` with ``options`` (a dataclass or ``{key: value}``)."""
+    entry = get(name)
+    if not entry.new_style:
+        return _LegacyStage(entry, dict(options or {}))
+    opts = options if dataclasses.is_dataclass(options) else parse_options(entry, options)
+    stage = resolve(entry.build)(opts, request or RankRequest())
+    return stage
+
+
+def rank(name: str, request: RankRequest) -> pd.DataFrame:
+    """Run model ``name`` on ``request`` (``irkit rank --model NAME``); options it does not take are an error."""
+    entry = get(name)
+    if not entry.new_style:
+        unknown = sorted(k for k, v in request.options.items() if v is not None and k not in entry.options)
+        if unknown:
+            opts = ", ".join(f"--{k}" for k in unknown)
+            takes = ", ".join(f"--{k}" for k in entry.options) or "no model options"
+            raise IrkitError(f"{opts} does not apply to model {name!r} (it takes {takes})")
+        return resolve(entry.rank)(request)
+    opts = parse_options(entry, request.options)
+    if entry.rank is not None:
+        return resolve(entry.rank)(opts, request)
+    return run_stage(resolve(entry.build)(opts, request), request)
+
+
+def run_stage(stage: Transformer, request: RankRequest) -> pd.DataFrame:
+    """``stage`` over the request's topics, or over its candidates' top ``depth`` (``--rerank``)."""
+    from irkit.frames import cut_run, run_frame
+    from irkit.pipeline import set_quiet, with_queries
+
+    set_quiet(stage, request.quiet)
+    if request.candidates is None:
+        frame = request.queries
+    else:
+        frame = with_queries(cut_run(run_frame(request.candidates), request.depth), request.queries)
+    return run_frame(stage.transform(frame))
+
+
+class _LegacyStage:
+    """An old-style entry used as a pipeline stage: its rank(request) on the input."""
+
+    def __new__(cls, entry: ModelEntry, options: dict[str, Any]):
+        from irkit.pipeline import Transformer
+
+        class Legacy(Transformer):
+            name = entry.name
+
+            def __init__(self) -> None:
+                self.request = RankRequest(options=options)
+
+            def transform(self, frame):
+                from dataclasses import replace
+
+                if "docno" in frame.columns:
+                    queries = frame[["qid", "query"]].drop_duplicates("qid")
+                    req = replace(self.request, queries=queries, candidates=frame, depth=10**9, quiet=self.quiet)
+                else:
+                    req = replace(self.request, queries=frame, quiet=self.quiet)
+                return resolve(entry.rank)(req)
+
+            def params(self):
+                return {k: v for k, v in options.items() if v is not None}
+
+        return Legacy()
+
+
 # Built-in models. Each line is the whole of a model's registration.
 # fmt: off
-register(ModelEntry("bm25", "retriever", "irkit.retrieve.bm25:rank", "BM25 over a Lucene index (Anserini defaults k1=0.9, b=0.4)", ("k1", "b")))
+add("bm25", "retriever", "irkit.retrieve.bm25:build", "irkit.retrieve.bm25:BM25Options", "BM25 over a Lucene index (Anserini defaults k1=0.9, b=0.4)")
 
-register(ModelEntry("desm", "reranker", "irkit.rerank.desm:rank", "DESM word2vec IN/OUT reranker of BM25 candidates (Mitra et al., WWW'16)", ("desm", "variant", "alpha"), train="irkit.rerank.desm:train_command"))
-register(ModelEntry("docnade", "dense", "irkit.dense.rank:docnade", "DocNADE document encoder, dense retrieval over FAISS or reranking (Lauly et al., JMLR 2016)", ("faiss", "encoder", "alpha"), train="irkit.cli.dense:train_docnade"))
-register(ModelEntry("seqae", "dense", "irkit.dense.rank:seqae", "LSTM sequence-autoencoder encoder, dense retrieval over FAISS or reranking (Dai & Le, 2015)", ("faiss", "encoder", "alpha"), train="irkit.cli.dense:train_seqae"))
-register(ModelEntry("irgan", "reranker", "irkit.rerank.irgan_cli:rank", "IRGAN generator/discriminator reranker of candidates over LETOR-style features (Wang et al., SIGIR'17)", ("irgan", "use", "desm"), train="irkit.rerank.irgan_cli:train_command"))
+add("desm", "reranker", "irkit.rerank.desm:build", "irkit.rerank.desm:DESMOptions", "DESM word2vec IN/OUT reranker of BM25 candidates (Mitra et al., WWW'16)", train="irkit.cli.desm:train_command", rank="irkit.rerank.desm:rank", flags={"desm": "model"})
+add("docnade", "dense", "irkit.dense.rank:build_docnade", "irkit.dense.rank:DenseOptions", "DocNADE document encoder, dense retrieval over FAISS or reranking (Lauly et al., JMLR 2016)", train="irkit.cli.dense:train_docnade")
+add("seqae", "dense", "irkit.dense.rank:build_seqae", "irkit.dense.rank:DenseOptions", "LSTM sequence-autoencoder encoder, dense retrieval over FAISS or reranking (Dai & Le, 2015)", train="irkit.cli.dense:train_seqae")
+add("irgan", "reranker", "irkit.rerank.irgan_rank:build", "irkit.rerank.irgan_rank:IRGANOptions", "IRGAN generator/discriminator reranker of candidates over LETOR-style features (Wang et al., SIGIR'17)", train="irkit.cli.irgan:train_command", flags={"irgan": "model"})
+add("ql", "retriever", "irkit.retrieve.ql:build_ql", "irkit.retrieve.ql:QLOptions", "Query likelihood, Dirichlet smoothing mu=1000 (Pyserini's set_qld)")
+add("bm25+rm3", "retriever", "irkit.retrieve.ql:build_bm25_rm3", "irkit.retrieve.ql:BM25RM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on BM25 (Pyserini's set_rm3)")
+add("ql+rm3", "retriever", "irkit.retrieve.ql:build_ql_rm3", "irkit.retrieve.ql:QLRM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on QL (Pyserini's set_rm3)")
+add("rm3", "retriever", "irkit.retrieve.ql:build", "irkit.retrieve.ql:PRFOptions", "RM3 on -O base=bm25|ql: bm25+rm3 and ql+rm3 as one pipeline stage, rm3(base=ql)")

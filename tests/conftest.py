@@ -109,3 +109,23 @@ def cranfield():
 @pytest.fixture(scope="session")
 def vaswani():
     return collection("vaswani")
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``cli("rank", "-i", ...)`` runs ``irkit ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from irkit.cli import main
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -110,6 +110,14 @@ def rank_cmd(
     model: Annotated[
         str, typer.Option("--model", "-m", help="A registered model (`irkit models` lists them).")
     ] = "bm25",
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-O", help="Model option key=value (repeatable; `irkit models` lists them)."),
+    ] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Option(help='A pipeline instead of --model: "bm25 % 100 >> desm(model=DIR, alpha=0.3)".'),
+    ] = None,
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index folder.")] = None,
     rerank: Annotated[Path | None, typer.Option(help="Candidate run to rerank instead of retrieving.")] = None,
     depth: Annotated[int, typer.Option(help="Candidates per topic reranked from --rerank.")] = 100,
@@ -117,41 +125,45 @@ def rank_cmd(
     qrels: Annotated[Path | None, typer.Option(help="Qrels, for models that tune on judged topics.")] = None,
     topics_format: Annotated[str, typer.Option(help="auto|trec|cacm|smart|beir|tsv")] = "auto",
     topic_field: Annotated[str, typer.Option(help="TREC topic field: title|desc|narr")] = "title",
-    k1: Annotated[float | None, typer.Option(help="[bm25] k1 (default 0.9).")] = None,
-    b: Annotated[float | None, typer.Option(help="[bm25] b (default 0.4).")] = None,
-    desm: Annotated[Path | None, typer.Option(help="(desm, irgan) DESM model folder.")] = None,
-    variant: Annotated[str | None, typer.Option(help="(desm) in-out|in-in.")] = None,
+    k1: Annotated[float | None, typer.Option(help="Deprecated: -O k1=.")] = None,
+    b: Annotated[float | None, typer.Option(help="Deprecated: -O b=.")] = None,
+    desm: Annotated[Path | None, typer.Option(help="Deprecated: -O model= (desm), -O desm= (irgan).")] = None,
+    variant: Annotated[str | None, typer.Option(help="Deprecated: -O variant=.")] = None,
     alpha: Annotated[
-        float | None, typer.Option(help="(desm, dense) mixture weight with BM25 (tuned by CV if omitted).")
+        float | None, typer.Option(help="Deprecated: -O alpha=.")
     ] = None,
-    irgan: Annotated[Path | None, typer.Option(help="(irgan) IRGAN model folder.")] = None,
-    use: Annotated[str | None, typer.Option(help="(irgan) rank with the discriminator (d) or generator (g).")] = None,
+    irgan: Annotated[Path | None, typer.Option(help="Deprecated: -O model=.")] = None,
+    use: Annotated[str | None, typer.Option(help="Deprecated: -O use=.")] = None,
     faiss: Annotated[
-        Path | None, typer.Option(help="(docnade, seqae) FAISS index built by `irkit faiss build`.")
+        Path | None, typer.Option(help="Deprecated: -O faiss=.")
     ] = None,
-    encoder: Annotated[Path | None, typer.Option(help="(docnade, seqae) encoder model folder.")] = None,
+    encoder: Annotated[Path | None, typer.Option(help="Deprecated: -O encoder=.")] = None,
     threads: Annotated[int, typer.Option(help="Search threads (default: all cores).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag in the file (default: the model name).")] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
 ) -> None:
-    """Rank topics with a model and write a TREC run file (`qid Q0 docno rank score tag`)."""
+    """Rank topics with a model (options: -O key=value) or a --pipeline, and write a TREC run file."""
     from irkit import registry
+    from irkit.cli.rank import parse_assignments
+    from irkit.cli.rank import rank as rank_with
     from irkit.io.atomic import check_output
     from irkit.io.topics import read_topics
     from irkit.io.trec import read_qrels, read_run, write_run
 
-    entry = registry.get(model)
+    given = parse_assignments(option)
+    if pipeline is None:
+        registry.get(model)  # an unknown model fails before the work
     check_output(output, force)  # fail before the work, not after
     from irkit.datasets import resolve, resolve_qrels
 
     topics = resolve(topics, "topics", quiet=quiet)  # a built-in name works too
     queries = read_topics(topics, topics_format, field=topic_field)
-    options = {
+    flags = {
         "k1": k1, "b": b, "desm": desm, "variant": variant, "alpha": alpha,
         "irgan": irgan, "use": use, "faiss": faiss, "encoder": encoder,
-    }  # fmt: skip
+    }  # fmt: skip  (deprecated spellings of -O)
     request = registry.RankRequest(
         queries=queries,
         index=index,
@@ -161,13 +173,12 @@ def rank_cmd(
         depth=depth,
         threads=threads or None,
         seed=seed,
-        options=options,
         quiet=quiet,
     )
     if hits < 1 or depth < 1:
         raise InputError("--hits and --depth must be at least 1")
-    run = registry.rank(entry.name, request)
-    write_run(run, output, tag=tag or entry.name, overwrite=force)
+    run, default_tag = rank_with(model, pipeline, given, flags, request)
+    write_run(run, output, tag=tag or default_tag, overwrite=force)
     _echo(f"wrote {len(run):,} results for {run['qid'].nunique()} topics to {output}")
 
 
@@ -241,7 +252,7 @@ def leaderboard_cmd(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Report: .md, .html, .csv or .tex (booktabs); a per-topic plot (.png) goes beside it."),
+        typer.Option("--output", "-o", help="Report: .md, .html or .csv; a per-topic plot (.png) goes beside it."),
     ] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
@@ -250,13 +261,12 @@ def leaderboard_cmd(
     import pandas as pd
 
     from irkit.evaluate.leaderboard import leaderboard, plot_differences, write_report
-    from irkit.evaluate.report import FORMATS, to_text
     from irkit.io.atomic import check_output
 
     if output is not None:
         check_output(output, force)
-        if output.suffix.lower() not in FORMATS:
-            raise InputError("report must end in .md, .html, .csv or .tex", output)
+        if output.suffix.lower() not in (".md", ".html", ".htm", ".csv"):
+            raise InputError("report must end in .md, .html or .csv", output)
     paths = [*runs, baseline] if baseline is not None and baseline not in runs else list(runs)
     loaded = _runs(paths)
     base_name = None
@@ -267,7 +277,7 @@ def leaderboard_cmd(
         loaded, q, measures, baseline=base_name, test=test, correction=correction, level=level, ties=ties
     )
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        _echo(to_text(table))
+        _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if output is not None:
         plot = None
         if base_name is not None and len(loaded) > 1:
@@ -284,7 +294,10 @@ def models_cmd() -> None:
 
     for name in registry.names():
         e = registry.get(name)
-        opts = " ".join(f"--{o}" for o in e.options)
+        if e.new_style:
+            opts = " ".join(f"-O {n}={'...' if d is None else d}" for n, _, d in registry.option_fields(e))
+        else:
+            opts = " ".join(f"--{o}" for o in e.options)
         train = " (trainable: irkit train " + name + ")" if e.train else ""
         _echo(f"{name:10s} {e.kind:9s} {e.help}{train}" + (f"\n{'':21s}options: {opts}" if opts else ""))
 

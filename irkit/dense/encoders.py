@@ -15,18 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from irkit.common import unit_rows
 from irkit.errors import InputError
-from irkit.stages import Encoder
+from irkit.pipeline import Encoder
 
 KINDS = ("docnade", "seqae")
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    # In float64: saturated sigmoid units can leave a whole vector near 1e-20,
-    # whose float32 squares underflow. Only an exactly zero vector stays zero.
-    x = x.astype(np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+_unit = unit_rows  # float64 inside: saturated sigmoid units can leave a vector near 1e-20
 
 
 class DenseEncoder(Encoder):

@@ -1,19 +1,21 @@
 """Fuse runs: reciprocal rank fusion and score interpolation tuned by cross-validation.
 
+These are the run-file forms of the pipeline operators (:mod:`irkit.pipeline`), which
+hold the arithmetic once; ``irkit fuse`` uses them:
+
 * RRF (Cormack et al., SIGIR 2009): ``score(d) = sum_r w_r / (k + rank_r(d))``,
-  ``k = 60``; a document a run did not retrieve adds nothing. Needs no tuning.
+  ``k = 60``; a document a run did not retrieve adds nothing (``irkit.rrf(a, b)``).
 * Interpolation: ``score(d) = sum_r w_r * s_r(d)`` with each run's scores
-  min-max normalised per topic to [0, 1] (a document a run did not retrieve
-  gets 0 from it). With two runs, ``alpha`` weights the first, ``1 - alpha``
-  the second.
-* :func:`tune_interpolation` picks ``alpha`` on a grid by k-fold
-  cross-validation over judged topics: each topic is fused with the ``alpha``
-  that did best on the *other* folds, so the reported figure is not tuned on
-  the topics it is measured on.
+  :func:`irkit.pipeline.minmax` normalised per topic to [0, 1] (a flat topic maps
+  to 1; a document a run did not retrieve gets 0 from it): ``w1 * a + w2 * b``.
+  With two runs, ``alpha`` weights the first, ``1 - alpha`` the second.
+* :func:`tune_interpolation` picks ``alpha`` with :func:`irkit.tuning.tune`: each topic
+  is fused with the ``alpha`` that did best on the *other* folds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +23,8 @@ import pandas as pd
 
 from irkit.errors import InputError
 from irkit.frames import cut_run, rank_run, run_frame
+from irkit.pipeline import Run, rrf_scores, weighted_sum
+from irkit.pipeline import minmax as _minmax
 
 METHODS = ("rrf", "interpolate")
 
@@ -42,28 +46,20 @@ def _weights(weights: Sequence[float] | None, n: int) -> np.ndarray:
     return w
 
 
-def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    fused = pd.concat(parts, ignore_index=True).groupby(["qid", "docno"], as_index=False, sort=False)["score"].sum()
-    return run_frame(fused)
-
-
 def rrf(
     runs: Sequence[pd.DataFrame], k: float = 60.0, depth: int = 1000, weights: Sequence[float] | None = None
 ) -> pd.DataFrame:
     """Reciprocal rank fusion of ``runs`` (each cut to ``depth``)."""
-    if k < 0:
-        raise InputError("RRF's k must be non-negative")
+    if not (math.isfinite(k) and k >= 0):  # nan and inf are refused too
+        raise InputError(f"RRF's k must be a non-negative number (got {k})")
     prepared = _prepared(runs, depth)
-    w = np.ones(len(prepared)) if weights is None else _weights(weights, len(prepared))
-    return _combine([r.assign(score=wi / (k + r["rank"])) for r, wi in zip(prepared, w, strict=True)])
+    w = None if weights is None else _weights(weights, len(prepared))
+    return run_frame(rrf_scores(prepared, k, w))
 
 
 def minmax(run: pd.DataFrame) -> pd.DataFrame:
-    """Scores mapped per topic to [0, 1] (a topic whose scores are all equal gets 1)."""
-    g = run.groupby("qid", sort=False)["score"]
-    lo, hi = g.transform("min"), g.transform("max")
-    span = hi - lo
-    return run.assign(score=np.where(span > 0, (run["score"] - lo) / span.where(span > 0, 1.0), 1.0))
+    """``run`` with its scores mapped per topic to [0, 1] by :func:`irkit.pipeline.minmax` (flat: 1)."""
+    return run.assign(score=_minmax(run))
 
 
 def interpolate(
@@ -71,10 +67,7 @@ def interpolate(
 ) -> pd.DataFrame:
     """Weighted sum of per-topic min-max normalised scores (equal weights by default)."""
     prepared = _prepared(runs, depth)
-    w = _weights(weights, len(prepared))
-    return _combine(
-        [minmax(r).assign(score=lambda x, wi=wi: wi * x["score"]) for r, wi in zip(prepared, w, strict=True)]
-    )
+    return run_frame(weighted_sum(prepared, list(_weights(weights, len(prepared)))))
 
 
 def tune_interpolation(
@@ -93,63 +86,15 @@ def tune_interpolation(
     fold], "alpha_all": best on all judged topics, "folds": k, "measure": ...}``.
     Topics without judgements are fused with ``alpha_all``.
     """
-    import ir_measures
+    from irkit.tuning import ALPHA_GRID, tune
 
-    from irkit.evaluate import parse_measures
-    from irkit.frames import qrels_frame
-
-    ms = parse_measures(measure)
-    if len(ms) != 1:
-        raise InputError("tune on one measure")
-    grid = np.round(np.linspace(0.0, 1.0, 21), 4) if grid is None else np.asarray(grid, dtype=np.float64)
-    a, b = (minmax(r) for r in _prepared([first, second], depth))
-    both = a[["qid", "docno", "score"]].merge(
-        b[["qid", "docno", "score"]], on=["qid", "docno"], how="outer", suffixes=("_a", "_b")
-    )
-    both = both.fillna({"score_a": 0.0, "score_b": 0.0}).sort_values(["qid", "docno"], kind="stable")
-    # One array per topic, docnos ascending: a stable sort on the score then breaks ties by docno, as irkit does.
-    topics = {
-        q: (g["docno"].to_numpy(dtype=object), g["score_a"].to_numpy(), g["score_b"].to_numpy())
-        for q, g in both.groupby("qid", sort=True)
-    }
-    q = qrels_frame(qrels)
-    judged = sorted(set(topics) & set(q["qid"]))
-    if len(judged) < 2:
-        raise InputError(f"tuning needs at least 2 judged topics in the runs (found {len(judged)})")
-    k = max(2, min(folds, len(judged)))
-
-    def ranked(topic: str, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        docnos, sa, sb = topics[topic]
-        s = alpha * sa + (1 - alpha) * sb
-        order = np.argsort(-s, kind="stable")[:depth]
-        return docnos[order], s[order]
-
-    # The evaluator converts the qrels once; each alpha hands it plain dicts (rank order as scores).
-    evaluator = ir_measures.evaluator(
-        ms, q.rename(columns={"qid": "query_id", "docno": "doc_id", "label": "relevance"})
-    )
-    scores = np.zeros((len(grid), len(judged)))
-    pos = {t: i for i, t in enumerate(judged)}
-    for gi, alpha in enumerate(grid):
-        run = {}
-        for t in judged:
-            docnos, _ = ranked(t, float(alpha))
-            run[t] = dict(zip(docnos.tolist(), (-np.arange(len(docnos), dtype=np.float64)).tolist(), strict=True))
-        for m in evaluator.iter_calc(run):
-            scores[gi, pos[m.query_id]] = float(m.value)
-    order = np.random.default_rng(seed).permutation(len(judged))
-    fold_of = np.empty(len(judged), dtype=np.int64)
-    for f, chunk in enumerate(np.array_split(order, k)):
-        fold_of[chunk] = f
-    alphas = [float(grid[int(np.argmax(scores[:, fold_of != f].mean(1)))]) for f in range(k)]
-    alpha_all = float(grid[int(np.argmax(scores.mean(1)))])
-    choice = {t: alphas[fold_of[pos[t]]] if t in pos else alpha_all for t in topics}
-    parts = []
-    for t, alpha in choice.items():
-        docnos, s = ranked(t, alpha)
-        parts.append(pd.DataFrame({"qid": t, "docno": docnos, "score": s}))
-    out = run_frame(pd.concat(parts, ignore_index=True))
-    return out, {"alphas": alphas, "alpha_all": alpha_all, "folds": k, "measure": str(ms[0])}
+    a, b = (Run(r) for r in _prepared([first, second], depth))
+    queries = pd.DataFrame({"qid": sorted(set(a.run["qid"]) | set(b.run["qid"]))}).assign(query="")
+    values = ALPHA_GRID if grid is None else [float(x) for x in grid]
+    tuned = tune(lambda alpha: (alpha * a + (1 - alpha) * b) % depth, {"alpha": values}, queries, qrels,
+                 measure=measure, folds=folds, seed=seed)  # fmt: skip
+    info = {"alphas": tuned.fold_alphas, "alpha_all": tuned.alpha, "folds": tuned.folds, "measure": tuned.measure}
+    return run_frame(tuned.run), info
 
 
 def fuse(

@@ -18,40 +18,12 @@ import numpy as np
 
 from irkit.errors import InputError
 
+# The one analyser lives beside the index it reproduces; the dense encoders use it without an index.
+from irkit.index.lucene import Analyzer, analyzer
+
+__all__ = ["ANALYZER", "Analyzer", "Vocab", "analyzer", "index_tokens"]
+
 ANALYZER = "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)"
-
-
-class Analyzer:
-    """Anserini's default English analysis in the in-process JVM."""
-
-    def __init__(self) -> None:
-        from irkit import _java
-
-        self._analyzer = _java.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
-        self._utils = _java.autoclass("io.anserini.analysis.AnalyzerUtils")
-
-    def __call__(self, text: str) -> list[str]:
-        if not text or not text.strip():
-            return []
-        # One JNI call: List.toString() gives "[a, b]"; analysed tokens never hold ", ".
-        joined = self._utils.analyze(self._analyzer, text).toString()[1:-1]
-        return joined.split(", ") if joined else []
-
-    def many(self, texts: Iterable[str], desc: str = "analysing", quiet: bool = False) -> list[list[str]]:
-        from irkit.progress import progress
-
-        return [self(t) for t in progress(texts, desc=desc, unit="doc", disable=quiet)]
-
-
-_ANALYZER: Analyzer | None = None
-
-
-def analyzer() -> Analyzer:
-    """The process-wide analyser (the JVM starts on first use)."""
-    global _ANALYZER
-    if _ANALYZER is None:
-        _ANALYZER = Analyzer()
-    return _ANALYZER
 
 
 def index_tokens(index, docnos: Sequence[str] | None = None, quiet: bool = False) -> tuple[list[str], list[list[str]]]:

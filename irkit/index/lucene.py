@@ -222,19 +222,13 @@ class LuceneIndex:
             out.append(json.loads(value).get(CONTENTS, "") if value and value.startswith("{") else value or "")
         return out
 
-    @cached_property
+    @property
     def _analyzer(self):
-        return _java.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+        return analyzer().java
 
     def analyze(self, text: str) -> list[str]:
         """Tokens of ``text`` after the index's analysis (Porter stemming, stopwords removed)."""
-        if not text.strip():
-            return []
-        Utils = _java.autoclass("io.anserini.analysis.AnalyzerUtils")
-        # One JNI call for List.toString() ("[a, b]") instead of one per token;
-        # analysed tokens never contain ", ".
-        joined = Utils.analyze(self._analyzer, text).toString()[1:-1]
-        return joined.split(", ") if joined else []
+        return analyzer()(text)
 
     def doc_freq(self, term: str) -> int:
         """Number of documents containing the analysed ``term``."""
@@ -262,6 +256,37 @@ class LuceneIndex:
                     tv[t.utf8ToString()] = int(it.totalTermFreq())
             out.append(tv)
         return out
+
+
+class Analyzer:
+    """Anserini's default English analysis (Porter stemmer, Lucene English stopwords) in the
+    in-process JVM: the one analyser of irkit (indexes, BM25 queries, DESM, features, dense encoders)."""
+
+    def __init__(self) -> None:
+        self.java = _java.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+        self._utils = _java.autoclass("io.anserini.analysis.AnalyzerUtils")
+
+    def __call__(self, text: str) -> list[str]:
+        if not text or not text.strip():
+            return []
+        # One JNI call for List.toString() ("[a, b]") instead of one per token;
+        # analysed tokens never contain ", ".
+        joined = self._utils.analyze(self.java, text).toString()[1:-1]
+        return joined.split(", ") if joined else []
+
+    def many(self, texts, desc: str = "analysing", quiet: bool = False) -> list[list[str]]:
+        return [self(t) for t in progress(texts, desc=desc, unit="doc", disable=quiet)]
+
+
+_ANALYZER: Analyzer | None = None
+
+
+def analyzer() -> Analyzer:
+    """The process-wide analyser (the JVM starts on first use)."""
+    global _ANALYZER
+    if _ANALYZER is None:
+        _ANALYZER = Analyzer()
+    return _ANALYZER
 
 
 def _java_message(e: Exception) -> str:

@@ -36,28 +36,28 @@ import dataclasses
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import typer
 
+from irkit.common import unit_rows
 from irkit.errors import InputError, IrkitError
-from irkit.frames import cut_run, queries_frame, rank_run, run_frame
+from irkit.frames import cut_run, queries_frame, run_frame
+from irkit.pipeline import Reranker, is_run, with_queries
 from irkit.progress import log, progress
-from irkit.registry import RankRequest
-from irkit.stages import Reranker
+from irkit.registry import REQUIRED, RankRequest
 
 if TYPE_CHECKING:
     from irkit.index.lucene import LuceneIndex
+    from irkit.tuning import Tuned
 
 KIND = "desm"
 VARIANTS = ("in-out", "in-in")
 IN_FILE, OUT_FILE, VOCAB_FILE = "in.npy", "out.npy", "vocab.txt"
-ALPHA_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 TUNE_MEASURE = "AP"
 MAX_SENTENCE = 10_000  # gensim silently truncates longer sentences; we split them instead
 
@@ -104,8 +104,8 @@ class DESM:
         self.meta = meta or {}
         self.w_in = np.ascontiguousarray(w_in, dtype=np.float32)
         self.w_out = np.ascontiguousarray(w_out, dtype=np.float32)
-        self.unit_in = _unit_rows(self.w_in)
-        self.unit_out = _unit_rows(self.w_out)
+        self.unit_in = unit_rows(self.w_in)
+        self.unit_out = unit_rows(self.w_out)
         # (index folder, side) -> centroid cache; shared by every reranker on this model
         self._centroids: dict[tuple[str, str], _CentroidCache] = {}
 
@@ -154,7 +154,7 @@ class DESM:
         counts = sparse.csr_matrix(
             (np.ones(len(cols), dtype=np.float32), cols, indptr), shape=(len(ids), len(self.vocab))
         )
-        return _unit_rows(np.asarray(counts @ side, dtype=np.float32))
+        return unit_rows(np.asarray(counts @ side, dtype=np.float32))
 
     # ------------------------------------------------------------ saving and loading
 
@@ -234,11 +234,6 @@ def words(tokens: list[str]) -> list[str]:
     return [t for t in tokens if len(t) > 1 and not _DIGIT.search(t)]
 
 
-def _unit_rows(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return (m / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
-
-
 # ------------------------------------------------------------------ analysis caches
 
 # index folder -> {docno: analysed tokens}; analysis (one JNI call per text) is the
@@ -304,19 +299,35 @@ class _CentroidCache:
 # ------------------------------------------------------------------------- reranker
 
 
+@dataclass
+class DESMOptions:
+    """``-O`` options of ``desm`` (``irkit rank -m desm -O model=DIR``, ``desm(model=DIR, alpha=0.3)``)."""
+
+    model: Path | None = field(default=None, metadata=REQUIRED)  # the folder of `irkit train desm`
+    variant: str = "in-out"
+    alpha: float | None = None  # None: DESM alone (in a pipeline); `irkit rank --model desm` tunes it on --qrels
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise IrkitError(f"unknown DESM variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
+        if self.alpha is not None and not 0.0 <= float(self.alpha) <= 1.0:
+            raise IrkitError(f"--alpha must lie in [0, 1] (got {self.alpha})")
+
+
 class DESMReranker(Reranker):
     """Reranks candidates by DESM, or by ``alpha * DESM + (1 - alpha) * run score``.
 
-    :meth:`score` returns pure DESM scores when ``alpha == 1`` (the default);
-    :meth:`rerank` mixes with the candidate run's scores; :meth:`search` ranks a
-    whole collection by DESM alone.
+    As a stage (:mod:`irkit.pipeline`), ``transform(run)`` reranks the run's
+    candidates and ``transform(queries)`` ranks the whole collection by DESM alone
+    (its top ``hits``). Scores are mixed after :func:`irkit.pipeline.minmax` per query;
+    a query with no word in the vocabulary keeps the run's order. :meth:`score` returns
+    pure DESM scores when given pairs without a ``score`` column and ``alpha == 1``.
     """
 
     name = "desm"
 
-    def __init__(
-        self, model: DESM, index: LuceneIndex | str | os.PathLike[str], variant: str = "in-out", alpha: float = 1.0
-    ):
+    def __init__(self, model: DESM, index: LuceneIndex | str | os.PathLike[str], variant: str = "in-out",
+                 alpha: float = 1.0, hits: int = 1000):  # fmt: skip
         from irkit.index.lucene import LuceneIndex
 
         if variant not in VARIANTS:
@@ -325,7 +336,7 @@ class DESMReranker(Reranker):
             raise IrkitError(f"--alpha must lie in [0, 1] (got {alpha})")
         self.model = model
         self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
-        self.variant, self.alpha = variant, float(alpha)
+        self.variant, self.alpha, self.hits = variant, float(alpha), int(hits)
         key = (_index_key(self.index), variant)
         if key not in model._centroids:
             model._centroids[key] = _CentroidCache(model, self.index, variant)
@@ -334,9 +345,21 @@ class DESMReranker(Reranker):
 
     @classmethod
     def from_path(cls, model_dir: str | os.PathLike[str], index: LuceneIndex | str | os.PathLike[str],
-                  variant: str = "in-out", alpha: float = 1.0) -> DESMReranker:  # fmt: skip
+                  variant: str = "in-out", alpha: float = 1.0, hits: int = 1000) -> DESMReranker:  # fmt: skip
         """A reranker from a model folder written by ``irkit train desm``."""
-        return cls(DESM.load(model_dir), index, variant=variant, alpha=alpha)
+        reranker = cls(DESM.load(model_dir), index, variant=variant, alpha=alpha, hits=hits)
+        reranker.path = Path(model_dir)
+        return reranker
+
+    path: Path | None = None
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.path} if self.path is not None else {}
+        if self.variant != "in-out":
+            out["variant"] = self.variant
+        if self.alpha != 1.0:
+            out["alpha"] = self.alpha
+        return out
 
     # -------------------------------------------------------------- scoring
 
@@ -344,7 +367,7 @@ class DESMReranker(Reranker):
         """Mean unit IN vectors of the queries and how many known words each has (kept in ``oov``)."""
         keep = words if self.model.config.words_only else list
         q, known, total = self.model.query_vectors([keep(self.index.analyze(t)) for t in texts])
-        self.oov = {qid: (int(k), int(t)) for qid, k, t in zip(qids, known, total, strict=True)}
+        self.oov.update({qid: (int(k), int(t)) for qid, k, t in zip(qids, known, total, strict=True)})
         return q, known
 
     def desm_scores(self, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -364,22 +387,15 @@ class DESMReranker(Reranker):
         return scores, known[qi] > 0
 
     def score(self, pairs: pd.DataFrame) -> np.ndarray:
-        """DESM scores of the pairs (``qid, query, docno``); with ``alpha < 1`` the frame must
-        also carry the candidates' ``score`` column to mix with."""
+        """Scores of the pairs (``qid, query, docno``, whole queries): with the candidates'
+        ``score`` column, ``alpha * minmax(DESM) + (1 - alpha) * minmax(score)`` per query (a
+        query with no known word keeps its score order); without it, pure DESM (``alpha == 1``)."""
         scores, known = self.desm_scores(pairs)
-        if self.alpha == 1.0:
-            return scores
         if "score" not in pairs.columns:
+            if self.alpha == 1.0:
+                return scores
             raise IrkitError("mixing DESM with BM25 (alpha < 1) needs the candidates' scores: use rerank(queries, run)")
         return _mix(pairs["qid"].to_numpy(), scores, pairs["score"].to_numpy(dtype=np.float64), known, self.alpha)
-
-    def _pairs(self, queries: pd.DataFrame, run: pd.DataFrame, depth: int) -> pd.DataFrame:
-        queries = queries_frame(queries)
-        cand = cut_run(run_frame(run), depth)
-        missing = sorted(set(cand["qid"]) - set(queries["qid"]))
-        if missing:
-            raise InputError(f"the run has topics that the topics file lacks: {missing[:5]}")
-        return cand.merge(queries, on="qid", how="left")
 
     def _report_oov(self, quiet: bool) -> None:
         words = sum(t for _, t in self.oov.values())
@@ -390,24 +406,26 @@ class DESMReranker(Reranker):
             msg += f"; {len(lost)} topic(s) with no known word keep the run's order: {lost[:5]}"
         log(msg, quiet)
 
-    def rerank(self, queries: pd.DataFrame, run: pd.DataFrame, depth: int = 100, quiet: bool = False) -> pd.DataFrame:
-        """Rerank each query's top ``depth`` candidates by ``alpha * DESM + (1 - alpha) * score``
-        (min-max normalised per query); queries with no known word keep the run's order."""
-        pairs = self._pairs(queries, run, depth)
-        desm, known = self.desm_scores(pairs)
-        self._report_oov(quiet)
-        mixed = _mix(pairs["qid"].to_numpy(), desm, pairs["score"].to_numpy(dtype=np.float64), known, self.alpha)
-        return run_frame(pairs[["qid", "docno"]].assign(score=mixed))
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A run -> its candidates reranked (batched by the base class); queries -> :meth:`search`."""
+        if not is_run(frame):
+            return self.search(frame, hits=self.hits, quiet=self.quiet)
+        self.oov = {}
+        out = self.rerank_pairs(self.pairs(frame))
+        self._report_oov(self.quiet)
+        return out
 
-    def search(self, queries: pd.DataFrame, hits: int = 1000, quiet: bool = False) -> pd.DataFrame:
+    def search(self, queries: pd.DataFrame, hits: int | None = None, quiet: bool | None = None) -> pd.DataFrame:
         """Rank the whole collection by DESM alone (the setting in which the paper warns of false
         positives). Queries with no known word return nothing."""
+        quiet = self.quiet if quiet is None else quiet
         queries = queries_frame(queries)
         docnos = self.index.docnos
         centroids = self._cache.lookup(docnos)
+        self.oov = {}
         q, known = self._queries(list(queries["qid"]), list(queries["query"]))
         self._report_oov(quiet)
-        hits = min(int(hits), len(docnos))
+        hits = min(self.hits if hits is None else int(hits), len(docnos))
         parts = []
         for i, qid in enumerate(
             progress(list(queries["qid"]), desc="DESM (whole collection)", unit="q", disable=quiet)
@@ -424,80 +442,31 @@ class DESMReranker(Reranker):
     # -------------------------------------------------------------- tuning alpha
 
     def tune(self, queries: pd.DataFrame, run: pd.DataFrame, qrels: pd.DataFrame, depth: int = 100,
-             folds: int = 5, seed: int = 0, measure: str = TUNE_MEASURE, quiet: bool = False) -> AlphaTuning:  # fmt: skip
-        """Choose ``alpha`` by ``folds``-fold cross-validation over judged topics.
+             folds: int = 5, seed: int = 0, measure: str = TUNE_MEASURE, quiet: bool = False) -> Tuned:  # fmt: skip
+        """Choose ``alpha`` in :data:`irkit.tuning.ALPHA_GRID` by cross-validation over judged topics
+        (:func:`irkit.tuning.tune`); the returned run is a fair held-out run."""
+        from irkit.tuning import ALPHA_GRID, tune
 
-        Each fold's topics are ranked with the alpha (from :data:`ALPHA_GRID`) that maximises
-        the mean ``measure`` on the other folds, so the returned run is a fair held-out run;
-        unjudged topics get the alpha that is best on all judged topics. Ties go to the smaller
-        alpha (closer to the run's own order).
-        """
-        from irkit.evaluate import evaluate
-
-        pairs = self._pairs(queries, run, depth)
-        desm, known = self.desm_scores(pairs)
+        cand = with_queries(cut_run(run_frame(run), depth), queries)
+        before = self.quiet
+        self.quiet = True  # one line below instead of a report per grid point
+        try:
+            tuned = tune(self, {"alpha": ALPHA_GRID}, cand, qrels, measure=measure, folds=folds, seed=seed)
+        finally:
+            self.quiet = before
         self._report_oov(quiet)
-        qids = pairs["qid"].to_numpy()
-        base = pairs["score"].to_numpy(dtype=np.float64)
-        judged = sorted(set(pairs["qid"]) & set(qrels["qid"]))
-        if len(judged) < 2:
-            raise IrkitError(f"tuning alpha needs at least 2 judged topics in the run; found {len(judged)}")
-        folds = max(2, min(int(folds), len(judged)))
-        table = np.zeros((len(ALPHA_GRID), len(judged)))
-        for a, alpha in enumerate(ALPHA_GRID):
-            mixed = run_frame(pairs[["qid", "docno"]].assign(score=_mix(qids, desm, base, known, alpha)))
-            per_q = evaluate(mixed, qrels, measure, per_query=True).set_index("qid").iloc[:, 0]
-            table[a] = per_q.reindex(judged).fillna(0.0).to_numpy()
-        rng = np.random.default_rng(seed)
-        fold_of = np.empty(len(judged), dtype=np.int64)
-        fold_of[rng.permutation(len(judged))] = np.arange(len(judged)) % folds
-        fold_alpha = []
-        alpha_of = {}
-        for f in range(folds):
-            train = fold_of != f
-            best = float(ALPHA_GRID[int(np.argmax(table[:, train].mean(axis=1)))])
-            fold_alpha.append(best)
-            alpha_of.update({judged[i]: best for i in np.flatnonzero(~train)})
-        overall = float(ALPHA_GRID[int(np.argmax(table.mean(axis=1)))])
-        per_pair = pd.Series(qids).map(alpha_of).fillna(overall).to_numpy()
-        mixed = run_frame(pairs[["qid", "docno"]].assign(score=_mix(qids, desm, base, known, per_pair)))
-        result = AlphaTuning(run=mixed, fold_alphas=fold_alpha, alpha=overall, measure=measure, topics=len(judged))
-        log(result.describe(), quiet)
-        return result
-
-
-@dataclass
-class AlphaTuning:
-    """The outcome of :meth:`DESMReranker.tune`."""
-
-    run: pd.DataFrame  # the cross-validated run (each fold ranked with alpha tuned on the others)
-    fold_alphas: list[float]
-    alpha: float  # best on all judged topics (used for unjudged topics)
-    measure: str
-    topics: int
-
-    def describe(self) -> str:
-        folds = " ".join(f"{a:.2f}" for a in self.fold_alphas)
-        return (
-            f"DESM alpha by {len(self.fold_alphas)}-fold cross-validation on {self.measure} over {self.topics} judged "
-            f"topics: {folds} (per fold); {self.alpha:.2f} on all judged topics"
-        )
-
-
-def _minmax(qids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    s = pd.Series(values)
-    g = s.groupby(qids, sort=False)
-    lo, hi = g.transform("min").to_numpy(), g.transform("max").to_numpy()
-    span = hi - lo
-    return np.where(span > 0, (values - lo) / np.where(span > 0, span, 1.0), 0.0)
+        log(tuned.describe("DESM"), quiet)
+        return tuned
 
 
 def _mix(
     qids: np.ndarray, desm: np.ndarray, base: np.ndarray, known: np.ndarray, alpha: float | np.ndarray
 ) -> np.ndarray:
-    """``alpha * DESM + (1 - alpha) * base`` after min-max normalisation per query; a query with
-    no known word keeps its base order."""
-    d, b = _minmax(qids, desm), _minmax(qids, base)
+    """``alpha * DESM + (1 - alpha) * base`` after :func:`irkit.pipeline.minmax` per query; a query
+    with no known word keeps its base order."""
+    from irkit.pipeline import minmax_values
+
+    d, b = minmax_values(qids, desm), minmax_values(qids, base)
     alpha = np.where(known, alpha, 0.0)
     return alpha * d + (1.0 - alpha) * b
 
@@ -588,70 +557,32 @@ def train(sentences: list[list[str]], config: DESMConfig | None = None, quiet: b
     return DESM(list(model.wv.index_to_key), model.wv.vectors, model.syn1neg, config, counts=counts, meta=meta)
 
 
-def train_command(
-    index: Annotated[Path, typer.Option("--index", "-i", help="Lucene index whose documents are the training text.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to write.")],
-    corpus: Annotated[
-        list[Path] | None, typer.Option(help="Extra plain-text file (one text per line); repeatable.")
-    ] = None,
-    dim: Annotated[int, typer.Option(help="Embedding dimensions.")] = DESMConfig.dim,
-    window: Annotated[int, typer.Option(help="Context window (words each side).")] = DESMConfig.window,
-    epochs: Annotated[int, typer.Option(help="Passes over the text.")] = DESMConfig.epochs,
-    min_count: Annotated[int, typer.Option(help="Ignore words rarer than this.")] = DESMConfig.min_count,
-    negative: Annotated[int, typer.Option(help="Negative samples per word (must be >= 1).")] = 5,
-    skipgram: Annotated[bool, typer.Option("--skipgram/--cbow", help="Skip-gram or CBOW (the paper's).")] = False,
-    words_only: Annotated[
-        bool, typer.Option("--words-only/--all-tokens", help="Drop tokens with a digit and one-letter tokens.")
-    ] = True,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    workers: Annotated[int, typer.Option(help="Training threads; 1 makes the vectors reproducible.")] = 1,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")] = False,
-) -> None:
-    """Train DESM word embeddings (gensim word2vec, IN and OUT matrices) on an indexed collection."""
-    from irkit.index.lucene import LuceneIndex
-    from irkit.io.atomic import check_output
-
-    check_output(output, force)
-    idx = LuceneIndex(index)
-    config = DESMConfig(dim=dim, window=window, epochs=epochs, min_count=min_count, negative=negative,
-                        sg=int(skipgram), seed=seed, workers=workers, words_only=words_only)  # fmt: skip
-    model = train(training_texts(idx, corpus or [], words_only=config.words_only, quiet=quiet), config, quiet=quiet)
-    model.meta["index"] = str(idx.path.resolve())
-    model.save(output, overwrite=force)
-    m = model.meta
-    typer.echo(
-        f"trained DESM ({'skip-gram' if skipgram else 'CBOW'}): {len(model.vocab):,} words x {dim} dimensions "
-        f"on {m['training_words']:,} words in {m['training_seconds']:.1f} s; wrote {output}"
-    )
-
-
 # ---------------------------------------------------------------------- irkit rank
 
 
-def rank(request: RankRequest) -> pd.DataFrame:
-    """``irkit rank --model desm``: rerank ``--rerank`` candidates (DESM, or mixed with their
-    scores by ``--alpha``, tuned by cross-validation on ``--qrels`` when omitted), or rank the
-    whole collection by DESM alone when no candidates are given."""
-    from irkit.index.lucene import LuceneIndex
-    from irkit.io.trec import normalise_docnos
+def build(options: DESMOptions, request: RankRequest) -> DESMReranker:
+    """The registry's builder: a DESM reranker over ``--index`` (``alpha`` 1 when not given)."""
+    alpha = 1.0 if options.alpha is None else options.alpha
+    return DESMReranker.from_path(options.model, request.require_index(), options.variant, alpha, hits=request.hits)
 
-    index = LuceneIndex(request.require_index())
-    variant = request.option("variant", "in-out")
-    alpha = request.option("alpha")
-    reranker = DESMReranker.from_path(
-        request.require("desm"), index, variant=variant, alpha=1.0 if alpha is None else alpha
-    )
-    if request.candidates is None:
-        if alpha is not None and alpha != 1.0:
-            raise IrkitError("--alpha mixes DESM with the candidates' scores; give --rerank RUN")
-        return reranker.search(request.queries, hits=request.hits, quiet=request.quiet)
-    if alpha is not None:
-        return reranker.rerank(request.queries, request.candidates, depth=request.depth, quiet=request.quiet)
+
+def rank(options: DESMOptions, request: RankRequest) -> pd.DataFrame:
+    """``irkit rank --model desm``: rerank ``--rerank`` candidates (DESM, or mixed with their
+    scores by ``alpha``, tuned by cross-validation on ``--qrels`` when omitted), or rank the
+    whole collection by DESM alone when no candidates are given."""
+    from irkit.io.trec import normalise_docnos
+    from irkit.registry import run_stage
+
+    reranker = build(options, request)
+    reranker.quiet = request.quiet
+    if request.candidates is None and options.alpha is not None and options.alpha != 1.0:
+        raise IrkitError("--alpha mixes DESM with the candidates' scores; give --rerank RUN")
+    if request.candidates is None or options.alpha is not None:
+        return run_stage(reranker, request)
     if request.qrels is None:
         raise IrkitError("give --alpha, or --qrels to choose it by cross-validation over topics")
-    qrels, _ = normalise_docnos(request.qrels, set(index.docnos))
+    qrels, _ = normalise_docnos(request.qrels, set(reranker.index.docnos))
     tuned = reranker.tune(
         request.queries, request.candidates, qrels, depth=request.depth, seed=request.seed, quiet=request.quiet
     )
-    return rank_run(tuned.run)
+    return run_frame(tuned.run)

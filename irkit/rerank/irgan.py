@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irkit.common import natural_key
 from irkit.errors import InputError, IrkitError
 from irkit.io.letor import Features
 from irkit.progress import log
@@ -618,15 +619,11 @@ class IRGANModel:
         return out
 
 
-def _natural(q: str) -> tuple:
-    return (0, int(q), "") if q.isdigit() else (1, 0, q)
-
-
 def split_folds(qids, folds: int, seed: int) -> list[list[str]]:
-    """Topics dealt into ``folds`` folds after a seeded shuffle."""
-    ordered = sorted(set(qids), key=_natural)
-    order = np.random.default_rng(seed).permutation(len(ordered))
-    return [sorted((ordered[i] for i in order[k::folds]), key=_natural) for k in range(folds)]
+    """Topics dealt into ``folds`` folds after a seeded shuffle (irkit's one fold rule)."""
+    from irkit.tuning import split_folds as deal
+
+    return deal(qids, folds, seed)
 
 
 def plan(trainable: list[str], folds: int, full: bool, config: IRGANConfig) -> list[Part]:
@@ -635,10 +632,10 @@ def plan(trainable: list[str], folds: int, full: bool, config: IRGANConfig) -> l
     parts = []
 
     def part(name: str, pool: list[str], test: list[str]) -> Part:
-        pool = sorted(pool, key=_natural)
+        pool = sorted(pool, key=natural_key)
         n_valid = min(max(1, round(config.valid_fraction * len(pool))), len(pool) - 1)
         valid = set(rng.choice(pool, size=n_valid, replace=False).tolist()) if n_valid else set()
-        return Part(name, [q for q in pool if q not in valid], sorted(valid, key=_natural), test)
+        return Part(name, [q for q in pool if q not in valid], sorted(valid, key=natural_key), test)
 
     if folds >= 2:
         for k, test in enumerate(split_folds(trainable, folds, config.seed)):
@@ -678,7 +675,7 @@ def train_cv(
     if skipped:
         log(
             f"skipped {len(skipped)} of {len(groups)} topics with no relevant document among their candidates "
-            f"(e.g. {', '.join(sorted(skipped, key=_natural)[:5])})",
+            f"(e.g. {', '.join(sorted(skipped, key=natural_key)[:5])})",
             quiet,
         )
     if len(trainable) < 3:

@@ -1,0 +1,162 @@
+"""``irkit train irgan``: IRGAN (Wang et al., SIGIR'17) trained per cross-validation fold (:mod:`irkit.rerank.irgan`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from irkit.rerank.irgan_rank import _use, cv_run, lucene_features
+
+
+def train_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to write.")],
+    index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index the candidates come from.")] = None,
+    topics: Annotated[Path | None, typer.Option("--topics", "-t", help="Topics of the training queries.")] = None,
+    qrels: Annotated[Path | None, typer.Option(help="Judgements of the training topics.")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="Candidate run (e.g. BM25) whose top --depth documents are reranked.")
+    ] = None,
+    letor: Annotated[
+        Path | None, typer.Option(help="Train on a LETOR/SVMlight file instead (labels, qid:, features, #docid).")
+    ] = None,
+    variant: Annotated[str, typer.Option(help="pointwise|pairwise.")] = "pointwise",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds over topics (0: one model on all topics).")] = 5,
+    full: Annotated[
+        bool, typer.Option("--full/--no-full", help="Also train a model on all topics, for topics outside the folds.")
+    ] = True,
+    epochs: Annotated[int, typer.Option(help="Adversarial rounds.")] = 15,
+    pretrain_epochs: Annotated[int, typer.Option(help="Epochs of MLE pretraining.")] = 30,
+    hidden: Annotated[int, typer.Option(help="Hidden units of D and G.")] = 46,
+    temperature: Annotated[float, typer.Option(help="G's softmax temperature.")] = 1.0,
+    depth: Annotated[int, typer.Option(help="Candidates per topic.")] = 100,
+    desm: Annotated[Path | None, typer.Option(help="DESM model folder: add DESM IN-OUT and IN-IN features.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of folds, sampling and initialisation.")] = 0,
+    run: Annotated[Path | None, typer.Option(help="Also write the cross-validated run of the training topics.")] = None,
+    use: Annotated[str, typer.Option(help="Scorer for --run: d|g|mle.")] = "d",
+    topics_format: Annotated[str, typer.Option(help="auto|trec|cacm|smart|beir|tsv")] = "auto",
+    topic_field: Annotated[str, typer.Option(help="TREC topic field: title|desc|narr")] = "title",
+    qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
+    normalise_ids: Annotated[
+        bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")
+    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep the folds an interrupted training finished.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Train IRGAN (Wang et al., SIGIR'17) on judged topics, with cross-validation folds.
+
+    From a Lucene index: --index, --topics, --qrels and --candidates. From LETOR
+    data: --letor alone. Rank afterwards with `irkit rank --model irgan --irgan MODEL
+    --rerank RUN --use d|g|mle`; each fold's topics are scored by the model trained
+    on the other folds.
+    """
+    import time
+
+    from irkit.errors import InputError, IrkitError
+    from irkit.io.atomic import check_output
+    from irkit.progress import log
+    from irkit.rerank.irgan import IRGANConfig, train_cv
+
+    if not (resume and output.exists()):
+        check_output(output, force)
+    if run is not None:
+        check_output(run, force)
+    _use(use)
+    if folds < 0 or folds == 1:
+        raise IrkitError("--folds must be 0 (no cross-validation) or at least 2")
+    config = IRGANConfig(
+        hidden=hidden,
+        variant=variant,
+        temperature=temperature,
+        epochs=epochs,
+        pretrain_epochs=pretrain_epochs,
+        seed=seed,
+    )
+    start = time.perf_counter()
+    if letor is not None:
+        from irkit.io.letor import read_letor
+
+        given = [
+            n
+            for n, v in (
+                ("--index", index),
+                ("--topics", topics),
+                ("--qrels", qrels),
+                ("--candidates", candidates),
+                ("--desm", desm),
+            )
+            if v
+        ]
+        if given:
+            raise IrkitError(f"--letor brings its own features and labels; drop {', '.join(given)}")
+        feats = read_letor(letor).normalised()
+        judgements = feats.qrels()
+        meta = {"letor": str(letor)}
+    else:
+        missing = [
+            n
+            for n, v in (("--index", index), ("--topics", topics), ("--qrels", qrels), ("--candidates", candidates))
+            if v is None
+        ]
+        if missing:
+            raise IrkitError(f"{', '.join(missing)} required (or train from a LETOR file with --letor)")
+        from irkit.index import LuceneIndex
+        from irkit.io.topics import read_topics
+        from irkit.io.trec import normalise_docnos, read_qrels, read_run
+
+        idx = LuceneIndex(index)
+        queries = read_topics(topics, topics_format, field=topic_field)
+        judgements = read_qrels(qrels, qrels_format)
+        if normalise_ids:
+            judgements, changed = normalise_docnos(judgements, set(idx.docnos))
+            log(f"{qrels}: mapped {changed} judged ids to the index's ids", quiet)
+        cand = read_run(candidates)
+        feats = lucene_features(idx, queries, cand, depth, desm, quiet)
+        judged = set(judgements["qid"])
+        unjudged = sorted(set(feats.qids) - judged)
+        if unjudged:
+            log(
+                f"{len(unjudged)} candidate topics have no judgements and are not trained on (e.g. {', '.join(unjudged[:5])})",
+                quiet,
+            )
+        no_cands = sorted(judged - set(feats.qids))
+        if no_cands:
+            log(
+                f"{len(no_cands)} judged topics have no candidates (missing from {candidates}) and are not trained on",
+                quiet,
+            )
+        feats = feats.with_labels(judgements)
+        meta = {
+            "index": str(Path(index).resolve()),
+            "candidates": str(candidates),
+            "depth": depth,
+            "topics": str(topics),
+        }
+    if feats.labels is None or not (feats.labels > 0).any():
+        raise InputError("no candidate is judged relevant: check that the qrels match the candidates' topics and ids")
+    try:
+        model = train_cv(
+            feats, judgements, config, folds=folds, full=full, output=output, resume=resume, quiet=quiet, meta=meta
+        )
+    except KeyboardInterrupt:
+        if output.exists():
+            import sys
+
+            print(
+                f"irkit: {output} keeps the last checkpoint (finished folds rank their topics); "
+                "rerun with --resume to train the rest",
+                file=sys.stderr,
+            )
+        raise
+    seconds = time.perf_counter() - start
+    typer.echo(
+        f"trained IRGAN-{variant} ({len(model.parts)} models, {feats.n_features} features) in {seconds:.0f} s; wrote {output}"
+    )
+    if run is not None:
+        from irkit.io.trec import write_run
+
+        out = cv_run(model, feats, use)
+        write_run(out, run, tag=f"irgan-{variant}-{use}", overwrite=force)
+        typer.echo(f"wrote the cross-validated run ({use}) of {out['qid'].nunique()} topics to {run}")

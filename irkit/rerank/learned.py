@@ -1,0 +1,67 @@
+"""The base of learned rerankers over the LETOR-style features of :mod:`irkit.rerank.features`.
+
+A subclass (IRGAN, LambdaMART) sets ``name`` and implements :meth:`model_scores`;
+the base checks the model's feature set before any work, extracts the features of
+each batch of whole topics (they are normalised within a topic's candidates, so a
+topic's scores do not depend on its batch), hands the scores back in the
+candidates' order, and warns when the candidates per topic differ from training.
+The model needs ``check_features(names, source)``, ``meta`` and ``path``.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from irkit.errors import InputError
+from irkit.pipeline import Reranker
+
+if TYPE_CHECKING:
+    from irkit.io.letor import Features
+
+
+class FeatureReranker(Reranker):
+    """Scores candidates by a model of their LETOR-style features (see the module docstring)."""
+
+    def __init__(self, model: Any, index: Any, desm: str | os.PathLike[str] | None = None):
+        from irkit.index import LuceneIndex
+        from irkit.rerank.features import FeatureExtractor, feature_names
+
+        self.model, self.desm = model, desm
+        self.model.check_features(feature_names(desm is not None), "lucene")  # before any work
+        self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
+        self.extractor = FeatureExtractor(self.index, desm=desm)
+
+    @abstractmethod
+    def model_scores(self, features: Features) -> np.ndarray:
+        """One score per feature row."""
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": getattr(self.model, "path", None)}
+        if self.desm is not None:
+            out["desm"] = self.desm
+        return out
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        trained = self.model.meta.get("depth")
+        if trained and "docno" in frame.columns and len(frame):
+            depth = int(frame.groupby("qid").size().max())
+            if depth != trained:
+                from irkit.progress import log
+
+                # features are normalised within each topic's candidates, so their number shifts them
+                log(f"the model was trained on {trained} candidates per topic, --depth is {depth}", self.quiet)
+        return super().transform(frame)
+
+    def score(self, pairs: pd.DataFrame) -> np.ndarray:
+        if not len(pairs):
+            raise InputError("no candidates to rerank")
+        feats = self.extractor.extract(pairs[["qid", "query", "docno"]], quiet=self.quiet)
+        scores = pd.Series(self.model_scores(feats), index=pd.MultiIndex.from_arrays([feats.qids, feats.docnos]))
+        # extract() groups rows by topic; hand the scores back in the candidates' order
+        key = pd.MultiIndex.from_arrays([pairs["qid"].astype(str), pairs["docno"].astype(str)])
+        return scores.reindex(key).to_numpy(dtype=np.float64)
