@@ -17,7 +17,11 @@ def main() -> None:
 
         # typer returns the exit code (e.g. 130 after Ctrl-C) instead of raising
         # when standalone_mode is off.
-        result = app(standalone_mode=False)
+        from irkit.io.atomic import tracking_inputs
+
+        # Inputs the command reads are recorded, so that no output replaces one.
+        with tracking_inputs():
+            result = app(standalone_mode=False)
     except KeyboardInterrupt:
         result = 130
     except Exception as e:

@@ -11,6 +11,7 @@ opens it too, with two small files beside Lucene's own:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import numpy as np
 
 from irkit import _java
 from irkit.errors import InputError, IrkitError
-from irkit.io.atomic import atomic_path
+from irkit.io.atomic import atomic_path, note_input
 from irkit.io.documents import detect_format, iter_documents
 from irkit.progress import log, progress, spinner
 
@@ -53,11 +54,13 @@ def build_index(
     (the default) the folder also gets irkit's impact index (``impact/``, see
     :mod:`irkit.index.impact`), written before the rename.
     """
+    if threads is not None and threads < 0:
+        raise InputError(f"--threads must be positive (got {threads})")
     threads = max(1, threads or os.cpu_count() or 1)
     fmt = detect_format(path) if format == "auto" else format
     if not quiet:
         log(f"reading {path} as {fmt}")
-    with atomic_path(index, overwrite=force) as tmp:
+    with atomic_path(index, overwrite=force, kind="index") as tmp:
         staging = tmp.parent / "collection"
         staging.mkdir()
         # One JSONL file per thread: Anserini indexes files in parallel.
@@ -90,8 +93,9 @@ def build_index(
         idx = LuceneIndex(tmp, _check=False)
         n = idx.num_docs
         if n != len(docnos):
-            raise IrkitError(f"Anserini indexed {n} of {len(docnos)} documents; see its log above")
-        (tmp / DOCNOS_FILE).write_text("\n".join(idx._docnos_from_lucene()) + "\n", encoding="utf-8")
+            raise IrkitError(f"Anserini indexed {n} of {len(docnos)} documents: {_log_reasons(tmp, index)}")
+        docno_text = "\n".join(idx._docnos_from_lucene()) + "\n"
+        (tmp / DOCNOS_FILE).write_text(docno_text, encoding="utf-8")
         meta = {
             "irkit_index": 1,
             "source": str(Path(path).resolve()),
@@ -102,6 +106,8 @@ def build_index(
             "stored": ["positions", "docvectors", "raw"],
             "indexing_seconds": round(seconds, 3),
             "threads": threads,
+            # Checked when the index is opened: docnos.txt must be the one written here.
+            "docnos_sha256": hashlib.sha256(docno_text.encode("utf-8")).hexdigest(),
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if impact:  # irkit's impact index (fast BM25), inside the same atomic folder
@@ -131,10 +137,48 @@ def _run_index_collection(collection: Path, out: Path, threads: int, *, quiet: b
     ]  # fmt: skip
     log = out.parent / "anserini.log"
     with open(log, "w") as fh, spinner(f"Anserini is indexing {n:,} documents with {threads} thread(s)", quiet):
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False, preexec_fn=_die_with_parent())
     if proc.returncode != 0 or not any(out.glob("segments_*")):
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
         raise IrkitError("Anserini IndexCollection failed: " + " | ".join(tail))
+
+
+def _die_with_parent():
+    """A ``preexec_fn`` that makes the child get SIGKILL when irkit dies (Linux).
+
+    A SIGKILLed irkit cannot stop its JVM itself; the kernel does it
+    (``prctl(PR_SET_PDEATHSIG)``). Elsewhere there is no such call: None.
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    sigkill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(1, sigkill, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent:  # irkit died before the call took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _log_reasons(tmp: Path, index) -> str:
+    """Why Anserini skipped documents, from its log (kept beside the index for reading)."""
+    log_file = tmp.parent / "anserini.log"
+    lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
+    keys = ("WARN", "ERROR", "Exception", "skipped", "immense", "too large", "exceeds")
+    reasons = [ln.strip()[:200] for ln in lines if any(k in ln for k in keys)][:3]
+    kept = Path(index).parent / f"{Path(index).name}.anserini.log"
+    with contextlib.suppress(OSError):
+        shutil.copyfile(log_file, kept)
+    why = " | ".join(reasons) if reasons else "Anserini's log gives no reason"
+    return f"{why} (full log: {kept})"
 
 
 class LuceneIndex:
@@ -142,6 +186,7 @@ class LuceneIndex:
 
     def __init__(self, path: str | os.PathLike[str], *, _check: bool = True):
         self.path = Path(path)
+        note_input(self.path)
         if not self.path.is_dir():
             raise InputError("no such index folder (build one with `irkit index`)", self.path)
         if not any(self.path.glob("segments_*")):
@@ -184,10 +229,25 @@ class LuceneIndex:
         """External docnos indexed by Lucene document number."""
         f = self.path / DOCNOS_FILE
         if f.exists():
-            arr = np.array(f.read_text(encoding="utf-8").split("\n")[:-1], dtype=object)
-            if len(arr) == self.reader.maxDoc():
+            text = f.read_text(encoding="utf-8")
+            arr = np.array(text.split("\n")[:-1], dtype=object)
+            if len(arr) == self.reader.maxDoc() and self._docnos_match(text, arr):
                 return arr
+            from irkit.progress import log
+
+            log(f"{f}: does not match the index (edited or stale); reading docnos from Lucene instead")
         return np.array(self._docnos_from_lucene(), dtype=object)
+
+    def _docnos_match(self, text: str, arr: np.ndarray) -> bool:
+        # The checksum written at index time, then a few documents asked of Lucene
+        # itself (first, last, middle): a sidecar from another index fails here.
+        expected = self.meta.get("docnos_sha256")
+        if expected is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() != expected:
+            return False
+        if not len(arr):
+            return True
+        stored = self.reader.storedFields()
+        return all(stored.document(i).get(ID) == arr[i] for i in sorted({0, len(arr) // 2, len(arr) - 1}))
 
     @cached_property
     def docno_to_id(self) -> dict[str, int]:

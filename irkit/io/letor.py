@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from irkit.errors import InputError
-from irkit.io.atomic import atomic_file
+from irkit.io.atomic import atomic_file, note_input
 
 _DOCID = re.compile(r"docid\s*=\s*(\S+)")
 _HEADER = "# features:"
+# Feature ids index a dense matrix: a larger id is a typo, not a feature.
+MAX_FEATURE_ID = 100_000
 
 
 @dataclass
@@ -110,7 +112,8 @@ def read_letor(path: str | os.PathLike[str], n_features: int | None = None) -> F
     """
     p = Path(path)
     if not p.is_file():
-        raise InputError("no such LETOR file", p)
+        raise InputError("no such LETOR file" if not p.exists() else "not a regular file", p)
+    note_input(p)
     names: list[str] | None = None
     labels: list[int] = []
     qids: list[str] = []
@@ -119,7 +122,8 @@ def read_letor(path: str | os.PathLike[str], n_features: int | None = None) -> F
     cols: list[np.ndarray] = []
     counter: dict[str, int] = {}
     width = 0
-    with open(p, encoding="utf-8", errors="replace") as fh:
+    lines: list[int] = []
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             body, _, comment = line.partition("#")
             if not body.strip():
@@ -128,11 +132,14 @@ def read_letor(path: str | os.PathLike[str], n_features: int | None = None) -> F
                 continue
             parts = body.split()
             try:
-                label = int(float(parts[0]))
+                value = float(parts[0])
             except ValueError:
                 raise InputError(
                     f"label {parts[0]!r} is not a number (expected 'label qid:Q 1:v 2:v ...')", p, n
                 ) from None
+            if not value.is_integer() or abs(value) > 2**31 - 1:
+                raise InputError(f"label {parts[0]!r} is not an integer grade", p, n)
+            label = int(value)
             if len(parts) < 2 or not parts[1].startswith("qid:") or len(parts[1]) == 4:
                 raise InputError("second field must be qid:Q (expected 'label qid:Q 1:v 2:v ...')", p, n)
             qid = parts[1][4:]
@@ -143,10 +150,15 @@ def read_letor(path: str | os.PathLike[str], n_features: int | None = None) -> F
                 try:
                     if not colon:
                         raise ValueError
-                    ids[i] = int(fid)
+                    fid_int = int(fid)
                     vals[i] = float(val)
-                except ValueError:
+                except (ValueError, OverflowError):
                     raise InputError(f"feature {tok!r} is not id:value", p, n) from None
+                if fid_int < 1:
+                    raise InputError("feature ids start at 1", p, n)
+                if fid_int > MAX_FEATURE_ID:
+                    raise InputError(f"feature id {fid} is above {MAX_FEATURE_ID}", p, n)
+                ids[i] = fid_int
             if len(ids):
                 if ids.min() < 1:
                     raise InputError("feature ids start at 1", p, n)
@@ -161,6 +173,7 @@ def read_letor(path: str | os.PathLike[str], n_features: int | None = None) -> F
             counter[qid] = counter.get(qid, 0) + 1
             docno = m.group(1) if m else f"{qid}.{counter[qid]}"
             labels.append(label)
+            lines.append(n)
             qids.append(qid)
             docnos.append(docno)
             rows.append(ids - 1)
@@ -177,7 +190,7 @@ def read_letor(path: str | os.PathLike[str], n_features: int | None = None) -> F
     dup = frame.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"document {docnos[i]} appears twice for query {qids[i]}", p)
+        raise InputError(f"document {docnos[i]} appears twice for query {qids[i]}", p, lines[i])
     # Group rows by query (files normally are; a stable sort keeps their order).
     codes, _ = pd.factorize(frame["qid"], sort=False)
     order = np.argsort(codes, kind="stable")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from irkit.errors import InputError
 from irkit.frames import queries_frame
+from irkit.io.atomic import note_input
 from irkit.io.documents import iter_smart_records
 
 TOPIC_FORMATS = ("auto", "trec", "cacm", "smart", "beir", "tsv")
@@ -23,7 +24,7 @@ TREC_FIELDS = ("title", "desc", "narr")
 
 
 def detect_topics_format(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         head = fh.read(4096)
     first = next((ln.strip() for ln in head.splitlines() if ln.strip()), "")
     if first.lower().startswith("<top"):
@@ -63,7 +64,8 @@ def read_topics(
     if smart_ids not in ("position", "field"):
         raise InputError(f"smart_ids must be 'position' or 'field', not {smart_ids!r}")
     if not p.is_file():
-        raise InputError("no such topics file", p)
+        raise InputError("no such topics file" if not p.exists() else "not a regular file", p)
+    note_input(p)
     fmt = detect_topics_format(p) if format == "auto" else format
     if fmt == "smart":
         rows = [
@@ -71,12 +73,15 @@ def read_topics(
             for i, (n, rid, rec) in enumerate(iter_smart_records(p), 1)
         ]
     else:
-        text = p.read_text(encoding="utf-8", errors="replace")
+        # utf-8-sig: a byte-order mark is not part of the first topic id.
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
         rows = {"trec": _trec, "cacm": _cacm, "beir": _beir, "tsv": _tsv}[fmt](p, text, field)
     if not rows:
         raise InputError("no topics found", p)
     seen: dict[str, int] = {}
     for line, qid, query in rows:
+        if not qid.strip():
+            raise InputError("a topic has an empty id", p, line)
         if not query.strip():
             raise InputError(f"topic {qid} has an empty query", p, line)
         if qid in seen:

@@ -11,9 +11,11 @@ import pandas as pd
 
 from irkit.errors import InputError
 from irkit.frames import qrels_frame, rank_run, run_frame
-from irkit.io.atomic import atomic_file
+from irkit.io.atomic import atomic_file, note_input
 
 QRELS_FORMATS = ("auto", "trec", "beir", "cranfield")
+# Labels are integers that trec_eval (pytrec_eval) holds in a C int.
+MAX_LABEL = 2**31 - 1
 
 
 def read_run(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -24,9 +26,11 @@ def read_run(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.is_file():
-        raise InputError("no such run file", p)
+        raise InputError("no such run file" if not p.exists() else "not a regular file", p)
+    note_input(p)
     qids, docnos, scores = [], [], []
-    with open(p, encoding="utf-8", errors="replace") as fh:
+    # utf-8-sig: a byte-order mark is not part of the first topic id.
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             parts = line.split()
             if not parts:
@@ -55,7 +59,7 @@ def read_run(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 def _nth_nonempty_line(path: Path, index: int) -> int:
     seen = -1
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             if line.strip():
                 seen += 1
@@ -78,22 +82,55 @@ def write_run(run: pd.DataFrame, path: str | os.PathLike[str], tag: str = "irkit
         f"{q} Q0 {d} {r} {s!r} {tag}\n"
         for q, d, r, s in zip(df["qid"], df["docno"], df["rank"], df["score"].astype(float), strict=True)
     ]
-    with atomic_file(path, overwrite=overwrite) as fh:
+    with atomic_file(path, overwrite=overwrite, kind="run") as fh:
         fh.writelines(lines)
     return Path(path)
 
 
-def detect_qrels_format(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        first = next((ln for ln in fh if ln.strip()), "")
-    parts = first.split()
-    if parts and parts[0].lower() in ("query-id", "query_id", "qid"):
-        return "beir"
+def detect_qrels_format(path: Path) -> tuple[str, str]:
+    """``(format, reason)`` of a qrels file, from its columns (and, for Cranfield, its labels).
+
+    Three columns without a header are read as plain ``qid docno label``
+    (``beir``) unless the file has Cranfield's own signature: grades only in
+    -1..5 and exactly one ``-1`` line per topic. Only then is Cranfield's
+    relabelling (gain ``5 - rel``) applied without being asked.
+    """
+    lines = []
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                lines.append((n, line.split()))
+    if not lines:
+        raise InputError("qrels file is empty", path)
+    n, parts = lines[0]
+    if parts[0].lower() in ("query-id", "query_id", "qid", "query"):
+        return "beir", "a header line names the columns"
     if len(parts) == 4:
-        return "trec"
+        return "trec", "4 columns: qid iter docno label"
     if len(parts) == 3:
-        return "cranfield"
-    raise InputError(f"cannot tell the qrels format from a line of {len(parts)} columns; pass --qrels-format", path, 1)
+        minus_one: dict[str, int] = {}
+        cranfield = True
+        for _, cols in lines:
+            if len(cols) != 3 or cols[2] not in ("-1", "1", "2", "3", "4", "5"):
+                cranfield = False
+                break
+            minus_one[cols[0]] = minus_one.get(cols[0], 0) + (cols[2] == "-1")
+        if cranfield and minus_one and all(v == 1 for v in minus_one.values()):
+            return "cranfield", "3 columns, grades -1..5 with one -1 line per topic: Cranfield's scale, gain 5 - grade"
+        return "beir", "3 columns without a header: qid docno label, labels as written"
+    raise InputError(f"cannot tell the qrels format from a line of {len(parts)} columns; pass --qrels-format", path, n)
+
+
+def _label(text: str, path: Path, line: int) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"relevance {text!r} is not a number", path, line) from None
+    if not value.is_integer():
+        raise InputError(f"relevance {text!r} is not an integer (trec_eval reads whole grades)", path, line)
+    if abs(value) > MAX_LABEL:
+        raise InputError(f"relevance {text!r} is out of range (|label| <= {MAX_LABEL})", path, line)
+    return int(value)
 
 
 def cranfield_gain(rel: int) -> int:
@@ -113,21 +150,30 @@ def read_qrels(path: str | os.PathLike[str], format: str = "auto") -> pd.DataFra
     if format not in QRELS_FORMATS:
         raise InputError(f"unknown qrels format {format!r}; choose from {', '.join(QRELS_FORMATS)}")
     if not p.is_file():
-        raise InputError("no such qrels file", p)
-    fmt = detect_qrels_format(p) if format == "auto" else format
+        raise InputError("no such qrels file" if not p.exists() else "not a regular file", p)
+    note_input(p)
+    if format == "auto":
+        from irkit.progress import log
+
+        fmt, reason = detect_qrels_format(p)
+        log(f"{p}: qrels read as {fmt} ({reason}); --qrels-format chooses")
+    else:
+        fmt = format
     ncols = {"trec": 4, "beir": 3, "cranfield": 3}[fmt]
     rows = []
-    with open(p, encoding="utf-8", errors="replace") as fh:
+    with open(p, encoding="utf-8-sig", errors="replace") as fh:
+        first = True
         for n, line in enumerate(fh, 1):
             parts = line.split()
-            if not parts or (fmt == "beir" and n == 1 and not parts[-1].lstrip("-").isdigit()):
+            if not parts:
                 continue
+            if fmt == "beir" and first and not parts[-1].lstrip("-").isdigit():
+                first = False
+                continue  # the header
+            first = False
             if len(parts) != ncols:
                 raise InputError(f"expected {ncols} columns ({fmt} qrels), found {len(parts)}", p, n)
-            try:
-                label = int(float(parts[-1]))
-            except ValueError:
-                raise InputError(f"relevance {parts[-1]!r} is not a number", p, n) from None
+            label = _label(parts[-1], p, n)
             qid, docno = (parts[0], parts[2]) if fmt == "trec" else (parts[0], parts[1])
             rows.append((qid, docno, cranfield_gain(label) if fmt == "cranfield" else label))
     if not rows:

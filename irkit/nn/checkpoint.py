@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from irkit.errors import InputError
-from irkit.io.atomic import atomic_path
+from irkit.io.atomic import atomic_path, note_input
 
 META = "model.json"
 WEIGHTS = "weights.pt"
@@ -36,7 +36,7 @@ def save_model(
     ``write(path)`` for artefacts such as vocabularies or numpy matrices.
     """
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {})
-    with atomic_path(path, overwrite=overwrite) as tmp:
+    with atomic_path(path, overwrite=overwrite, kind="model") as tmp:
         tmp.mkdir()
         (tmp / META).write_text(
             json.dumps({"kind": kind, "config": cfg, **(extra or {})}, indent=2, default=str) + "\n"
@@ -58,6 +58,7 @@ def model_kind(path: str | os.PathLike[str]) -> str:
 def _read_meta(p: Path) -> dict[str, Any]:
     if not p.is_dir():
         raise InputError("no such model folder", p)
+    note_input(p)
     f = p / META
     if not f.is_file():
         raise InputError(f"not an irkit model folder (no {META})", p)
@@ -82,7 +83,32 @@ def load_model(path: str | os.PathLike[str], kind: str | tuple[str, ...], weight
         w = p / WEIGHTS
         if not w.is_file():
             raise InputError(f"model folder has no {WEIGHTS}", p)
-        import torch
-
-        state = torch.load(w, map_location="cpu", weights_only=False)
+        state = load_weights(w)
     return meta, state
+
+
+def load_weights(path: str | os.PathLike[str]) -> Any:
+    """A ``weights.pt`` read with ``torch.load(weights_only=True)``: tensors and plain containers only.
+
+    A pickle that names any other object (which could run code while it is
+    unpickled) is refused before anything in it runs; so is a corrupt file.
+    """
+    import pickle
+
+    import torch
+
+    w = Path(path)
+    try:
+        return torch.load(w, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's own text advises loading unsafely: the wrong advice, so it is not passed on.
+        if "GLOBAL" in str(e) or "Unsupported global" in str(e):
+            raise InputError(
+                "refusing to load: the file holds pickled objects besides tensors (they could run code); "
+                "irkit loads weights only",
+                w,
+            ) from None
+        raise InputError("corrupt or foreign weights file (not a torch checkpoint)", w) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"corrupt or foreign weights file ({first[:160]})", w) from None

@@ -11,6 +11,7 @@ on a pool of threads, each with its own JNI attachment.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import re
@@ -45,12 +46,14 @@ class BM25(Retriever):
         threads: int | None = None,
         backend: str | None = None,
     ):
-        if k1 < 0 or not 0 <= b <= 1:
+        if not (math.isfinite(k1) and k1 >= 0) or not 0 <= b <= 1:  # nan fails both comparisons
             raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
         if hits < 1:
             raise InputError(f"hits must be at least 1 (got {hits})")
         self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
         self.k1, self.b, self.hits = float(k1), float(b), int(hits)
+        if threads is not None and threads < 0:
+            raise InputError(f"threads must be positive (got {threads})")
         self.threads = max(1, threads or os.cpu_count() or 1)
         self._setup()
         # backend: "impact" (irkit's impact index and compiled kernel, Lucene's exact scores;
