@@ -103,6 +103,10 @@ def read_abstracts(root: str | os.PathLike[str] | None = None) -> list[tuple[str
         "cacm": base / "cacm" / "cacm.tar.gz",
         "vaswani": base / "vaswani" / "doc-text.trec",
     }
+    if root is None and not os.environ.get("IRKIT_DATA"):  # the copies shipped inside the package
+        from irkit import datasets
+
+        paths = {name: datasets.get(name).paths["documents"] for name in paths}
     for name, p in paths.items():
         if not p.exists():
             raise InputError(f"the {name} collection is missing (set IRKIT_DATA to the shared datasets folder)", p)
