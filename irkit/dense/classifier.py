@@ -259,6 +259,19 @@ def encode_texts(vocab, texts: Sequence[str]) -> list[list[int]]:
 # -- training --------------------------------------------------------------------------
 
 
+def pretraining_model(kind: str, config: ClassifierConfig) -> nn.Module:
+    """An untrained sequence autoencoder (``seqae``) or LSTM LM (``lm``) whose embedding and LSTM fit ``config``."""
+    if kind not in INITS[1:]:
+        raise InputError(f"unknown pretraining {kind!r}; choose from {', '.join(INITS[1:])}")
+    if kind == "seqae":
+        from irkit.dense.seqae import SeqAE, SeqAEConfig
+
+        return SeqAE(SeqAEConfig(config.vocab_size, config.dim, config.embed_dim, True, config.max_len))
+    from irkit.generative.text.lstm_lm import LSTMLM, LSTMLMConfig
+
+    return LSTMLM(LSTMLMConfig(config.vocab_size, config.embed_dim, config.dim, config.dropout))
+
+
 def pretrain(
     kind: str,
     docs: Sequence[Sequence[int]],
@@ -269,28 +282,23 @@ def pretrain(
     seed: int = 0,
     quiet: bool = False,
 ) -> tuple[nn.Module, Any]:
-    """A sequence autoencoder (``seqae``) or LSTM language model (``lm``) whose embedding and LSTM fit ``config``."""
+    """Train :func:`pretraining_model` on unlabelled token ids; returns (model, trainer history)."""
     from irkit.nn import Trainer, TrainerConfig, seed_everything
 
-    if kind not in INITS[1:]:
-        raise InputError(f"unknown pretraining {kind!r}; choose from {', '.join(INITS[1:])}")
     docs = [list(d[: config.max_len]) for d in docs if len(d)]
     if not docs:
         raise InputError("no unlabelled text to pretrain on")
     seed_everything(seed)
+    model = pretraining_model(kind, config)
     if kind == "seqae":
-        from irkit.dense.seqae import SeqAE, SeqAEConfig, batches
-
-        model = SeqAE(SeqAEConfig(config.vocab_size, config.dim, config.embed_dim, True, config.max_len))
+        from irkit.dense.seqae import batches
 
         def data(epoch):
             return batches(docs, batch_size, config.max_len, seed=seed * 1000 + epoch)
     else:
         from irkit.generative.text.common import sentence_batches
-        from irkit.generative.text.lstm_lm import LSTMLM, LSTMLMConfig
 
         # <s> and </s> of the LM's batches have the ids of the shared vocabulary's <bos> and <eos>.
-        model = LSTMLM(LSTMLMConfig(config.vocab_size, config.embed_dim, config.dim, config.dropout))
         data = sentence_batches(docs, batch_size, seed)
     trainer = Trainer(TrainerConfig(epochs=epochs, lr=lr, seed=seed, quiet=quiet, device="cpu"))
     history = trainer.fit(model, data)
@@ -449,3 +457,18 @@ def train_classifier(
         return summary
     finally:
         torch.set_num_threads(before)
+
+
+# -- the registry's view ---------------------------------------------------------------
+
+
+@dataclass
+class RankOptions:
+    """The classifier takes no ranking options: it labels texts and is trained by ``irkit train classifier``."""
+
+
+def build(options: RankOptions, request: Any = None):
+    """The registry's stage builder: a classifier is not a ranking stage, so using it as one is refused."""
+    from irkit.errors import IrkitError
+
+    raise IrkitError("'classifier' labels texts and does not rank documents; train it with `irkit train classifier`")
