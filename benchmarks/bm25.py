@@ -1,26 +1,37 @@
-"""BM25 speed: irkit against Pyserini, Anserini's SearchCollection and bm25s, in one run.
+"""BM25 speed and memory: irkit's impact backend against irkit's Lucene path, Pyserini and bm25s.
 
-For each collection: indexing docs/s (irkit -> Anserini IndexCollection), then
-batch retrieval at 1,000 hits (queries/s, warm: each system runs the query set
-once before it is timed) for
+For each collection (Vaswani, CACM, and seeded synthetic collections drawn from Vaswani's word
+and length distributions by ``benchmarks/synthetic.py``: for speed and memory only), this
+builds, once, under ``--workdir``:
 
-* irkit ``BM25.search`` (in-process Lucene, one JNI string per query),
-* Pyserini ``LuceneSearcher.batch_search`` (Python, one JNI object per hit),
-* Anserini ``SearchCollection`` run inside the same JVM (writes a TREC run),
-* ``bm25s`` (numpy sparse BM25, method "lucene", PyStemmer + English stopwords),
+* the irkit index (Anserini ``IndexCollection`` + the impact part): indexing docs/s, and the
+  impact part's own build time and size on disk;
+* a bm25s index (``bm25s.tokenize`` with English stopwords and PyStemmer, method "lucene",
+  k1=0.9, b=0.4), saved: its indexing docs/s.
 
-with AP / nDCG@10 beside each, and irkit's ratio to each reference. Queries are
-the collection's topics cycled to --queries (ids made unique).
+Then every system runs in its own subprocess (so that resident memory is its own): opening
+time (imports, JVM start, index open), peak resident memory (``ru_maxrss``), and queries/s
+for a batch of ``--queries`` topics (cycled) at 1,000 and at 10 hits with 1 and 2 threads,
+each timed after a warm-up pass over the first 50 queries. Every system returns a run frame
+(``qid, docno, score, rank``): query analysis and the frame are inside the timing.
 
-    .venv/bin/python benchmarks/bm25.py [--collections vaswani cacm] [--queries 300] [--threads 2]
+* ``irkit-impact``: ``BM25(index, backend="impact")`` (Lucene's exact scores and ranking);
+* ``irkit-lucene``: ``BM25(index, backend="lucene")`` (Lucene's searcher in-process);
+* ``pyserini``: ``LuceneSearcher.batch_search``;
+* ``bm25s-numpy``, ``bm25s-numba``: bm25s ``retrieve`` with its numpy or numba backend
+  (own tokeniser and stemmer, so its scores differ from Lucene's).
+
+    nice -n 10 .venv/bin/python benchmarks/bm25.py [--collections vaswani cacm synth200k synth1m] [--queries 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,161 +42,215 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("IRKIT_QUIET", "1")
 
-from irkit import _java  # noqa: E402
-from irkit.evaluate import evaluate  # noqa: E402
-from irkit.frames import run_frame  # noqa: E402
-from irkit.index import build_index  # noqa: E402
-from irkit.io.documents import iter_documents  # noqa: E402
-from irkit.io.topics import read_topics  # noqa: E402
-from irkit.io.trec import normalise_docnos, read_qrels, read_run  # noqa: E402
-from irkit.retrieve import BM25  # noqa: E402
-
 DATA = Path(os.environ.get("IRKIT_DATA", ROOT.parent / "shared" / "datasets"))
-COLLECTIONS = {
-    "vaswani": ("vaswani/doc-text.trec", "vaswani/query-text.trec", "vaswani/qrels"),
-    "cacm": ("cacm/cacm.tar.gz", "cacm/topics.cacm.txt", "cacm/qrels.cacm.txt"),
-    "cranfield": ("cranfield/cran.all.1400", "cranfield/cran.qry", "cranfield/cranqrel"),
+REAL = {
+    "vaswani": (DATA / "vaswani" / "doc-text.trec", DATA / "vaswani" / "query-text.trec"),
+    "cacm": (DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt"),
+    "cranfield": (DATA / "cranfield" / "cran.all.1400", DATA / "cranfield" / "cran.qry"),
 }
+SYNTHETIC = {"synth200k": 200_000, "synth1m": 1_000_000}
+SYSTEMS = ["irkit-impact", "irkit-lucene", "pyserini", "bm25s-numpy", "bm25s-numba"]
+REFERENCE = "bm25s-numba"
 
 
-def timed(fn, repeat: int = 1):
-    fn()  # warm-up: JIT, caches, page cache
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
+# ---------------------------------------------------------------- building (parent process)
+
+
+def collection_files(name: str, work: Path) -> tuple[Path, Path]:
+    if name in REAL:
+        return REAL[name]
+    docs = work / "synthetic" / f"{name}.jsonl"
+    if not docs.exists():
+        subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "synthetic.py"), "--docs", str(SYNTHETIC[name]),
+             "--output", str(docs)],
+            check=True,
+        )  # fmt: skip
+    return docs, docs.with_name(docs.name + ".topics.tsv")
+
+
+def build_irkit(name: str, docs: Path, work: Path) -> dict:
+    from irkit.index import build_index
+
+    index = work / "irkit" / name
+    info_file = work / "irkit" / f"{name}.build.json"
+    if not info_file.exists():
         t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        idx = build_index(docs, index, threads=2, quiet=True, force=True)
+        seconds = time.perf_counter() - t
+        impact = json.loads((index / "impact" / "meta.json").read_text())
+        info = {"docs": idx.num_docs, "seconds": seconds, "impact_seconds": impact["seconds"]}
+        idx.close()
+        info_file.write_text(json.dumps(info))
+    info = json.loads(info_file.read_text())
+    info["impact_bytes"] = sum(f.stat().st_size for f in (index / "impact").iterdir())
+    info["lucene_bytes"] = sum(f.stat().st_size for f in index.iterdir() if f.is_file())
+    info["index"] = str(index)
+    return info
+
+
+def build_bm25s(name: str, docs: Path, work: Path) -> dict:
+    import bm25s
+    import Stemmer
+
+    from irkit.io.documents import iter_documents
+
+    out = work / "bm25s" / name
+    info_file = work / "bm25s" / f"{name}.build.json"
+    if not info_file.exists():
+        corpus = [(d, t) for d, t in iter_documents(docs) if t.strip()]
+        t = time.perf_counter()
+        tokens = bm25s.tokenize([t for _, t in corpus], stopwords="en", stemmer=Stemmer.Stemmer("english"),
+                                show_progress=False)  # fmt: skip
+        retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4)
+        retriever.index(tokens, show_progress=False)
+        seconds = time.perf_counter() - t
+        retriever.save(str(out))
+        (out / "docnos.json").write_text(json.dumps([d for d, _ in corpus]))
+        info_file.write_text(json.dumps({"docs": len(corpus), "seconds": seconds}))
+    info = json.loads(info_file.read_text())
+    info["bytes"] = sum(f.stat().st_size for f in out.iterdir())
+    info["index"] = str(out)
+    return info
+
+
+# ---------------------------------------------------------------- measuring (one subprocess a system)
 
 
 def cycled(topics: pd.DataFrame, n: int) -> pd.DataFrame:
     reps = -(-n // len(topics))
-    rows = [
-        (f"{q}.{r}" if r else q, text)
-        for r in range(reps)
-        for q, text in zip(topics["qid"], topics["query"], strict=True)
-    ]
+    rows = [(f"{q}.{r}", text) for r in range(reps) for q, text in zip(topics["qid"], topics["query"], strict=True)]
     return pd.DataFrame(rows[:n], columns=["qid", "query"])
 
 
-def original_qid(run: pd.DataFrame) -> pd.DataFrame:
-    first = run[~run["qid"].str.contains(r"\.")]
-    return first.reset_index(drop=True)
+def worker(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    from irkit.io.topics import read_topics
 
-
-def bench(name: str, n_queries: int, threads: int, tmp: Path) -> list[dict]:
-    docs, topics_file, qrels_file = (DATA / p for p in COLLECTIONS[name])
-    rows = []
-    t = time.perf_counter()
-    idx = build_index(docs, tmp / name, threads=threads, quiet=True)
-    index_s = time.perf_counter() - t
-    n_docs = idx.num_docs
-    topics = read_topics(topics_file)
-    queries = cycled(topics, n_queries)
-    qrels = read_qrels(qrels_file)
-    qrels, _ = normalise_docnos(qrels, idx.docnos)
-
-    def measure(system: str, fn, repeat: int = 1, **extra) -> pd.DataFrame:
-        sec, run = timed(fn, repeat)
-        e = evaluate(original_qid(run), qrels, "AP nDCG@10")
-        rows.append(dict(collection=name, system=system, docs=n_docs, queries=n_queries, qps=n_queries / sec,
-                         AP=float(e["AP"][0]), nDCG10=float(e["nDCG@10"][0]), **extra))  # fmt: skip
-        return run
-
-    # irkit
-    bm25 = BM25(idx, hits=1000, threads=threads)
-    irkit_run = measure("irkit BM25.search", lambda: bm25.search(queries, quiet=True), repeat=2)
-    irkit_qps = rows[-1]["qps"]
-
-    # Pyserini batch_search (same index, same JVM)
-    lucene = _java.import_pyserini("pyserini.search.lucene")
-    searcher = lucene.LuceneSearcher(str(idx.path))
-    searcher.set_bm25(0.9, 0.4)
+    system = args.worker
+    queries = cycled(read_topics(args.topics), args.queries)
     qids, texts = list(queries["qid"]), list(queries["query"])
 
-    def pyserini_run():
-        hits = searcher.batch_search(texts, qids, k=1000, threads=threads)
-        return run_frame(
-            pd.DataFrame([(q, h.docid, h.score) for q in qids for h in hits[q]], columns=["qid", "docno", "score"])
-        )
+    if system.startswith("irkit"):
+        from irkit.retrieve import BM25
 
-    measure("Pyserini batch_search", pyserini_run)
+        bm25 = BM25(args.index, backend=system.split("-")[1])
 
-    # Anserini SearchCollection, inside the JVM
-    tsv = tmp / f"{name}.topics.tsv"
-    tsv.write_text("".join(f"{q}\t{t}\n" for q, t in zip(qids, texts, strict=True)))
-    out = tmp / f"{name}.searchcollection.run"
-    SearchCollection = _java.autoclass("io.anserini.search.SearchCollection")
-    # SearchCollection logs every 100 queries at INFO; keep the table readable.
-    _java.autoclass("org.apache.logging.log4j.core.config.Configurator").setRootLevel(
-        _java.autoclass("org.apache.logging.log4j.Level").WARN
-    )
-    args = ["-index", str(idx.path), "-topics", str(tsv), "-topicReader", "TsvString", "-output", str(out),
-            "-bm25", "-hits", "1000", "-threads", str(threads)]  # fmt: skip
+        def search(hits: int, threads: int, n: int) -> pd.DataFrame:
+            bm25.threads = threads
+            return bm25.search(queries.iloc[:n], hits=hits, quiet=True)
 
-    def anserini_run():
-        out.unlink(missing_ok=True)
-        SearchCollection.main(args)
-        return read_run(out)
+    elif system == "pyserini":
+        from irkit import _java
+        from irkit.frames import run_frame
 
-    run = measure("Anserini SearchCollection (JVM)", anserini_run)
-    # same ranking as irkit? (SearchCollection rounds scores to 1e-4, so compare order)
-    a = run[run["rank"] <= 10][["qid", "rank", "docno"]]
-    b = irkit_run[irkit_run["rank"] <= 10][["qid", "rank", "docno"]]
-    both = a.merge(b, on=["qid", "rank"], how="outer", suffixes=("_a", "_i"))
-    same = float((both["docno_a"] == both["docno_i"]).mean())
+        searcher = _java.import_pyserini("pyserini.search.lucene").LuceneSearcher(args.index)
+        searcher.set_bm25(0.9, 0.4)
 
-    # bm25s
-    try:
+        def search(hits: int, threads: int, n: int) -> pd.DataFrame:
+            res = searcher.batch_search(texts[:n], qids[:n], k=hits, threads=threads)
+            rows = [(q, h.docid, h.score) for q in qids[:n] for h in res[q]]
+            return run_frame(pd.DataFrame(rows, columns=["qid", "docno", "score"]))
+
+    else:
         import bm25s
         import Stemmer
-    except ImportError:
-        bm25s = None
-    if bm25s is not None:
-        corpus = list(iter_documents(docs))
-        corpus = [(d, t) for d, t in corpus if t.strip()]
+
+        retriever = bm25s.BM25.load(args.bm25s, mmap=False)
+        retriever.backend = system.split("-")[1]
+        docnos = np.array(json.loads((Path(args.bm25s) / "docnos.json").read_text()), dtype=object)
         stemmer = Stemmer.Stemmer("english")
-        t = time.perf_counter()
-        tokens = bm25s.tokenize([t for _, t in corpus], stopwords="en", stemmer=stemmer, show_progress=False)
-        retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4)
-        retriever.index(tokens, show_progress=False)
-        bm25s_index_s = time.perf_counter() - t
-        doc_ids = np.array([d for d, _ in corpus], dtype=object)
 
-        def bm25s_run():
-            q = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
-            res, scores = retriever.retrieve(q, k=1000, show_progress=False, n_threads=threads)
-            return run_frame(pd.DataFrame({
-                "qid": np.repeat(qids, res.shape[1]), "docno": doc_ids[res.ravel()], "score": scores.ravel()
-            }))  # fmt: skip
+        def search(hits: int, threads: int, n: int) -> pd.DataFrame:
+            tok = bm25s.tokenize(texts[:n], stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False)
+            tok = [[t for t in q if t in retriever.vocab_dict] or [""] for q in tok]  # bm25s refuses unknown words
+            res, scores = retriever.retrieve(tok, k=hits, show_progress=False, n_threads=threads)
+            return pd.DataFrame({
+                "qid": np.repeat(np.asarray(qids[:n], dtype=object), res.shape[1]),
+                "docno": docnos[res.ravel()], "score": scores.ravel().astype(np.float64),
+                "rank": np.tile(np.arange(1, res.shape[1] + 1), n),
+            })  # fmt: skip
 
-        measure("bm25s (numpy, outside reference)", bm25s_run, index_dps=len(corpus) / bm25s_index_s)
-    for r in rows:
-        r["irkit_x"] = irkit_qps / r["qps"]
-    rows[0]["index_dps"] = n_docs / index_s
-    rows[0]["top10_same_as_anserini"] = same
-    return rows
+    search(10, 1, 5)  # first call: JIT, caches
+    opened = time.perf_counter() - start
+    out: dict = {"system": system, "open_s": opened}
+    for threads in args.threads:
+        for hits in args.hits:
+            search(hits, threads, min(50, len(queries)))  # warm-up
+            t = time.perf_counter()
+            run = search(hits, threads, len(queries))
+            sec = time.perf_counter() - t
+            out[f"qps_{hits}_{threads}t"] = len(queries) / sec
+            out[f"rows_{hits}_{threads}t"] = len(run)
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(out))
+
+
+def measure(system: str, irkit_info: dict, bm25s_info: dict | None, topics: Path, args) -> dict | None:
+    cmd = [sys.executable, __file__, "--worker", system, "--index", irkit_info["index"], "--topics", str(topics),
+           "--queries", str(args.queries), "--hits", *map(str, args.hits), "--threads", *map(str, args.threads)]  # fmt: skip
+    if bm25s_info:
+        cmd += ["--bm25s", bm25s_info["index"]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    print(f"[{system}] failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+    return None
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--collections", nargs="+", default=["vaswani", "cacm"], choices=sorted(COLLECTIONS))
-    ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--collections", nargs="+", default=["vaswani", "cacm", "synth200k", "synth1m"],
+                    choices=[*REAL, *SYNTHETIC])  # fmt: skip
+    ap.add_argument("--systems", nargs="+", default=SYSTEMS, choices=SYSTEMS)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--hits", nargs="+", type=int, default=[1000, 10])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/irkit-bench"))
+    ap.add_argument("--output", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--index", help=argparse.SUPPRESS)
+    ap.add_argument("--bm25s", help=argparse.SUPPRESS)
+    ap.add_argument("--topics", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.collections:
-            rows += bench(name, args.queries, args.threads, Path(tmp))
+    if args.worker:
+        return worker(args)
+
+    rows, builds = [], []
+    for name in args.collections:
+        docs, topics = collection_files(name, args.workdir)
+        ik = build_irkit(name, docs, args.workdir)
+        bs = build_bm25s(name, docs, args.workdir) if any(s.startswith("bm25s") for s in args.systems) else None
+        builds.append({
+            "collection": name, "docs": ik["docs"], "irkit_docs_per_s": ik["docs"] / ik["seconds"],
+            "impact_s": ik["impact_seconds"], "impact_MB": ik["impact_bytes"] / 2**20,
+            "lucene_MB": ik["lucene_bytes"] / 2**20,
+            "bm25s_docs_per_s": bs["docs"] / bs["seconds"] if bs else float("nan"),
+            "bm25s_MB": bs["bytes"] / 2**20 if bs else float("nan"),
+        })  # fmt: skip
+        for system in args.systems:
+            r = measure(system, ik, bs, topics, args)
+            if r:
+                rows.append({"collection": name, "docs": ik["docs"], **r})
+                print(f"  {name} {system}: {json.dumps(r)}", file=sys.stderr)
     table = pd.DataFrame(rows)
-    cols = ["collection", "system", "docs", "queries", "qps", "irkit_x", "AP", "nDCG10", "index_dps",
-            "top10_same_as_anserini"]  # fmt: skip
-    table = table[[c for c in cols if c in table.columns]]
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:,.4f}" if v < 10 else f"{v:,.1f}"))
-    print(f"\nqps: queries/s at 1,000 hits, {args.threads} threads, warm; irkit_x: irkit's qps / that row's qps;")
-    print("index_dps: documents/s indexed (irkit: read + JSONL + Anserini IndexCollection; bm25s: tokenise + index).")
+    key = f"qps_{args.hits[0]}_{args.threads[-1]}t"
+    ref = table[table.system == REFERENCE].set_index("collection")[key]
+    table["x_" + REFERENCE] = table[key] / table["collection"].map(ref)
+    if args.output:
+        args.output.write_text(json.dumps({"runs": rows, "builds": builds}, indent=1))
+    qps = [c for c in table.columns if c.startswith("qps_")]
+    cols = ["collection", "system", "docs", "open_s", "rss_mb", *qps, "x_" + REFERENCE]
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.2f}" if v < 10 else f"{v:,.0f}"))
+        print()
+        print(
+            pd.DataFrame(builds).to_string(index=False, float_format=lambda v: f"{v:,.2f}" if v < 10 else f"{v:,.0f}")
+        )
+    print(f"\nqps_H_Tt: queries/s ({args.queries} topics cycled) at H hits with T threads, warm, run frame included;")
+    print(f"x_{REFERENCE}: {key} over {REFERENCE}'s; rss_mb: peak resident memory of the system's own process;")
+    print("open_s: process start to first result (imports, JVM, index open, compiled kernels from cache).")
 
 
 if __name__ == "__main__":

@@ -411,16 +411,16 @@ class ImpactIndex:
         return np.float32(self.sum_total_term_freq / float(self.doc_count))
 
     @cached_property
-    def _term_dict(self) -> dict[bytes, int]:
-        # Built once, on first lookup: term count, not collection size, sets its cost.
+    def term_id_map(self) -> dict[str, int]:
+        """``{term: id}``, built on first use (its cost grows with the vocabulary, not the collection)."""
         tb = self.term_bytes.tobytes()
         off = self.term_offsets.tolist()
-        return {tb[off[i] : off[i + 1]]: i for i in range(self.num_terms)}
+        return {tb[off[i] : off[i + 1]].decode("utf-8"): i for i in range(self.num_terms)}
 
     def term_ids(self, terms: list[str]) -> np.ndarray:
         """Ids of analysed ``terms`` (-1 for a term the index does not have)."""
-        d = self._term_dict
-        return np.array([d.get(t.encode("utf-8"), -1) for t in terms], dtype=np.int64)
+        d = self.term_id_map
+        return np.array([d.get(t, -1) for t in terms], dtype=np.int64)
 
     def doc_freq(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64)

@@ -21,6 +21,7 @@ and docno rank together (see :mod:`irkit.index.impact`).
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -99,8 +100,8 @@ def _kernels():
 
         @njit(nogil=True, cache=True)
         def score_block(
-            q_ptr, q_terms, q_weights, post_off, post_docs, post_freqs, norms, cache, rank, lo, hi, k, q0, q1, acc,
-            touched, s32, keys, out_keys, out_counts,
+            q_ptr, q_terms, q_weights, post_off, post_docs, post_freqs, norms, cache, rank, order, lo, hi, k, q0, q1,
+            acc, touched, s32, keys, out_keys, out_docs, out_scores, out_counts,
         ):  # fmt: skip
             one = np.float32(1.0)
             for q in range(q0, q1):
@@ -131,9 +132,7 @@ def _kernels():
                     s32[i] = np.float32(acc[touched[i]])
                 bits = s32.view(np.int32)
                 for i in range(nt):
-                    a = touched[i]
-                    keys[i] = (np.int64(bits[i]) << 32) | (np.int64(0xFFFFFFFF) - rank[a + lo])
-                    acc[a] = -1.0
+                    keys[i] = (np.int64(bits[i]) << 32) | (np.int64(0xFFFFFFFF) - rank[touched[i] + lo])
                 m = min(k, nt)
                 if nt > k:
                     top = np.partition(keys[:nt], nt - k)[nt - k :]
@@ -141,8 +140,14 @@ def _kernels():
                     top = keys[:nt].copy()
                 top.sort()
                 for i in range(m):
-                    out_keys[q, i] = top[m - 1 - i]
+                    key = top[m - 1 - i]
+                    d = order[np.int64(0xFFFFFFFF) - (key & np.int64(0xFFFFFFFF))]
+                    out_keys[q, i] = key
+                    out_docs[q, i] = d
+                    out_scores[q, i] = np.float32(acc[d - lo])
                 out_counts[q] = m
+                for i in range(nt):
+                    acc[touched[i]] = -1.0
 
         _K = score_block
     return _K
@@ -169,24 +174,23 @@ def prepare(
     A distinct term gets ``weight = (float) count * idf`` as Anserini's boost makes it; terms
     absent from the index are dropped (Lucene's clause for them matches nothing).
     """
-    ptr = np.zeros(len(queries) + 1, dtype=np.int64)
-    ids_all: list[np.ndarray] = []
-    w_all: list[np.ndarray] = []
-    for i, toks in enumerate(queries):
-        if toks:
-            uniq, counts = np.unique(np.array(toks, dtype=object), return_counts=True)
-            ids = index.term_ids(list(uniq))
-            keep = ids >= 0
-            ids, counts = ids[keep], counts[keep]
-            w = np.float32(counts.astype(np.float32)) * idf(index.doc_freq(ids), index.doc_count)
-            ids_all.append(ids)
-            w_all.append(w.astype(np.float32))
-            ptr[i + 1] = ptr[i] + len(ids)
-        else:
-            ptr[i + 1] = ptr[i]
-    terms = np.concatenate(ids_all) if ids_all else np.empty(0, dtype=np.int64)
-    weights = np.concatenate(w_all) if w_all else np.empty(0, dtype=np.float32)
-    return ptr, terms, weights, norm_cache(k1, b, index.avgdl)
+    ids_of = index.term_id_map
+    ptr = [0]
+    ids: list[int] = []
+    counts: list[int] = []
+    for toks in queries:
+        c: dict[str, int] = {}
+        for t in toks:
+            c[t] = c.get(t, 0) + 1
+        for t, n in c.items():
+            i = ids_of.get(t)
+            if i is not None:
+                ids.append(i)
+                counts.append(n)
+        ptr.append(len(ids))
+    terms = np.array(ids, dtype=np.int64)
+    weights = np.array(counts, dtype=np.float32) * idf(index.doc_freq(terms), index.doc_count)
+    return np.array(ptr, dtype=np.int64), terms, weights.astype(np.float32), norm_cache(k1, b, index.avgdl)
 
 
 def score_batch(
@@ -210,9 +214,12 @@ def score_batch(
     nq = len(queries)
     k = max(1, int(hits))
     out_keys = np.zeros((nq, k), dtype=np.int64)
+    out_docs = np.full((nq, k), -1, dtype=np.int32)
+    out_scores = np.full((nq, k), np.nan, dtype=np.float32)
     out_counts = np.zeros(nq, dtype=np.int64)
     kernel = _kernels()
-    arrays = (index.post_offsets, index.post_docs, index.post_freqs, index.norms, cache, index.docno_rank)
+    arrays = (index.post_offsets, index.post_docs, index.post_freqs, index.norms, cache, index.docno_rank,
+              index.docno_order)  # fmt: skip
     n = hi - lo
     threads = max(1, min(int(threads), nq))
     # Queries handed out in small chunks so that one long query does not idle the other threads.
@@ -233,7 +240,7 @@ def score_batch(
                 q0 = starts.pop()
             try:
                 kernel(ptr, terms, weights, *arrays, lo, hi, k, q0, min(q0 + chunk, nq), acc, touched, s32, keys,
-                       out_keys, out_counts)  # fmt: skip
+                       out_keys, out_docs, out_scores, out_counts)  # fmt: skip
             except BaseException as e:  # surfaced in the calling thread
                 errors.append(e)
                 return
@@ -248,8 +255,7 @@ def score_batch(
             t.join()
     if errors:
         raise errors[0]
-    docs, scores = _decode(out_keys, out_counts, index.docno_order)
-    return TopK(docs=docs, scores=scores, keys=out_keys, counts=out_counts)
+    return TopK(docs=out_docs, scores=out_scores, keys=out_keys, counts=out_counts)
 
 
 def merge_topk(parts: list[TopK], hits: int, order: np.ndarray) -> TopK:
@@ -288,7 +294,13 @@ def java_decimal(scores: np.ndarray) -> np.ndarray:
                 if x == 0.0 or not np.isfinite(x):
                     continue
                 e = int(np.floor(np.log10(abs(x))))
-                for d in range(1, 10):
+                # If d significant digits read back as v, so do d + 1 (the nearest (d+1)-digit decimal
+                # is nearer): binary search for the fewest. Not so at a power of two, whose rounding
+                # interval is lopsided: there, try every d in turn.
+                lo_d, hi_d, best = 1, 9, x
+                linear = math.frexp(x)[0] == 0.5
+                while lo_d <= hi_d:
+                    d = lo_d if linear else (lo_d + hi_d) // 2
                     k = d - 1 - e
                     if k >= 0:
                         p = 10.0**k
@@ -297,8 +309,13 @@ def java_decimal(scores: np.ndarray) -> np.ndarray:
                         p = 10.0 ** (-k)
                         r = np.round(x / p) * p
                     if np.float32(r) == v:
-                        out[i] = r
-                        break
+                        best = r
+                        if linear:
+                            break
+                        hi_d = d - 1
+                    else:
+                        lo_d = d + 1
+                out[i] = best
 
         _D = shortest
     x32 = np.ascontiguousarray(scores, dtype=np.float32)
@@ -314,11 +331,21 @@ def run_from_topk(qids: list[str], top: TopK, docnos: np.ndarray):
     counts = top.counts
     valid = np.arange(top.docs.shape[1])[None, :] < counts[:, None]
     docs = top.docs[valid]
+    # pandas' own string arrays, gathered with take(): several times faster than an object column
+    key = id(docnos)
+    if key not in _DOCNO_ARRAYS or _DOCNO_ARRAYS[key][0] is not docnos:
+        _DOCNO_ARRAYS.clear()
+        _DOCNO_ARRAYS[key] = (docnos, pd.Series(np.asarray(docnos, dtype=object), dtype=str).array)
     return pd.DataFrame(
         {
-            "qid": np.repeat(np.asarray(qids, dtype=object), counts),
-            "docno": np.asarray(docnos, dtype=object)[docs],
+            "qid": pd.Series(np.asarray(qids, dtype=object), dtype=str).array.take(
+                np.repeat(np.arange(len(qids)), counts)
+            ),
+            "docno": _DOCNO_ARRAYS[key][1].take(docs),
             "score": java_decimal(top.scores[valid]),
             "rank": np.nonzero(valid)[1].astype(np.int64) + 1,
         }
     )
+
+
+_DOCNO_ARRAYS: dict[int, tuple] = {}
