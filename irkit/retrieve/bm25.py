@@ -206,15 +206,25 @@ class BM25Options:
 
     k1: float = 0.9
     b: float = 0.4
+    backend: str | None = None  # impact (default when the index has an impact part) | lucene
 
     def __post_init__(self) -> None:
         if self.k1 < 0 or not 0 <= self.b <= 1:
             raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
+        if self.backend not in (None, "impact", "lucene"):
+            raise InputError(f"unknown BM25 backend {self.backend!r} (choose impact or lucene)")
 
 
 def build(options: BM25Options, request: RankRequest) -> BM25:
     """The registry's builder: BM25 over ``--index`` with ``--hits`` and ``--threads``."""
-    return BM25(request.require_index(), k1=options.k1, b=options.b, hits=request.hits, threads=request.threads)
+    return BM25(
+        request.require_index(),
+        k1=options.k1,
+        b=options.b,
+        hits=request.hits,
+        threads=request.threads,
+        backend=options.backend,
+    )
 
 
 def rank(request: RankRequest) -> pd.DataFrame:
