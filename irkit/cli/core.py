@@ -139,6 +139,10 @@ def rank_cmd(
     ] = None,
     encoder: Annotated[Path | None, typer.Option(help="Deprecated: -O encoder=.")] = None,
     threads: Annotated[int, typer.Option(help="Search threads (default: all cores).")] = 0,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="(bm25) impact (irkit's impact index; default when the index has one) or lucene."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag in the file (default: the model name).")] = None,
     force: Annotated[bool, FORCE] = False,
@@ -153,6 +157,10 @@ def rank_cmd(
     from irkit.io.trec import read_qrels, read_run, write_run
 
     given = parse_assignments(option)
+    if backend is not None:  # --backend X is -O backend=X
+        if "backend" in given:
+            raise InputError("--backend and -O backend= are both given; keep one")
+        given["backend"] = backend
     if pipeline is None:
         registry.get(model)  # an unknown model fails before the work
     check_output(output, force)  # fail before the work, not after
