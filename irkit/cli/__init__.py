@@ -30,9 +30,19 @@ def main() -> None:
             sys.exit(2)
         _unexpected(e)
     if result == 130:
-        print("irkit: interrupted; nothing half-written was left", file=sys.stderr)
+        # One message: what a command kept on purpose (say, a checkpoint), or that nothing was left.
+        said = "; ".join(_KEPT) or "nothing half-written was left"
+        print(f"irkit: interrupted; {said}", file=sys.stderr)
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+_KEPT: list[str] = []
+
+
+def kept_on_interrupt(message: str) -> None:
+    """Say (in the one interrupt message) what a command kept whole, e.g. its last checkpoint."""
+    _KEPT.append(message)
 
 
 def _unexpected(e: Exception) -> None:

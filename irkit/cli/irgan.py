@@ -142,12 +142,11 @@ def train_command(
         )
     except KeyboardInterrupt:
         if output.exists():
-            import sys
+            from irkit.cli import kept_on_interrupt
 
-            print(
-                f"irkit: {output} keeps the last checkpoint (finished folds rank their topics); "
-                "rerun with --resume to train the rest",
-                file=sys.stderr,
+            kept_on_interrupt(
+                f"{output} keeps the last whole checkpoint (finished folds rank their topics); "
+                "rerun with --resume to train the rest"
             )
         raise
     seconds = time.perf_counter() - start

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,12 @@ def load_vectors(path: str | os.PathLike[str]) -> Vectors:
                 raise InputError(f"vector file lacks {sorted(missing)} (expected vectors, docnos, meta)", p)
             meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
             vectors, docnos = z["vectors"], z["docnos"].tolist()
-    except (OSError, ValueError) as e:
-        raise InputError(f"not a readable .npz vector file ({e})", p) from None
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        # numpy's text for a non-archive suggests allow_pickle=True: never the remedy here.
+        why = "not a NumPy .npz archive" if "pickle" in str(e) else str(e).strip().splitlines()[0]
+        raise InputError(f"not a readable .npz vector file ({why})", p) from None
     try:
         return Vectors(check_matrix(vectors, "vectors", path=p), docnos, meta)
     except InputError as e:

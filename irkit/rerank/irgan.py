@@ -528,12 +528,24 @@ class IRGANModel:
         from irkit.nn import load_model
 
         meta, state = load_model(path, KIND)
+        if state is not None and not isinstance(state, dict):
+            raise InputError(
+                "weights.pt does not hold IRGAN weights (a foreign or damaged file)", Path(path) / "weights.pt"
+            )
         known = {f.name for f in dataclasses.fields(IRGANConfig)}
         config = IRGANConfig(**{k: v for k, v in meta["config"].items() if k in known})
         parts = []
         for p in meta.get("parts", []):
             part = Part(**{k: v for k, v in p.items() if k in {f.name for f in dataclasses.fields(Part)}})
             part.states = (state or {}).get(part.name)
+            if part.done and not isinstance(part.states, dict):
+                # model.json says this part finished: its weights are missing, not untrained
+                # (so --resume, which keeps finished parts, is not the remedy).
+                raise InputError(
+                    f"weights.pt lacks the weights of {part.name}, which model.json says finished training: "
+                    "a foreign or damaged weights file; retrain with --force",
+                    Path(path) / "weights.pt",
+                )
             parts.append(part)
         rest = {k: v for k, v in meta.items() if k not in ("kind", "config", "features", "parts", "complete")}
         model = cls(config, parts, meta.get("features", {}), rest)

@@ -29,6 +29,7 @@ from irkit.progress import log, progress
 from irkit.registry import RankRequest
 from irkit.stages import Retriever
 
+MAX_QUERY_TERMS = 2**20  # distinct terms in one query (Lucene's default limit is 1,024)
 _HIT = re.compile(r"doc=(\d+) score=([^ ,\]]+)")
 
 
@@ -81,6 +82,11 @@ class BM25(Retriever):
 
         reader = jnius.cast("org.apache.lucene.index.IndexReader", self.index.reader)
         self._searcher = IndexSearcher(reader)
+        # Lucene refuses a query of more than 1,024 distinct terms (TooManyClauses), which
+        # lost a whole run to one long topic; a bag of words has one clause per distinct
+        # analysed term, so irkit allows up to 2**20 of them (JVM-wide, never lowered).
+        if IndexSearcher.getMaxClauseCount() < MAX_QUERY_TERMS:
+            IndexSearcher.setMaxClauseCount(MAX_QUERY_TERMS)
         self._searcher.setSimilarity(BM25Similarity(self.k1, self.b))
         # Anserini's BREAK_SCORE_TIES_BY_DOCID
         self._sort = Sort(SortField.FIELD_SCORE, SortField(ID, SortType.STRING_VAL))
