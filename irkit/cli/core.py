@@ -96,6 +96,9 @@ def index_cmd(
         raise InputError("--index is required (the index folder to create)")
     path = resolve(path, "documents", quiet=quiet)  # a built-in name works too
     idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
+    from irkit.provenance import write_sidecar
+
+    write_sidecar(index)  # index/meta.json: how it was built (irkit/provenance.py)
     meta = idx.meta
     _echo(
         f"indexed {meta['documents']:,} documents ({meta['format']}) into {index} in {meta['indexing_seconds']:.1f} s"
@@ -187,6 +190,10 @@ def rank_cmd(
         raise InputError("--hits and --depth must be at least 1")
     run, default_tag = rank_with(model, pipeline, given, flags, request)
     write_run(run, output, tag=tag or default_tag, overwrite=force)
+    from irkit.provenance import write_sidecar
+
+    # OUTPUT.meta.json: command, parameters (and the model's full options), index, inputs, versions
+    write_sidecar(output, model=None if pipeline else (model, request.options))
     _echo(f"wrote {len(run):,} results for {run['qid'].nunique()} topics to {output}")
 
 
@@ -238,6 +245,9 @@ def eval_cmd(
                 if output.suffix.lower() == ".csv"
                 else table.to_json(orient="records", indent=2)
             )
+        from irkit.provenance import write_sidecar
+
+        write_sidecar(output)
 
 
 def leaderboard_cmd(
@@ -286,6 +296,11 @@ def leaderboard_cmd(
     )
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    from irkit.provenance import format_differences, read_sidecar
+
+    settings = format_differences({n: read_sidecar(p) for n, p in zip(loaded, paths, strict=True)})
+    if settings:  # where the runs' recorded settings differ
+        _echo(settings)
     if output is not None:
         plot = None
         if base_name is not None and len(loaded) > 1:
@@ -293,6 +308,9 @@ def leaderboard_cmd(
             plot_differences(loaded, q, base_name, str(table.columns[1]), png)
             plot = png.name
         write_report(table, output, overwrite=force, plot=plot)
+        from irkit.provenance import write_sidecar
+
+        write_sidecar(output)
         _echo(f"wrote {output}" + (f" and {output.with_suffix('.png')}" if plot else ""))
 
 
