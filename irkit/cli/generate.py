@@ -60,6 +60,9 @@ def train_cmd(
     summary = registry.recipe(model).train(
         data, output, epochs=epochs, device=device, seed=seed, quiet=quiet, options=_options(option)
     )
+    from irkit.provenance import write_sidecar
+
+    write_sidecar(output)  # OUTPUT/meta.json (irkit/provenance.py)
     typer.echo(f"saved {model} to {output}" + "".join(f"\n  {k}: {v}" for k, v in (summary or {}).items()))
 
 
@@ -80,6 +83,9 @@ def sample_cmd(
         raise InputError("--n must be at least 1")
     kind = model_kind(model_dir)
     path = registry.recipe(kind).sample(model_dir, n, output, caption=caption, seed=seed, options=_options(option))
+    from irkit.provenance import write_sidecar
+
+    write_sidecar(path)  # PATH.meta.json (irkit/provenance.py)
     typer.echo(f"wrote {path}")
 
 
