@@ -108,3 +108,29 @@ def test_lucene_constants():
     assert [small_float.byte4ToInt(i - 256 if i > 127 else i) for i in range(256)] == lt.tolist()
     cache = norm_cache(0.9, 0.4, np.float32(26.8))
     assert cache.dtype == np.float32 and (np.diff(cache) <= 0).all()  # longer documents, smaller inverse norm
+
+
+def test_cli_backends_write_the_same_run_file(tmp_path, monkeypatch, capsys, cranfield, cranfield_index):
+    import sys
+
+    from irkit.cli import main
+
+    def rank(*extra):
+        out = tmp_path / f"run{len(extra)}{'-'.join(extra)}.txt"
+        args = ["irkit", "rank", "-q", "-i", cranfield_index.path, "-t", cranfield.topics, "-o", out, *extra]
+        monkeypatch.setattr(sys, "argv", list(map(str, args)))
+        try:
+            main()
+        except SystemExit as e:
+            assert not e.code, capsys.readouterr().err
+        return out
+
+    lucene = rank("--backend", "lucene").read_bytes()
+    assert rank("--backend", "impact").read_bytes() == lucene
+    assert rank("-O", "backend=impact").read_bytes() == lucene
+    assert len(lucene.splitlines()) > 100_000
+    monkeypatch.setattr(sys, "argv", ["irkit", "rank", "-i", str(cranfield_index.path), "-t", str(cranfield.topics),
+                                      "-o", str(tmp_path / "x.run"), "--backend", "bm25s"])  # fmt: skip
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code != 0 and "unknown BM25 backend" in capsys.readouterr().err
