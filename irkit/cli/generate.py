@@ -74,15 +74,25 @@ def sample_cmd(
     caption: Annotated[str | None, typer.Option(help="Caption for caption-conditioned models (AlignDRAW).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE.")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing sample file.")] = False,
+    sharpen: Annotated[
+        Path | None,
+        typer.Option(help="A sharpener folder (`irkit generate train sharpen`) that adds detail to image samples."),
+    ] = None,
 ) -> None:
     """Draw samples from a trained model."""
     from irkit.generative import registry
+    from irkit.io.atomic import check_output
     from irkit.nn import model_kind
 
     if n < 1:
         raise InputError("--n must be at least 1")
     kind = model_kind(model_dir)
-    path = registry.recipe(kind).sample(model_dir, n, output, caption=caption, seed=seed, options=_options(option))
+    # An existing file is replaced only with --force, and never one inside the model folder.
+    check_output(output, force, kind="file")
+    path = registry.recipe(kind).sample(
+        model_dir, n, output, caption=caption, seed=seed, options=_options(option), sharpen=sharpen
+    )
     from irkit.provenance import write_sidecar
 
     write_sidecar(path)  # PATH.meta.json (irkit/provenance.py)

@@ -157,6 +157,10 @@ class Recipe:
     def write(self, samples: Any, output: Path, opts: dict[str, Any]) -> Path:
         raise NotImplementedError
 
+    def sharpen(self, samples: Any, sharpener: str | os.PathLike[str], opts: dict[str, Any]) -> Any:
+        """Post-process samples with a sharpener model folder (image models only)."""
+        raise InputError(f"{self.kind} does not draw images; --sharpen is for image models")
+
     def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> Any:
         """The held-out data a model is scored on, from its ``model.json``."""
         return None
@@ -262,6 +266,7 @@ class Recipe:
         caption: str | None = None,
         seed: int = 0,
         options: dict[str, str] | None = None,
+        sharpen: str | os.PathLike[str] | None = None,
     ) -> Path:
         import torch
 
@@ -277,6 +282,8 @@ class Recipe:
         seed_everything(seed)
         with torch.no_grad():
             samples = self.generate(model, n, opts)
+            if sharpen is not None:
+                samples = self.sharpen(samples, sharpen, opts)
         return self.write(samples, Path(output), {**opts, "n": n})
 
     def evaluate(self, model_dir: str | os.PathLike[str], *, options: dict[str, str] | None = None) -> dict[str, Any]:

@@ -73,6 +73,7 @@ register(GenerativeEntry("wavenet", "irkit.generative.audio.wavenet:Recipe", "Wa
 register(GenerativeEntry("draw", "irkit.generative.images.draw:Recipe", "DRAW (Gregor et al.): recurrent VAE with Gaussian-filterbank read/write attention; -O frames=1 draws the canvas over steps", ("mnist", "digits")))
 register(GenerativeEntry("draw-noattn", "irkit.generative.images.draw:NoAttentionRecipe", "DRAW without attention: reads and writes the whole image at every step", ("mnist", "digits")))
 register(GenerativeEntry("aligndraw", "irkit.generative.images.aligndraw:Recipe", "AlignDRAW (Mansimov et al.): caption-conditioned DRAW, BiLSTM + alignment, learned prior; --caption", ("mnist-captions",)))
+register(GenerativeEntry("sharpen", "irkit.generative.images.sharpen:Recipe", "LAPGAN-style sharpener (Denton et al.): a conditional GAN adds a pyramid level's residual; sample MODEL --sharpen", ("mnist-captions",)))
 register(GenerativeEntry("pixelcnn", "irkit.generative.images.pixelcnn:Recipe", "PixelCNN (van den Oord et al.): masked convolutions (A then B), binary or -O levels=256 outputs", ("mnist", "digits")))
 register(GenerativeEntry("pixelrnn-row", "irkit.generative.images.pixelrnn:RowRecipe", "PixelRNN with Row LSTM layers (van den Oord et al.), binary or -O levels=256", ("mnist", "digits")))
 register(GenerativeEntry("pixelrnn-diag", "irkit.generative.images.pixelrnn:DiagonalRecipe", "PixelRNN with Diagonal BiLSTM layers (skewed maps), binary or -O levels=256", ("mnist", "digits")))

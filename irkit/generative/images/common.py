@@ -192,6 +192,11 @@ class ImageRecipe(Recipe):
         scale = self.scale or (4 if model_height(opts["meta"]) <= 16 else 2)
         return save_grid(samples.float().cpu(), output, nrow=nrow, scale=scale)
 
+    def sharpen(self, samples, sharpener, opts: dict[str, Any]):
+        from irkit.generative.images.sharpen import apply
+
+        return apply(samples, sharpener)
+
     def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> Images:
         import torch
 
