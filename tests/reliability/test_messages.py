@@ -138,3 +138,13 @@ def test_candidates_sharing_no_topic_with_the_topics_are_an_error(tmp_path, caps
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code != 0 and len(lines) == 1 and "topics" in lines[0], err
     assert not out.exists()
+
+
+def test_candidates_missing_from_the_index_are_named(cacm_index):
+    from irkit.rerank.features import FeatureExtractor
+
+    pairs = pd.DataFrame({"qid": ["1", "1"], "query": ["parallel", "parallel"], "docno": ["CACM-0001", "WSJ-9"]})
+    with pytest.raises(InputError, match=r"1 candidate document.*not in the index.*WSJ-9"):
+        FeatureExtractor(cacm_index).extract(pairs)
+    with pytest.raises(InputError, match="'WSJ-9' is not in the index"):
+        cacm_index.texts(["CACM-0001", "WSJ-9"])
