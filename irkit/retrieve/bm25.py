@@ -23,7 +23,7 @@ import pandas as pd
 
 from irkit import _java
 from irkit.errors import InputError
-from irkit.frames import cut_run, queries_frame, rank_run, run_frame
+from irkit.frames import queries_frame, rank_run, run_frame
 from irkit.index.lucene import CONTENTS, ID, LuceneIndex
 from irkit.progress import log, progress
 from irkit.registry import RankRequest
@@ -234,17 +234,8 @@ def build(options: BM25Options, request: RankRequest) -> BM25:
 
 
 def rank(request: RankRequest) -> pd.DataFrame:
-    """``irkit rank --model bm25``: retrieve, or rescore ``--rerank`` candidates' top ``depth``."""
-    bm25 = BM25(
-        request.require_index(),
-        k1=request.option("k1", 0.9),
-        b=request.option("b", 0.4),
-        hits=request.hits,
-        threads=request.threads,
-        backend=request.option("backend", None),
-    )
-    run = bm25.search(request.queries, quiet=request.quiet)
-    if request.candidates is not None:
-        keep = cut_run(run_frame(request.candidates), request.depth)[["qid", "docno"]]
-        run = rank_run(run.merge(keep, on=["qid", "docno"]))
-    return run
+    """``irkit rank --model bm25`` from a :class:`RankRequest` (the pre-pipeline entry point):
+    :meth:`BM25.transform` of the topics, or of ``--rerank`` candidates' top ``depth``."""
+    from irkit import registry
+
+    return registry.rank("bm25", request)
