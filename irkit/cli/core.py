@@ -136,6 +136,7 @@ def rank_cmd(
         float | None, typer.Option(help="Deprecated: -O alpha=.")
     ] = None,
     irgan: Annotated[Path | None, typer.Option(help="Deprecated: -O model=.")] = None,
+    lambdamart: Annotated[Path | None, typer.Option(help="(lambdamart) model folder: -O model=.")] = None,
     use: Annotated[str | None, typer.Option(help="Deprecated: -O use=.")] = None,
     faiss: Annotated[
         Path | None, typer.Option(help="Deprecated: -O faiss=.")
@@ -173,7 +174,7 @@ def rank_cmd(
     queries = read_topics(topics, topics_format, field=topic_field)
     flags = {
         "k1": k1, "b": b, "desm": desm, "variant": variant, "alpha": alpha,
-        "irgan": irgan, "use": use, "faiss": faiss, "encoder": encoder,
+        "irgan": irgan, "use": use, "faiss": faiss, "encoder": encoder, "lambdamart": lambdamart,
     }  # fmt: skip  (deprecated spellings of -O)
     request = registry.RankRequest(
         queries=queries,
