@@ -288,7 +288,7 @@ def splice_rows(text: str, name: str, board_md: str) -> str:
     return text[: m.start()] + "\n".join(section) + text[end:]
 
 
-def render_section(results: list[dict], args, command: str, seconds: float, cpu: float) -> str:
+def render_section(results: list[dict], args, command: str, seconds: float, cpu: float, text: str) -> str:
     lines = [
         BEGIN,
         "## DocNADE-LM: held-out perplexity and retrieval",
@@ -373,22 +373,52 @@ def render_section(results: list[dict], args, command: str, seconds: float, cpu:
             f"({t.get('cpu_seconds', 0):.0f} CPU s), final loss {t['train_loss'][-1]:.3f} nats/word; encodes "
             f"{r['ret']['encode_docs_per_s']:,.0f} docs/s."
         )
-    lines += ["", "**Which helps where.**", "", *verdict_lines(results), "", END]
+    lines += ["", "**Which helps where.**", "", *verdict_lines(results, text), "", END]
     return "\n".join(lines)
 
 
-def verdict_lines(results: list[dict]) -> list[str]:
+def table_row(text: str, name: str, run: str) -> dict[str, float] | None:
+    """nDCG@10 and AP of ``run`` in the collection's table of docs/dense.md (None when absent)."""
+    m = re.search(rf"^## {re.escape(name.capitalize())} \(", text, re.M)
+    if m is None:
+        return None
+    end = text.find("\n## ", m.end())
+    for line in text[m.end() : end if end > 0 else len(text)].split("\n"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == run:
+            return {"nDCG@10": float(cells[1]), "AP": float(cells[2])}
+    return None
+
+
+def verdict_lines(results: list[dict], text: str) -> list[str]:
+    """Perplexity and retrieval, DocNADE-LM against plain DocNADE (whose rows come from benchmarks/dense_table.py)."""
     out = []
     for r in results:
+        name = r["name"].capitalize()
         rows = {row["model"]: row["ppl"] for row in r["ppl"]["rows"]}
         dn = rows["DocNADE"]
         lm = {k: v for k, v in rows.items() if k.startswith("DocNADE-LM")}
         best_k = min(lm, key=lm.get)
         lstm = next(v for k, v in rows.items() if k.startswith("LSTM"))
         out.append(
-            f"- {r['name'].capitalize()}, perplexity: best DocNADE-LM ({best_k.split(', ')[1]}) {lm[best_k]:.1f} vs "
-            f"DocNADE {dn:.1f} ({(lm[best_k] / dn - 1) * 100:+.1f}%), LSTM LM {lstm:.1f}."
+            f"- {name}, perplexity: best DocNADE-LM ({best_k.split(', ')[1]}) {lm[best_k]:.1f} vs DocNADE {dn:.1f} "
+            f"({(lm[best_k] / dn - 1) * 100:+.1f}%); the LSTM LM {lstm:.1f} ({(lstm / dn - 1) * 100:+.1f}%)."
         )
+        b = r["ret"]["board"].set_index("run")
+        label = r["ret"]["label"]
+        parts = []
+        for how, lm_run, dn_run in (
+            ("alone", f"{label} alone (whole collection)", "DocNADE alone (whole collection)"),
+            ("interpolated with BM25", r["ret"]["interp"], "BM25 + DocNADE, interpolation (alpha by CV)"),
+        ):
+            ref = table_row(text, r["name"], dn_run)
+            if ref is not None:
+                parts.append(
+                    f"{how} AP {b.loc[lm_run, 'AP']:.4f} vs DocNADE's {ref['AP']:.4f} "
+                    f"({b.loc[lm_run, 'AP'] - ref['AP']:+.4f}), nDCG@10 {b.loc[lm_run, 'nDCG@10'] - ref['nDCG@10']:+.4f}"
+                )
+        if parts:
+            out.append(f"- {name}, retrieval ({label}): " + "; ".join(parts) + ".")
     return out
 
 
@@ -431,7 +461,7 @@ def main() -> None:
     text = args.output.read_text()
     for r in results:
         text = splice_rows(text, r["name"], to_markdown(r["ret"]["board"]))
-    section = render_section(results, args, command, seconds, cpu)
+    section = render_section(results, args, command, seconds, cpu, text)
     if BEGIN in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
     else:
