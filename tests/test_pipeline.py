@@ -146,6 +146,31 @@ def test_the_text_form_parses_without_eval(tmp_path):
     assert repr(parse("0.7 * identity + 0.3*identity")) == "0.7 * identity + 0.3 * identity"
 
 
+def _old_style_rank(request):
+    # an old-style model: rank(request) -> run, options read from request.options
+    shift = request.option("shift", 0.0)
+    base = request.candidates
+    if base is None:
+        base = run_frame(pd.DataFrame(A, columns=["qid", "docno", "score"]))
+    return run_frame(base[["qid", "docno"]].assign(score=base["score"] * -1 + shift), rerank=True)
+
+
+def test_an_old_style_registry_entry_still_works(monkeypatch):
+    from irkit import registry
+
+    entry = registry.ModelEntry("flip", "reranker", f"{__name__}:_old_style_rank", "reverses a run", ("shift",))
+    monkeypatch.setitem(registry._ENTRIES, "flip", entry)
+    request = registry.RankRequest(queries=QUERIES, options={"shift": 1.0})
+    out = registry.rank("flip", request)
+    assert out.set_index(["qid", "docno"])["score"]["1", "a"] == -2.0
+    with pytest.raises(IrkitError, match="does not apply to model 'flip'"):
+        registry.rank("flip", registry.RankRequest(queries=QUERIES, options={"k1": 1.0}))
+    for pipe in (Fixed("a", A) >> registry.build("flip", {"shift": 0.0}), Fixed("a", A) >> parse("flip(shift=0)")):
+        ranked = pipe.transform(QUERIES)
+        assert list(ranked[ranked["qid"] == "1"]["docno"]) == ["ccc", "bb", "a"], pipe
+    assert "flip" in registry.names()
+
+
 def test_folds_are_assigned_one_way():
     qids = [str(i) for i in range(1, 24)]
     fold_of = assign_folds(qids, 5, seed=0)

@@ -33,23 +33,13 @@ def parse_assignments(items: list[str] | None, flag: str = "-O") -> dict[str, st
     return out
 
 
-def _old_style_value(value: str) -> Any:
-    # An old-style model reads typed values from request.options; guess the type of an -O string.
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
 def model_options(model: str, given: dict[str, str], flags: dict[str, Any], quiet: bool) -> dict[str, Any]:
     """The options for ``registry.rank``: ``-O`` values, then the deprecated flags that were used."""
     from irkit import registry
     from irkit.progress import log
 
     entry = registry.get(model)
-    options: dict[str, Any] = dict(given) if entry.new_style else {k: _old_style_value(v) for k, v in given.items()}
+    options: dict[str, Any] = dict(given) if entry.new_style else {k: registry.guess_value(v) for k, v in given.items()}
     field_of = dict(entry.flags)
     for flag, value in flags.items():
         if value is None:
