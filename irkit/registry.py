@@ -188,6 +188,19 @@ def _coerce(model: str, key: str, value: Any, tp: Any) -> Any:
     return text
 
 
+def guess_value(value: Any) -> Any:
+    """An old-style model reads typed values from ``request.options``: a string that reads as a
+    whole number or a number becomes one (an old-style entry has no dataclass to say)."""
+    if not isinstance(value, str):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def parse_options(entry: ModelEntry, given: dict[str, Any] | None = None) -> Any:
     """The entry's options dataclass from ``{key: value}`` (strings are parsed by field type;
     old flag names are mapped; ``None`` means not given). Unknown keys, bad values and
@@ -228,7 +241,7 @@ def build(name: str, options: Any = None, request: RankRequest | None = None) ->
     """The stage of model ``name`` with ``options`` (a dataclass or ``{key: value}``)."""
     entry = get(name)
     if not entry.new_style:
-        return _LegacyStage(entry, dict(options or {}))
+        return _LegacyStage(entry, {k: guess_value(v) for k, v in dict(options or {}).items()})
     opts = options if dataclasses.is_dataclass(options) else parse_options(entry, options)
     stage = resolve(entry.build)(opts, request or RankRequest())
     return stage
