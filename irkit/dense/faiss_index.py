@@ -97,7 +97,7 @@ def load_vectors(path: str | os.PathLike[str]) -> Vectors:
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        # numpy's text for a non-archive suggests allow_pickle=True: never the remedy here.
+        # numpy's text for a non-archive suggests allowing pickles: never the remedy here.
         why = "not a NumPy .npz archive" if "pickle" in str(e) else str(e).strip().splitlines()[0]
         raise InputError(f"not a readable .npz vector file ({why})", p) from None
     try:

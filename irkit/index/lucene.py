@@ -30,6 +30,8 @@ from irkit.progress import log, progress, spinner
 
 META_FILE = "irkit.json"
 DOCNOS_FILE = "docnos.txt"
+# Anserini reads JsonCollection with Jackson, whose longest string is 20,000,000 characters.
+MAX_DOCUMENT_CHARS = 20_000_000
 CONTENTS = "contents"  # Anserini's field names
 ID = "id"
 
@@ -75,6 +77,12 @@ def build_index(
                     raise InputError(f"document id {docno!r} is empty or has white space", path)
                 if docno in docnos or docno in empty:
                     raise InputError(f"document id {docno!r} appears twice", path)
+                if len(text) > MAX_DOCUMENT_CHARS:
+                    raise InputError(
+                        f"document {docno!r} has {len(text):,} characters; Anserini's JSON reader takes at most "
+                        f"{MAX_DOCUMENT_CHARS:,} (split the document)",
+                        path,
+                    )
                 if not text.strip():
                     # Anserini refuses documents without text; say so instead of
                     # letting the count silently differ.
@@ -172,8 +180,10 @@ def _log_reasons(tmp: Path, index) -> str:
     """Why Anserini skipped documents, from its log (kept beside the index for reading)."""
     log_file = tmp.parent / "anserini.log"
     lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
-    keys = ("WARN", "ERROR", "Exception", "skipped", "immense", "too large", "exceeds")
-    reasons = [ln.strip()[:200] for ln in lines if any(k in ln for k in keys)][:3]
+    # The causes first (exceptions, errors), then warnings; Lucene's MMapDirectory notice is noise.
+    causes = [ln for ln in lines if any(k in ln for k in ("Exception", "ERROR", "exceeds", "immense", "too large"))]
+    warns = [ln for ln in lines if ("WARN" in ln or "skipped" in ln) and "MMapDirectory" not in ln]
+    reasons = [ln.strip()[:200] for ln in dict.fromkeys(causes + warns)][:2]
     kept = Path(index).parent / f"{Path(index).name}.anserini.log"
     with contextlib.suppress(OSError):
         shutil.copyfile(log_file, kept)

@@ -325,8 +325,10 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False, *, kind: 
                 raise IrkitError(f"{target}: nothing was written")
             written = kind
             if inner.is_dir():
-                written = kind or _legacy_kind(inner) or "folder"
-                (inner / MARKER).write_text(written + "\n", encoding="utf-8")
+                known = _legacy_kind(inner)
+                written = kind or known or "folder"
+                if known != written:  # indexes and model folders are known by their own files
+                    (inner / MARKER).write_text(written + "\n", encoding="utf-8")
             check_output(target, overwrite, kind=written if inner.is_dir() else "file")
             if target.exists() or target.is_symlink():
                 os.replace(target, tmp / ".old")

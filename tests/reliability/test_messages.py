@@ -148,3 +148,17 @@ def test_candidates_missing_from_the_index_are_named(cacm_index):
         FeatureExtractor(cacm_index).extract(pairs)
     with pytest.raises(InputError, match="'WSJ-9' is not in the index"):
         cacm_index.texts(["CACM-0001", "WSJ-9"])
+
+
+def test_a_document_too_big_for_anserini_is_named_before_indexing(tmp_path):
+    from irkit.index import build_index
+    from irkit.index.lucene import MAX_DOCUMENT_CHARS
+
+    docs = tmp_path / "d.jsonl"
+    big = "w " * (MAX_DOCUMENT_CHARS // 2 + 1)
+    docs.write_text(
+        json.dumps({"id": "small", "contents": "hello"}) + "\n" + json.dumps({"id": "big", "contents": big})
+    )
+    with pytest.raises(InputError, match="document 'big' has 20,000,002 characters") as e:
+        build_index(docs, tmp_path / "idx", threads=1, quiet=True)
+    assert e.value.path == str(docs) and not (tmp_path / "idx").exists()
