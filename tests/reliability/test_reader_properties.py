@@ -162,6 +162,9 @@ def _check(name: str, reader, data: bytes, suffix: str) -> None:
             assert e.path == str(p), f"{name}: the error does not name the file: {e}"
             assert str(e).count("\n") == 0, f"{name}: not one line: {e!r}"
             assert e.line is None or 1 <= e.line <= data.count(b"\n") + 1, f"{name}: line {e.line} is not in the file"
+            # Only a fault of the whole file (nothing in it) has no line.
+            whole_file = ("empty", "no topics found", "no data lines", "no documents", "truncated")
+            assert e.line is not None or any(w in e.reason for w in whole_file), f"{name}: no line: {e}"
             return
         if name == "letor":
             assert len(out) > 0 and out.values.shape == (len(out), out.n_features)
