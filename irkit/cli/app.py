@@ -50,3 +50,4 @@ def _add_commands(module: str) -> None:
 
 _add_commands("irkit.cli.dense")
 _add_commands("irkit.cli.datasets")
+_add_commands("irkit.cli.engine")  # irkit shard (and the --engine options of rank/encode)

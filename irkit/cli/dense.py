@@ -103,6 +103,11 @@ def encode_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Vector file to write (.npz: vectors, docnos, meta).")],
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 256,
     threads: Annotated[int, typer.Option(help="Torch threads (0: all cores). One is fastest on a shared CPU.")] = 1,
+    engine: Annotated[str, typer.Option(help="Where to encode: local, or ray (Ray Data over encoder actors).")] = "local",
+    workers: Annotated[int, typer.Option(help="[ray] Encoder actors (default: the cluster's CPUs).")] = 0,
+    ray_address: Annotated[
+        str | None, typer.Option(help="[ray] Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
+    ] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
 ) -> None:
@@ -117,10 +122,18 @@ def encode_cmd(
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     check_output(output, force)
+    from irkit.cli.engine import engine_from_options
+
+    cfg = engine_from_options(engine, workers, None, ray_address)  # bad --engine options fail before the work
     encoder = load_encoder(model, threads=threads or None)
     docnos, tokens = index_tokens(index, quiet=quiet)
     start = time.perf_counter()
-    vectors = encoder.encode_tokens(tokens, batch_size=batch_size, quiet=quiet)
+    if cfg.name == "local":
+        vectors = encoder.encode_tokens(tokens, batch_size=batch_size, quiet=quiet)
+    else:  # the same batches on Ray actors: float32-identical vectors (irkit/engine/encoding.py)
+        from irkit.engine.encoding import encode_on_engine
+
+        vectors = encode_on_engine(cfg, model, encoder, tokens, batch_size, quiet)
     seconds = time.perf_counter() - start
     empty = sum(1 for t in tokens if encoder.known(t) == 0)
     meta = {

@@ -1,0 +1,47 @@
+"""A two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``, 127.0.0.1): sharded BM25
+joins it by address, places one shard on each node, and writes the local run byte for byte."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from irkit import engine
+from irkit.io.topics import read_topics
+from irkit.io.trec import write_run
+from irkit.registry import RankRequest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    os.environ.pop("RAY_ADDRESS", None)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    c.add_node(num_cpus=1)
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def test_two_nodes_one_shard_each_same_run(cluster, cacm_index, cacm, tmp_path, monkeypatch):
+    from irkit.engine.bm25 import ray_bm25_rank
+    from irkit.engine.cluster import connect
+
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)  # joined by address, as on a real cluster
+    line = connect(quiet=True)
+    assert line.startswith(f"the Ray cluster at {cluster.address}: 2 node(s), 2 CPU(s)")
+    assert cluster.address.startswith("127.0.0.1:")
+    q = read_topics(cacm.topics)
+    request = RankRequest(queries=q, index=cacm_index.path, hits=1000, quiet=True)
+    run, stats = ray_bm25_rank(request, {}, shards=2)
+    assert stats.nodes == 2  # one CPU per node: the two shard actors cannot share a node
+    local = engine.rank("bm25", request, "local")
+    write_run(run, tmp_path / "ray.run", tag="t")
+    write_run(local, tmp_path / "local.run", tag="t")
+    assert (tmp_path / "ray.run").read_bytes() == (tmp_path / "local.run").read_bytes()

@@ -1,0 +1,230 @@
+"""``--engine ray`` gives the local output, on CACM and Cranfield, and survives a killed worker.
+
+One local Ray cluster (2 CPUs, 127.0.0.1, no dashboard) serves the whole module: starting
+Ray costs seconds on a shared 2-core machine. Every comparison is against the local engine
+in the same process: run files byte for byte, vectors float32 for float32.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from irkit import engine
+from irkit.engine import EngineConfig
+from irkit.errors import InputError, IrkitError
+from irkit.io.topics import read_topics
+from irkit.io.trec import write_run
+from irkit.registry import RankRequest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster():
+    os.environ.pop("RAY_ADDRESS", None)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+    yield
+    ray.shutdown()
+
+
+def irkit(*args) -> tuple[int, str]:
+    """Run the CLI in-process as `irkit ARGS`; returns (exit code, stderr+stdout)."""
+    import contextlib
+    import io
+
+    from irkit.cli import main
+
+    out = io.StringIO()
+    old = sys.argv
+    sys.argv = ["irkit", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
+            main()
+    except SystemExit as e:
+        code = int(e.code or 0)
+    finally:
+        sys.argv = old
+    return code, out.getvalue()
+
+
+def run_bytes(run: pd.DataFrame, path) -> bytes:
+    write_run(run, path, tag="t", overwrite=True)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def collections(cacm_index, cranfield_index, cacm, cranfield):
+    return {
+        "cacm": (cacm_index, read_topics(cacm.topics)),
+        "cranfield": (cranfield_index, read_topics(cranfield.topics)),
+    }
+
+
+@pytest.fixture(scope="module")
+def local_bm25(collections):
+    return {
+        name: engine.rank("bm25", RankRequest(queries=q, index=ix.path, hits=1000, quiet=True), "local")
+        for name, (ix, q) in collections.items()
+    }
+
+
+# ----------------------------------------------------------------------------------- BM25
+
+
+@pytest.mark.parametrize("name", ["cacm", "cranfield"])
+@pytest.mark.parametrize("shards", [2, 3])
+def test_sharded_bm25_is_byte_identical(name, shards, collections, local_bm25, tmp_path):
+    ix, q = collections[name]
+    request = RankRequest(queries=q, index=ix.path, hits=1000, quiet=True)
+    run = engine.rank("bm25", request, EngineConfig("ray", shards=shards))
+    local = local_bm25[name]
+    assert len(run) == len(local) > 0.9 * 1000 * len(q) * (0.05 if name == "cacm" else 0.9)
+    assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
+
+
+def test_written_shards_cli_and_foreign_shards(collections, local_bm25, cacm, tmp_path):
+    ix, q = collections["cacm"]
+    code, text = irkit("shard", ix.path, "--shards", 2, "--output", tmp_path / "cacm-shards", "-q")
+    assert code == 0 and "wrote 2 shards" in text, text
+    # `irkit rank --engine ray --index SHARDSET` through the CLI, byte-identical to local
+    code, text = irkit("rank", "--index", tmp_path / "cacm-shards", "--topics", cacm.topics, "--engine", "ray",
+                       "--output", tmp_path / "ray.run", "-q")  # fmt: skip
+    assert code == 0, text
+    write_run(local_bm25["cacm"], tmp_path / "local.run", tag="bm25")
+    assert (tmp_path / "ray.run").read_bytes() == (tmp_path / "local.run").read_bytes()
+
+    # a shard of another index (Cranfield) put in place of shard 1 is refused
+    cran, _ = collections["cranfield"]
+    assert irkit("shard", cran.path, "--shards", 2, "--output", tmp_path / "cran-shards", "-q")[0] == 0
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tmp_path / "cacm-shards", mixed)
+    shutil.rmtree(mixed / "shard-001")
+    shutil.copytree(tmp_path / "cran-shards" / "shard-001", mixed / "shard-001")
+    request = RankRequest(queries=q, index=mixed, hits=10, quiet=True)
+    with pytest.raises(InputError, match="shard 1 belongs to another index"):
+        engine.rank("bm25", request, EngineConfig("ray"))
+
+    # a shard folder the worker cannot see: the error names the shard, the node and the path
+    shutil.rmtree(mixed / "shard-001")
+    with pytest.raises(IrkitError, match=r"shard 1: the worker on node 127\.0\.0\.1 cannot open it: .*shard-001"):
+        engine.rank("bm25", request, EngineConfig("ray"))
+
+
+def test_killed_shard_worker_is_restarted_and_its_batch_redone(collections, tmp_path):
+    """kill -9 a shard actor while it scores a batch: Ray restarts it, the batch is redone,
+    the run equals the undisturbed one, and the job counts the retry."""
+    from irkit.engine.bm25 import ray_bm25_rank
+
+    ix, q = collections["cranfield"]
+    # Cranfield's topics 4 times over, in batches of 300: long enough to be killed mid-way.
+    many = pd.concat([q.assign(qid=q["qid"] + f"-{i}") for i in range(4)], ignore_index=True)
+    request = RankRequest(queries=many, index=ix.path, hits=1000, quiet=True)
+    local = engine.rank("bm25", request, "local")
+    killed: list[int] = []
+
+    def killer(ledger) -> None:
+        import ray
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            running = ray.get(ledger.in_flight.remote())
+            if running:
+                pid = next(iter(running.values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.01)
+
+    def on_progress(event) -> None:
+        if event["key"] is None:  # all tasks submitted: start watching for one in flight
+            threading.Thread(target=killer, args=(event["ledger"],), daemon=True).start()
+
+    run, stats = ray_bm25_rank(request, {}, shards=2, on_progress=on_progress, batch=300)
+    assert killed, "no task was seen running"
+    assert stats.restarts >= 1 and stats.retries >= 1, stats.describe()
+    assert "1 task retry" in stats.describe() or "task retries" in stats.describe()
+    assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
+
+
+def test_unreachable_cluster_is_one_line(collections, cacm, tmp_path):
+    ix, _ = collections["cacm"]
+    code, text = irkit("rank", "--index", ix.path, "--topics", cacm.topics, "--engine", "ray",
+                       "--ray-address", "127.0.0.1:9", "--output", tmp_path / "x.run", "-q")  # fmt: skip
+    assert code == 2
+    assert text.strip().splitlines() == [
+        "irkit: error: cannot reach the Ray cluster at 127.0.0.1:9 (Connection refused); "
+        "is `ray start --head` running there?"
+    ]
+    assert not (tmp_path / "x.run").exists()
+    with pytest.raises(IrkitError, match="need --engine ray"):
+        EngineConfig("local", shards=2)
+
+
+# ---------------------------------------------------------------------------- reranking
+
+
+@pytest.fixture(scope="module")
+def desm_models(tmp_path_factory, collections):
+    from irkit.rerank.desm import DESMConfig, train, training_texts
+
+    out = {}
+    for name, (ix, _) in collections.items():
+        path = tmp_path_factory.mktemp("desm") / name
+        train(training_texts(ix, quiet=True), DESMConfig(dim=32, window=5, epochs=2, seed=7), quiet=True).save(path)
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("name", ["cacm", "cranfield"])
+def test_desm_reranking_on_ray_equals_local(name, collections, local_bm25, desm_models, tmp_path):
+    ix, q = collections[name]
+    request = RankRequest(queries=q, index=ix.path, candidates=local_bm25[name], depth=100, quiet=True,
+                          options={"desm": desm_models[name], "alpha": 0.4})  # fmt: skip
+    local = engine.rank("desm", request, "local")
+    run = engine.rank("desm", request, EngineConfig("ray", workers=2))
+    assert len(run) == len(local) > 0
+    assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
+    # choosing alpha by cross-validation needs every topic at once: refused, not silently different
+    tuned = RankRequest(queries=q, index=ix.path, candidates=local_bm25[name], quiet=True,
+                        options={"desm": desm_models[name]})  # fmt: skip
+    with pytest.raises(IrkitError, match="pass --alpha"):
+        engine.rank("desm", tuned, EngineConfig("ray", workers=2))
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+@pytest.mark.parametrize(("name", "via"), [("cacm", "python"), ("cranfield", "cli")])
+def test_docnade_encoding_on_ray_is_float32_identical(name, via, collections, tmp_path):
+    from irkit.dense.faiss_index import build_faiss, load_vectors, save_vectors
+    from irkit.dense.train import TrainOptions, train_encoder
+
+    ix, _ = collections[name]
+    model = tmp_path / "dn"
+    train_encoder("docnade", ix.path, model, TrainOptions(dim=16, vocab=2000, epochs=1, max_docs=300, quiet=True))
+    local = engine.encode(model, ix.path, "local", batch_size=64, quiet=True)
+    if via == "python":
+        save_vectors(tmp_path / "v.npz", engine.encode(model, ix.path, EngineConfig("ray", workers=2), batch_size=64))
+    else:  # `irkit encode --engine ray`: Ray Data over 2 encoder actors, vectors written in docno order
+        code, text = irkit("encode", "--model", model, "--index", ix.path, "--output", tmp_path / "v.npz",
+                           "--batch-size", 64, "--engine", "ray", "--workers", 2, "-q")  # fmt: skip
+        assert code == 0, text
+    on_ray = load_vectors(tmp_path / "v.npz")
+    assert on_ray.docnos == local.docnos and len(local.docnos) == ix.num_docs
+    assert on_ray.vectors.dtype == np.float32 and np.array_equal(on_ray.vectors, local.vectors)
+    faiss = build_faiss(tmp_path / "v.npz", tmp_path / "v.faiss")  # `irkit faiss build` takes them
+    assert len(faiss) == len(local.docnos)
