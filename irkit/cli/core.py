@@ -147,6 +147,12 @@ def rank_cmd(
         str | None,
         typer.Option(help="(bm25) impact (irkit's impact index; default when the index has one) or lucene."),
     ] = None,
+    engine: Annotated[str, typer.Option(help="Where to run: local, or ray (see README, Scale-out).")] = "local",
+    workers: Annotated[int, typer.Option(help="[ray] Worker actors (default: the cluster's CPUs).")] = 0,
+    shards: Annotated[int, typer.Option(help="[ray, bm25] Document shards, one actor each (default: --workers).")] = 0,
+    ray_address: Annotated[
+        str | None, typer.Option(help="[ray] Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag in the file (default: the model name).")] = None,
     force: Annotated[bool, FORCE] = False,
@@ -189,7 +195,13 @@ def rank_cmd(
     )
     if hits < 1 or depth < 1:
         raise InputError("--hits and --depth must be at least 1")
-    run, default_tag = rank_with(model, pipeline, given, flags, request)
+    if engine == "local" and not (workers or shards or ray_address):
+        run, default_tag = rank_with(model, pipeline, given, flags, request)
+    else:  # --engine ray (irkit/engine/): the same run, computed on a Ray cluster
+        from irkit.cli.engine import engine_from_options, rank_on_engine
+
+        cfg = engine_from_options(engine, workers, shards, ray_address)
+        run, default_tag = rank_on_engine(model, pipeline, given, flags, request, cfg)
     write_run(run, output, tag=tag or default_tag, overwrite=force)
     from irkit.provenance import write_sidecar
 
