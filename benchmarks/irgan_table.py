@@ -269,6 +269,8 @@ def lambdamart_section(results: dict, seeds: list[int]) -> list[str]:
         SECTION[0],
         "## LambdaMART beside IRGAN",
         "",
+        "Produced by `.venv/bin/python benchmarks/irgan_table.py --only lambdamart` (a few minutes; the full run "
+        "writes it too; runs under `runs/irgan/`). "
         f"A learned baseline on the same 24 features and the same {FOLDS} folds (`irkit.rerank.lambdamart`, "
         f"`irkit train lambdamart`): LightGBM `lambdarank` with linear gains (as nDCG is computed here), at most "
         f"{defaults.n_estimators} trees of {defaults.num_leaves} leaves, learning rate {defaults.learning_rate}, "
