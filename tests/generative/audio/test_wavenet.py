@@ -20,16 +20,6 @@ needs_espeak = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation, which on a
-    # busy machine costs far more than it saves.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(n_mels: int = speech.N_MELS, voices=("us-male", "gb-female"), layers: int = 4, cycles: int = 2) -> WaveNet:
     torch.manual_seed(0)
     cfg = WaveNetConfig(residual=8, gate=8, skip=16, layers=layers, cycles=cycles, voices=list(voices), n_mels=n_mels)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -15,14 +14,6 @@ from irkit.errors import InputError
 from irkit.generative import registry
 from irkit.generative.images import captions as cap
 from irkit.generative.images.aligndraw import AlignDRAW, AlignDRAWConfig
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -128,24 +119,9 @@ def test_recipe_sample_unseen_captions_and_eval(folder, tmp_path):
     assert "held out" in result["protocol"] and result["baseline_nll"] > 0
 
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from irkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["irkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_bad_input(folder, tmp_path, monkeypatch, capsys):
+def test_bad_input(folder, tmp_path, monkeypatch, capsys, cli):
     out = tmp_path / "x.png"
-    code, _, err = cli(
-        monkeypatch, capsys, "generate", "sample", str(folder), "-o", str(out), "--caption", "a digit 3 in the middle"
-    )
+    code, _, err = cli("generate", "sample", str(folder), "-o", str(out), "--caption", "a digit 3 in the middle")
     assert code == 2 and "'middle'" in err and "'in'" in err and "'a'" in err and "Traceback" not in err
     assert not out.exists()
     with pytest.raises(InputError, match="mnist-captions"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -15,14 +14,6 @@ from irkit.errors import InputError
 from irkit.generative import registry
 from irkit.generative.distributions import gaussian_kl
 from irkit.generative.images.draw import DRAW, DRAWConfig, Reader, Writer, filterbank
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_filterbank_shapes_and_normalisation():
@@ -100,19 +91,6 @@ def folders(tmp_path_factory):
     return root
 
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from irkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["irkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize("kind", ["draw", "draw-noattn"])
 def test_recipe_train_sample_frames_eval(folders, kind, tmp_path):
     folder = folders / kind
@@ -128,7 +106,7 @@ def test_recipe_train_sample_frames_eval(folders, kind, tmp_path):
     assert is_result["nll"] <= result["nll"] + 1.0 and "k=10" in is_result["estimator"]
 
 
-def test_guards(folders, tmp_path, monkeypatch, capsys):
+def test_guards(folders, tmp_path, monkeypatch, capsys, cli):
     with pytest.raises(InputError, match="draw-noattn"):
         registry.recipe("draw").train("digits", tmp_path / "m", epochs=1, quiet=True, options={"attention": "0"})
     with pytest.raises(InputError, match="unknown option"):
@@ -136,15 +114,5 @@ def test_guards(folders, tmp_path, monkeypatch, capsys):
     # a checkpoint of another model: one clear line, exit 2
     with pytest.raises(InputError, match="'draw-noattn' model"):
         registry.recipe("draw").evaluate(folders / "draw-noattn")
-    code, _, err = cli(
-        monkeypatch,
-        capsys,
-        "generate",
-        "sample",
-        str(folders / "draw"),
-        "-o",
-        str(tmp_path / "x.png"),
-        "--caption",
-        "a digit",
-    )
+    code, _, err = cli("generate", "sample", folders / "draw", "-o", tmp_path / "x.png", "--caption", "a digit")
     assert code == 2 and "not caption-conditioned" in err and "Traceback" not in err

@@ -13,14 +13,6 @@ from irkit.generative.images.pixelcnn import MaskedConv2d, PixelCNN, PixelCNNCon
 from irkit.nn import Trainer, TrainerConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_mask_patterns():
     a, b = MaskedConv2d("A", 1, 1, 3).mask[0, 0], MaskedConv2d("B", 1, 1, 3).mask[0, 0]
     assert a.tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]

@@ -10,14 +10,6 @@ from irkit.generative import registry
 from irkit.generative.images.pixelrnn import PixelRNN, PixelRNNConfig, skew, unskew
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(layer: str, levels: int = 2, height: int = 5, width: int = 6) -> PixelRNN:
     torch.manual_seed(0)
     cfg = PixelRNNConfig(

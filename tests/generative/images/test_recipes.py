@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from irkit.errors import InputError, IrkitError
@@ -22,28 +20,6 @@ TINY = {
     "avb": ["hidden=32", "latent=4", "noise=4", "t_hidden=32", "draws=4"],
     "statistician": ["hidden=32", "embed=16", "context=4", "latent=4"],
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``irkit ARGS`` in-process: ``(exit code, stdout, stderr)``."""
-    from irkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["irkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +71,10 @@ def test_statistician_rows_start_with_the_conditioning_set(trained, tmp_path):
         recipe.sample(trained["statistician"], 4, tmp_path / "bad.png", options={"digit": "12"})
 
 
-def test_cli_round_trip(trained, monkeypatch, capsys, tmp_path):
-    code, out, _ = cli(monkeypatch, capsys, "generate", "eval", str(trained["vae"]), "-O", "k=10", "-O", "limit=20")
+def test_cli_round_trip(trained, monkeypatch, capsys, tmp_path, cli):
+    code, out, _ = cli("generate", "eval", str(trained["vae"]), "-O", "k=10", "-O", "limit=20")
     assert code == 0 and "nll:" in out and "protocol: sklearn digits" in out
-    code, out, _ = cli(
-        monkeypatch, capsys, "generate", "sample", str(trained["avb"]), "--n", "4", "-o", str(tmp_path / "s.png")
-    )
+    code, out, _ = cli("generate", "sample", str(trained["avb"]), "--n", "4", "-o", str(tmp_path / "s.png"))
     assert code == 0 and (tmp_path / "s.png").is_file()
 
 
@@ -111,16 +85,14 @@ def test_checkpoint_of_another_model_fails(trained, monkeypatch, capsys):
         registry.recipe("statistician").load(trained["iwae"])
 
 
-def test_bad_input(trained, monkeypatch, capsys, tmp_path):
+def test_bad_input(trained, monkeypatch, capsys, tmp_path, cli):
     with pytest.raises(IrkitError, match="unknown generative model 'vqvae'"):
         registry.get("vqvae")
-    code, _, err = cli(monkeypatch, capsys, "generate", "train", "vqvae", "-o", str(tmp_path / "m"))
+    code, _, err = cli("generate", "train", "vqvae", "-o", str(tmp_path / "m"))
     assert code == 2 and err.count("\n") == 1 and "unknown generative model" in err
-    code, _, err = cli(monkeypatch, capsys, "generate", "train", "vae", "--data", "cifar", "-o", str(tmp_path / "m"))
+    code, _, err = cli("generate", "train", "vae", "--data", "cifar", "-o", str(tmp_path / "m"))
     assert code == 2 and "mnist or digits" in err
-    code, _, err = cli(
-        monkeypatch, capsys, "generate", "train", "vae", "--data", "digits", "-O", "latnet=3", "-o", str(tmp_path / "m")
-    )
+    code, _, err = cli("generate", "train", "vae", "--data", "digits", "-O", "latnet=3", "-o", str(tmp_path / "m"))
     assert code == 2 and "unknown option 'latnet'" in err and not (tmp_path / "m").exists()
     with pytest.raises(InputError, match="unknown option 'q'"):
         registry.recipe("iwae").evaluate(trained["iwae"], options={"q": "1"})
@@ -130,7 +102,7 @@ def test_bad_input(trained, monkeypatch, capsys, tmp_path):
         registry.recipe("vae").train("digits", tmp_path / "m", epochs=1, options={"binarize": "otsu"})
     with pytest.raises(InputError, match="caption"):
         registry.recipe("vae").sample(trained["vae"], 4, tmp_path / "x.png", caption="a seven")
-    code, _, err = cli(monkeypatch, capsys, "generate", "eval", str(tmp_path / "nothing"))
+    code, _, err = cli("generate", "eval", str(tmp_path / "nothing"))
     assert code == 2 and "no such model folder" in err
 
 

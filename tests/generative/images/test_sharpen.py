@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -14,14 +12,6 @@ from irkit.generative import registry
 from irkit.generative.images import captions as cap
 from irkit.generative.images.sharpen import SharpenConfig, Sharpener, coarse, mean_gradient
 from irkit.nn import save_model
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_output_has_the_input_size():
@@ -63,26 +53,13 @@ def folders(tmp_path_factory):
     return root
 
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from irkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["irkit", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_sharpened_samples_keep_their_size(folders, tmp_path, monkeypatch, capsys):
+def test_sharpened_samples_keep_their_size(folders, tmp_path, monkeypatch, capsys, cli):
     caption = ["--caption", "the digit 3 is at the top left", "--n", "4", "--seed", "1"]
     plain, sharp = tmp_path / "plain.png", tmp_path / "sharp.png"
-    code, _, err = cli(monkeypatch, capsys, "generate", "sample", str(folders / "ad"), "-o", str(plain), *caption)
+    code, _, err = cli("generate", "sample", str(folders / "ad"), "-o", str(plain), *caption)
     assert code == 0, err
     code, _, err = cli(
-        monkeypatch, capsys, "generate", "sample", str(folders / "ad"), "-o", str(sharp), *caption,
+        "generate", "sample", str(folders / "ad"), "-o", str(sharp), *caption,
         "--sharpen", str(folders / "s48"),
     )  # fmt: skip
     assert code == 0, err
@@ -99,10 +76,10 @@ def test_sharpener_recipe_eval_and_sample(folders, tmp_path):
     assert png.shape[1] == 2 * (3 * (cap.CANVAS + 2) + 2)  # coarse, sharpened, real; scale 2
 
 
-def test_bad_input(folders, tmp_path, monkeypatch, capsys):
+def test_bad_input(folders, tmp_path, monkeypatch, capsys, cli):
     out = tmp_path / "x.png"
     code, _, err = cli(
-        monkeypatch, capsys, "generate", "sample", str(folders / "ad"), "-o", str(out), "--n", "2",
+        "generate", "sample", str(folders / "ad"), "-o", str(out), "--n", "2",
         "--sharpen", str(folders / "s28"),
     )  # fmt: skip
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1

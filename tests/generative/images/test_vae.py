@@ -12,15 +12,6 @@ from irkit.generative.images.vae import VAE, VAEConfig
 from irkit.nn import Trainer, TrainerConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # two threads on two shared cores oversubscribe them (10x slower here); one is enough for tiny models
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(layers: int = 1, k: int = 1) -> VAE:
     torch.manual_seed(0)
     return VAE(VAEConfig(height=8, width=8, layers=layers, k=k, hidden=48, latent=8))

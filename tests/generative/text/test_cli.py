@@ -1,10 +1,6 @@
 """``irkit generate train|sample|eval`` for the text models, on a small user text file."""
 
-import sys
-
 import pytest
-
-from irkit.cli import main
 
 PARAGRAPHS = [
     "the flow over the wing is laminar. the boundary layer separates near the trailing edge.",
@@ -14,17 +10,6 @@ PARAGRAPHS = [
     "the heat transfer to the plate is measured. the results agree with the theory.",
     "an algorithm for sorting records on tape. the method merges runs of records.",
 ]
-
-
-def run_cli(capsys, monkeypatch, *args):
-    monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -47,16 +32,16 @@ LATENT = ["-O", "latent=4"]
         ("hier-ae", ["-O", "max_sents=2"]),
     ],
 )
-def test_train_sample_eval(tmp_path, capsys, monkeypatch, text_file, model, extra):
+def test_train_sample_eval(tmp_path, capsys, monkeypatch, text_file, model, extra, cli):
     out_dir = tmp_path / model
-    code, out, err = run_cli(
-        capsys, monkeypatch, "generate", "train", model, "--output", out_dir, "--epochs", "1", "-q",
+    code, out, err = cli(
+        "generate", "train", model, "--output", out_dir, "--epochs", "1", "-q",
         "-O", f"text={text_file}", *SMALL, *extra,
     )  # fmt: skip
     assert code == 0, err
     assert f"saved {model}" in out and (out_dir / "vocab.json").is_file()
     samples = tmp_path / "samples.md"
-    code, out, err = run_cli(capsys, monkeypatch, "generate", "sample", out_dir, "--n", "3", "--output", samples)
+    code, out, err = cli("generate", "sample", out_dir, "--n", "3", "--output", samples)
     assert code == 0, err
     text = samples.read_text()
     if model == "hier-ae":
@@ -65,7 +50,7 @@ def test_train_sample_eval(tmp_path, capsys, monkeypatch, text_file, model, extr
         assert all(f"\n{i}. " in text for i in (1, 2, 3)) and "\n4. " not in text
     if model.endswith("vae"):
         assert "Homotopies" in text and text.count("t = 0.00") == 3 and text.count("t = 1.00") == 3
-    code, out, err = run_cli(capsys, monkeypatch, "generate", "eval", out_dir, "-O", "k=5")
+    code, out, err = cli("generate", "eval", out_dir, "-O", "k=5")
     assert code == 0, err
     key = {"lstm-lm": "ppl:", "hier-ae": "ppl_reconstruction:"}.get(model, "ppl_iw:")
     assert key in out and "protocol:" in out
@@ -80,24 +65,18 @@ def assert_one_line_error(code, err, *needles):
         assert n in lines[0], lines[0]
 
 
-def test_empty_text_file_is_one_clear_line(tmp_path, capsys, monkeypatch):
+def test_empty_text_file_is_one_clear_line(tmp_path, capsys, monkeypatch, cli):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
-    code, _, err = run_cli(
-        capsys, monkeypatch, "generate", "train", "lstm-lm", "--output", tmp_path / "m", "-O", f"text={empty}"
-    )
+    code, _, err = cli("generate", "train", "lstm-lm", "--output", tmp_path / "m", "-O", f"text={empty}")
     assert_one_line_error(code, err, str(empty), "empty")
     assert not (tmp_path / "m").exists()
 
 
-def test_unknown_option_and_wrong_data_are_errors(tmp_path, capsys, monkeypatch, text_file):
-    code, _, err = run_cli(
-        capsys, monkeypatch, "generate", "train", "sentence-vae", "--output", tmp_path / "m", "-O", "latnet=3"
-    )
+def test_unknown_option_and_wrong_data_are_errors(tmp_path, capsys, monkeypatch, text_file, cli):
+    code, _, err = cli("generate", "train", "sentence-vae", "--output", tmp_path / "m", "-O", "latnet=3")
     assert_one_line_error(code, err, "unknown option 'latnet'")
-    code, _, err = run_cli(
-        capsys, monkeypatch, "generate", "train", "sentence-vae", "--data", "mnist", "--output", tmp_path / "m"
-    )
+    code, _, err = cli("generate", "train", "sentence-vae", "--data", "mnist", "--output", tmp_path / "m")
     assert_one_line_error(code, err, "abstracts")
 
 
