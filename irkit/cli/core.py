@@ -283,7 +283,7 @@ def leaderboard_cmd(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Report: .md, .html or .csv; a per-topic plot (.png) goes beside it."),
+        typer.Option("--output", "-o", help="Report: .md, .html, .csv or .tex (booktabs); a per-topic plot (.png) goes beside it."),
     ] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,
@@ -292,12 +292,13 @@ def leaderboard_cmd(
     import pandas as pd
 
     from irkit.evaluate.leaderboard import leaderboard, plot_differences, write_report
+    from irkit.evaluate.report import FORMATS, to_text
     from irkit.io.atomic import check_output
 
     if output is not None:
         check_output(output, force)
-        if output.suffix.lower() not in (".md", ".html", ".htm", ".csv"):
-            raise InputError("report must end in .md, .html or .csv", output)
+        if output.suffix.lower() not in FORMATS:
+            raise InputError("report must end in .md, .html, .csv or .tex", output)
     paths = [*runs, baseline] if baseline is not None and baseline not in runs else list(runs)
     loaded = _runs(paths)
     base_name = None
@@ -308,7 +309,7 @@ def leaderboard_cmd(
         loaded, q, measures, baseline=base_name, test=test, correction=correction, level=level, ties=ties
     )
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        _echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        _echo(to_text(table))
     from irkit.provenance import format_differences, read_sidecar
 
     settings = format_differences({n: read_sidecar(p) for n, p in zip(loaded, paths, strict=True)})
