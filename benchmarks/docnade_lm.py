@@ -220,7 +220,7 @@ def retrieval(name: str, work: Path, index: LuceneIndex, n: int, depth: int, fol
     _, topics_path, qrels_path = (dense_table.DATA / p for p in dense_table.COLLECTIONS[name])
     topics = read_topics(topics_path)
     qrels, _ = normalise_docnos(read_qrels(qrels_path), set(index.docnos))
-    bm25 = BM25(index).search(topics, hits=1000, quiet=True)
+    bm25 = BM25(index, backend="lucene").search(topics, hits=1000, quiet=True)  # Lucene's own searcher
     opts = replace(dense_table.SETTINGS["docnade"][name], ngram=n, quiet=True)
     path = work / f"docnade-lm-n{n}"
     meta, reused = cached(path, asdict(opts), lambda: train_encoder("docnade", work / "index", path, opts, True))
