@@ -128,5 +128,7 @@ def evaluate(
 
 
 def _natural_key(index: pd.Index) -> pd.Index:
-    # Topic ids are strings; "10" sorts after "9" when both are numbers.
-    return pd.Index([(0, int(x), "") if x.isdigit() else (1, 0, x) for x in index])
+    # Topic ids are strings; "10" sorts after "9" when both are numbers (irkit.common.natural_key).
+    from irkit.common import natural_key
+
+    return pd.Index([natural_key(x) for x in index])
