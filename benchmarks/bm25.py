@@ -10,9 +10,9 @@ builds, once, under ``--workdir``:
   k1=0.9, b=0.4), saved: its indexing docs/s.
 
 Then every system runs in its own subprocess (so that resident memory is its own): opening
-time (imports, JVM start, index open), peak resident memory (``ru_maxrss``), and queries/s
+time (imports, JVM start, index open), peak resident memory (``VmHWM``), and queries/s
 for a batch of ``--queries`` topics (cycled) at 1,000 and at 10 hits with 1 and 2 threads,
-each timed after a warm-up pass over the first 50 queries. Every system returns a run frame
+each the best of up to three timed passes after a warm-up pass over the first 50 queries. Every system returns a run frame
 (``qid, docno, score, rank``): query analysis and the frame are inside the timing.
 
 * ``irkit-impact``: ``BM25(index, backend="impact")`` (Lucene's exact scores and ranking);
@@ -123,6 +123,15 @@ def cycled(topics: pd.DataFrame, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows[:n], columns=["qid", "query"])
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not ``ru_maxrss``: Linux carries the parent's peak
+    over into a child at ``exec``, which would charge every system with the parent's memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     from irkit.io.topics import read_topics
@@ -177,12 +186,16 @@ def worker(args: argparse.Namespace) -> None:
     for threads in args.threads:
         for hits in args.hits:
             search(hits, threads, min(50, len(queries)))  # warm-up
-            t = time.perf_counter()
-            run = search(hits, threads, len(queries))
-            sec = time.perf_counter() - t
-            out[f"qps_{hits}_{threads}t"] = len(queries) / sec
+            # best of up to 3 passes (at least 2 s in all): the machine may be shared
+            best, total, reps = float("inf"), 0.0, 0
+            while reps < 3 and (reps == 0 or total < 2.0):
+                t = time.perf_counter()
+                run = search(hits, threads, len(queries))
+                sec = time.perf_counter() - t
+                best, total, reps = min(best, sec), total + sec, reps + 1
+            out[f"qps_{hits}_{threads}t"] = len(queries) / best
             out[f"rows_{hits}_{threads}t"] = len(run)
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(out))
 
 
