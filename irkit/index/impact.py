@@ -31,19 +31,21 @@ Reader API (used by :class:`irkit.retrieve.BM25` and by sharded BM25)::
 
 Scoring lives in :mod:`irkit.retrieve.impact`::
 
-    from irkit.retrieve.impact import analyse, score_batch, merge_topk
+    from irkit.retrieve.impact import analyse, merge_topk, run_from_topk, score_batch
     terms = analyse(lucene_index, ["query one", "query two"])     # Anserini's analysis, one JNI call
     top = score_batch(ix, terms, hits=1000, k1=0.9, b=0.4, doc_range=(lo, hi), threads=2)
     top.docs[q, :top.counts[q]], top.scores[q, :top.counts[q]]     # Lucene doc ids and float32 scores
     top.keys                                                        # int64 tie-break keys (see below)
-    merged = merge_topk([top_shard0, top_shard1, ...], hits=1000)  # exact global top k
+    merged = merge_topk([top_shard0, top_shard1, ...], 1000, ix.docno_order)  # exact global top k
+    run = run_from_topk(qids, merged, lucene_index.docnos)             # a run frame
 
 ``doc_range=(lo, hi)`` scores only documents ``lo <= doc < hi`` but always with
 the GLOBAL statistics of the whole index (idf, avgdl), so shards of one index
 scored separately and merged with :func:`~irkit.retrieve.impact.merge_topk` give
 exactly the unsharded ranking. The order key of a hit is
 ``float32_bits(score) << 32 | (2**32 - 1 - docno_rank[doc])``: larger is better,
-which is score descending then docno ascending (Anserini's tie-break).
+which is score descending then docno ascending (Anserini's tie-break). ``score_batch`` is
+thread-safe and releases the GIL while it scores (``threads`` splits a batch over threads).
 """
 
 from __future__ import annotations

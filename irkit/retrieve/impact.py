@@ -13,10 +13,16 @@ What Lucene 9.9 (the version in Anserini's fat jar) computes, reproduced here:
   float scores in a ``double`` and casts the sum to float: so does the kernel.
 * Ties: score descending, then docno ascending (Anserini's ``BREAK_SCORE_TIES_BY_DOCID``).
 
-The kernel is ``nogil``; a batch of queries is split over a pool of Python threads, each with
-its own ``float64`` accumulator over the document range, and each query's top k is selected
-with a partition (no full sort) on one int64 key per matched document that encodes score
-and docno rank together (see :mod:`irkit.index.impact`).
+How it is fast, exactly:
+
+* per (k1, b), every posting's score for a query term of boost 1 is computed once with the
+  formula above (:func:`impacts`, float32, kept with the open index); a repeated query term
+  (boost > 1) is scored from the norms and frequencies on the fly, as Lucene does;
+* the kernel (numba, ``nogil``, cached on disk) adds a query's postings into a ``float64``
+  accumulator over the document range, one per thread of a pool over the batch's queries;
+* the top k is selected without sorting the matched documents: a heap for k <= 128, above a
+  histogram of the scores' high bits, on one int64 key per document that encodes the float32
+  score and the docno rank together (see :mod:`irkit.index.impact`), so ties go by docno.
 """
 
 from __future__ import annotations
