@@ -6,16 +6,16 @@ temporary left behind), so a run, index or model on disk is always complete.
 Three more promises (``docs/reliability.md``):
 
 * **exclusive writers**: a writer holds an exclusive lock (``.NAME.lock``
-  beside the output, ``flock``) from :func:`check_output` or the start of the
-  write until the rename; a second process writing the same output fails at
-  once and says which process holds it;
+  beside the output, ``flock``) from a CLI command's first check of the output
+  (or the start of the write) until the rename; a second process writing the
+  same output fails at once and says which process holds it;
 * **``--force`` replaces only what irkit wrote, of the same kind**: never a
   symbolic link, a device, FIFO or socket, a folder irkit did not write (irkit
   marks its folders with ``.irkit-output``; indexes and model folders are also
   known by ``irkit.json`` and ``model.json``), an output of another kind (an
   index in place of a model folder, a run file in place of topics), nor an input
-  of the same command (readers call :func:`note_input` while the CLI tracks
-  them);
+  of the same command or a folder holding one (readers call :func:`note_input`
+  while the CLI tracks them);
 * **stale temporaries are cleaned**: temporary names carry the writer's pid, so
   the next writer of the same output removes those of dead processes (a
   SIGKILL cannot run clean-up code).
@@ -72,12 +72,22 @@ def note_input(path: str | os.PathLike[str]) -> None:
             _INPUTS.add(Path(path).resolve())
 
 
+def forget_input(path: str | os.PathLike[str]) -> None:
+    """Stop protecting ``path`` (and what lies under it): for a command that continues its own output.
+
+    IRGAN's ``--resume`` reads its last checkpoint and replaces it; nothing else should.
+    """
+    with contextlib.suppress(OSError, RuntimeError):
+        root = Path(path).resolve()
+        _INPUTS.difference_update({p for p in _INPUTS if p == root or root in p.parents})
+
+
 def _input_under(target: Path) -> Path | None:
-    # An output may not be an input, a folder above one, nor replace a file inside one.
+    # An output may not be an input nor a folder above one (readers note the files
+    # they read inside folders too, e.g. a model folder's model.json).
     t = target.resolve()
-    exists = target.exists()
     for p in _INPUTS:
-        if p == t or t in p.parents or (exists and p in t.parents):
+        if p == t or t in p.parents:
             return p
     return None
 
@@ -150,13 +160,16 @@ def _check_replaceable(p: Path, kind: str | None) -> None:
         raise IrkitError(f"{p}: is not a TREC run file; --force replaces only a run with a run")
 
 
-def check_output(path: str | os.PathLike[str], overwrite: bool = False, *, kind: str | None = None) -> Path:
+def check_output(
+    path: str | os.PathLike[str], overwrite: bool = False, *, kind: str | None = None, lock: bool | None = None
+) -> Path:
     """Refuse an existing output unless ``overwrite``; make sure its folder exists.
 
-    Also takes the output's lock (held until the write renames it into place, or
-    the process ends), so that checking before long work excludes other writers
-    from then on. ``kind`` (``index``, ``model``, ``run``, ``file``...) narrows
-    what ``overwrite`` may replace; see the module docstring for the rules.
+    Inside a CLI command (or with ``lock=True``) it also takes the output's lock,
+    held until the write renames it into place or the command ends, so that
+    checking before long work excludes other writers from then on (the atomic
+    writers always lock). ``kind`` (``index``, ``model``, ``run``, ``file``...)
+    narrows what ``overwrite`` may replace; see the module docstring for the rules.
     """
     p = Path(path)
     if p.exists() or p.is_symlink():
@@ -165,16 +178,14 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False, *, kind:
         _check_replaceable(p, kind)
     found = _input_under(p) if _INPUTS else None
     if found is not None:
-        resolved = p.resolve()
-        if found == resolved:
+        if found == p.resolve():
             what = "is an input of this command"
-        elif found in resolved.parents:
-            what = f"lies inside {found}, an input of this command"
         else:
             what = f"holds {found}, an input of this command"
         raise IrkitError(f"{p}: {what}; write the output elsewhere")
     p.parent.mkdir(parents=True, exist_ok=True)
-    _lock(p)
+    if lock if lock is not None else _TRACKING > 0:
+        _lock(p)
     return p
 
 
@@ -282,7 +293,7 @@ def atomic_file(
 
     ``kind="run"`` lets ``overwrite`` replace only a TREC run file.
     """
-    target = check_output(path, overwrite, kind=kind)
+    target = check_output(path, overwrite, kind=kind, lock=True)
     try:
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
         # mkstemp makes the file private (0600); an output should get the usual umask mode.
@@ -313,7 +324,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False, *, kind: 
     ``model``...; by default what its files say, else ``folder``), which is what
     lets a later ``overwrite`` replace it.
     """
-    target = check_output(path, overwrite, kind=kind)
+    target = check_output(path, overwrite, kind=kind, lock=True)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
         os.chmod(tmp, 0o777 & ~_umask())

@@ -58,7 +58,8 @@ def model_kind(path: str | os.PathLike[str]) -> str:
 def _read_meta(p: Path) -> dict[str, Any]:
     if not p.is_dir():
         raise InputError("no such model folder", p)
-    note_input(p)
+    for f in (p, p / META, p / WEIGHTS):  # no output may replace them in the same command
+        note_input(f)
     f = p / META
     if not f.is_file():
         raise InputError(f"not an irkit model folder (no {META})", p)

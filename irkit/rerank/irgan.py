@@ -715,7 +715,10 @@ def train_cv(
         },
     )
     if resume and output is not None and Path(output).exists():
+        from irkit.io.atomic import forget_input
+
         _resume(model, IRGANModel.load(output), quiet)
+        forget_input(output)  # resuming replaces its own checkpoint: not an input to protect
     with single_thread():
         for i, part in enumerate(model.parts):
             if not part.done:
