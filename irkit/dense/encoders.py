@@ -42,6 +42,8 @@ class DenseEncoder(Encoder):
         self.meta = meta
         self.vocab = Vocab.load(self.path / VOCAB_FILE, self.specials)
         self.device = device
+        if threads is not None and threads < 0:
+            raise InputError(f"threads must be positive, or 0 for torch's choice (got {threads})")
         self.threads = threads
         self.model = self._build(meta["config"], state)
         self.model.to(device).eval()

@@ -109,6 +109,8 @@ def load_vectors(path: str | os.PathLike[str]) -> Vectors:
 def _faiss(threads: int | None = None):
     import faiss
 
+    if threads is not None and threads < 0:
+        raise InputError(f"threads must be positive, or 0 for all cores (got {threads})")
     if threads:
         faiss.omp_set_num_threads(threads)
     return faiss

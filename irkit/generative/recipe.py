@@ -74,6 +74,8 @@ def config_defaults(config_cls: type, exclude: tuple[str, ...] | set[str] = ()) 
 
 def set_threads(n: int | None) -> None:
     """``torch.set_num_threads(n)`` for a positive ``n`` (the ``threads`` option); 0 leaves torch as it is."""
+    if n is not None and n < 0:
+        raise InputError(f"threads must be positive, or 0 for torch's choice (got {n})")
     if n and n > 0:
         import torch
 

@@ -95,6 +95,16 @@ def test_negative_threads_are_refused(cacm_index, tmp_path):
     assert not (tmp_path / "idx").exists()
 
 
+def test_negative_torch_and_faiss_threads_are_refused():
+    from irkit.dense.faiss_index import _faiss
+    from irkit.generative.recipe import set_threads
+
+    with pytest.raises(InputError, match="threads must be positive"):
+        set_threads(-5)
+    with pytest.raises(InputError, match="threads must be positive"):
+        _faiss(-5)
+
+
 @pytest.mark.parametrize("k", [math.nan, math.inf, -1.0])
 def test_fusion_k_must_be_a_non_negative_number(k):
     from irkit.dense.fusion import rrf
