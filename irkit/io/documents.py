@@ -59,6 +59,12 @@ def _open_text(path: Path):
 _DECOMPRESSION_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, tarfile.TarError)
 
 
+def _first_line_of(e: BaseException) -> str:
+    # tarfile lists every method it tried, one a line: an error stays one line.
+    lines = [ln.strip(" -") for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0].rstrip(":") if lines else type(e).__name__
+
+
 def _check_regular(p: Path) -> None:
     if not p.exists():
         raise InputError("no such file or folder", p)
@@ -119,7 +125,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     try:
         first = _first_line(p)
     except _DECOMPRESSION_ERRORS as e:
-        raise InputError(f"truncated or corrupt compressed file ({e})", p) from None
+        raise InputError(f"truncated or corrupt compressed file ({_first_line_of(e)})", p) from None
     if first.startswith("{"):
         try:
             keys = json.loads(first).keys()
@@ -156,7 +162,7 @@ def iter_documents(path: str | os.PathLike[str], format: str = "auto") -> Iterat
         try:
             yield from reader(f)
         except _DECOMPRESSION_ERRORS as e:
-            raise InputError(f"truncated or corrupt compressed file ({e})", f) from None
+            raise InputError(f"truncated or corrupt compressed file ({_first_line_of(e)})", f) from None
 
 
 def read_documents(path: str | os.PathLike[str], format: str = "auto") -> pd.DataFrame:
@@ -301,7 +307,7 @@ def _iter_html(p: Path) -> Iterator[tuple[str, str]]:
                 yield docno(member.name), _strip_html(text)
             _check_tar_end(tar)
     except _DECOMPRESSION_ERRORS as e:
-        raise InputError(f"truncated or corrupt archive ({e or type(e).__name__})", p) from None
+        raise InputError(f"truncated or corrupt archive ({_first_line_of(e)})", p) from None
 
 
 def _check_tar_end(tar: tarfile.TarFile) -> None:

@@ -52,10 +52,26 @@ RUN = b"".join(
 )
 
 
+def _small_tar(source: Path, compress: bool) -> bytes:
+    # The first CACM pages, re-archived: a real tarball small enough to mutate.
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(source) as src, tarfile.open(fileobj=buf, mode="w:gz" if compress else "w") as dst:
+        for i, member in enumerate(src):
+            if i >= 12:
+                break
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    return buf.getvalue()
+
+
 @pytest.fixture(scope="module")
 def readers(cacm, cranfield, vaswani):
     c = {"cacm": cacm, "cranfield": cranfield, "vaswani": vaswani}
     return {
+        "documents-tar": (_small_tar(c["cacm"].docs, False), ".tar", read_documents),
+        "documents-targz": (_small_tar(c["cacm"].docs, True), ".tar.gz", read_documents),
         # name: (seed bytes, file suffix, reader)
         "documents-trec": (_head(c["vaswani"].docs, 40), ".trec", lambda p: read_documents(p, "trec")),
         "documents-smart": (_head(c["cranfield"].docs, 60), "", lambda p: read_documents(p, "smart")),
@@ -176,7 +192,7 @@ def _check(name: str, reader, data: bytes, suffix: str) -> None:
 
 
 READERS = [
-    "documents-trec", "documents-smart", "documents-auto", "documents-jsonl", "documents-beir",
+    "documents-tar", "documents-targz", "documents-trec", "documents-smart", "documents-auto", "documents-jsonl", "documents-beir",
     "topics-cacm", "topics-smart", "topics-trec", "topics-tsv", "topics-beir",
     "qrels-trec", "qrels-cacm", "qrels-cranfield", "qrels-beir", "runs", "letor",
 ]  # fmt: skip
