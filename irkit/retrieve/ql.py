@@ -10,6 +10,11 @@ Pyserini's runs: ``tests/retrieve/test_ql.py`` checks them against a bare
 * :class:`QL`: query likelihood with Dirichlet smoothing, ``mu=1000``.
 * :class:`RM3`: RM3 expansion (``fb_docs=10``, ``fb_terms=10``, original query
   weight 0.5) over BM25 (``k1=0.9, b=0.4``) or QL: ``bm25+rm3``, ``ql+rm3``.
+
+Scores are Pyserini's as it returns them: Anserini's ``ScoreTiesAdjusterReranker``
+rounds them to 1e-4 and nudges ties apart by 1e-6, so any evaluation tool keeps
+Lucene's order (score, then docno). :meth:`PyseriniRetriever.feedback_terms` gives
+RM3's expanded query (the interpolated terms and weights of its second search).
 """
 
 from __future__ import annotations
