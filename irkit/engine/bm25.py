@@ -43,17 +43,18 @@ def _shard_class():
     class ShardWorker:
         """Holds one shard, memory-mapped; scores batches of analysed queries on it."""
 
-        def __init__(self, name: str, path: str, doc_range: tuple[int, int] | None, ledger) -> None:
+        def __init__(self, name: str, path: str, doc_range: tuple[int, int] | None, ledger: str) -> None:
+            from irkit.engine.cluster import ledger_of
             from irkit.engine.shards import open_shard
 
-            self.name, self.ledger = name, ledger
+            self.name, self.ledger = name, ledger_of(ledger)
             self.error: str | None = None
             self.shard = None
             try:
                 self.shard = open_shard(path, doc_range)
             except Exception as e:  # reported by ready(), so the driver can name the shard and node
                 self.error = str(e)
-            ray.get(ledger.worker.remote(name, os.getpid()))
+            ray.get(self.ledger.worker.remote(name, os.getpid()))
 
         def ready(self) -> dict[str, Any]:
             import ray
@@ -123,10 +124,11 @@ def ray_bm25_rank(
     hits = int(request.hits)
     terms = impact.analyse(lucene, list(queries["query"]))
 
-    ledger = new_ledger()
+    ledger, ledger_name = new_ledger()
     Worker = _shard_class()
     actors = [
-        Worker.options(**actor_options(len(plan))).remote(f"shard{i}", p, r, ledger) for i, (p, r) in enumerate(plan)
+        Worker.options(**actor_options(len(plan))).remote(f"shard{i}", p, r, ledger_name)
+        for i, (p, r) in enumerate(plan)
     ]
     try:
         infos = ray.get([a.ready.remote() for a in actors])
@@ -187,3 +189,44 @@ def ray_bm25_rank(
         run = rank_run(run.merge(keep, on=["qid", "docno"]))
     log(f"ray: BM25 over {len(actors)} shards on {stats.nodes} node(s): {stats.describe()}", request.quiet)
     return run, stats
+
+
+def _transformer_base():
+    from irkit.pipeline import Transformer
+
+    return Transformer
+
+
+class ShardedBM25(_transformer_base()):
+    """BM25 on Ray as a pipeline stage (:mod:`irkit.pipeline`): ``ShardedBM25(index, shards=3) % 100 >> desm``.
+
+    Queries in, the top ``hits`` per query out, equal to ``BM25(index)``'s run; a run in, its
+    candidates rescored (those in BM25's top ``hits``), as ``BM25.transform`` does. ``index`` is an
+    irkit index with an impact part or a shard set from ``irkit shard``; ``address`` a Ray cluster
+    (default: ``RAY_ADDRESS``, else a local one is started)."""
+
+    name = "bm25"
+
+    def __init__(self, index, k1: float = 0.9, b: float = 0.4, hits: int = 1000, shards: int | None = None,
+                 address: str | None = None, quiet: bool = False):  # fmt: skip
+        from pathlib import Path
+
+        if hits < 1:
+            raise InputError(f"hits must be at least 1 (got {hits})")
+        self.index = Path(getattr(index, "path", index))
+        self.k1, self.b, self.hits, self.shards, self.address, self.quiet = k1, b, hits, shards, address, quiet
+        self.stats = None  # JobStats of the last call
+
+    def params(self) -> dict:
+        return {k: v for k, v in (("k1", self.k1), ("b", self.b)) if v != {"k1": 0.9, "b": 0.4}[k]}
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from irkit.engine.cluster import cluster_cpus, connect
+
+        connect(self.address, quiet=self.quiet)
+        queries = frame if "docno" not in frame.columns else frame[["qid", "query"]].drop_duplicates("qid")
+        request = RankRequest(queries=queries_frame(queries), index=self.index, hits=self.hits, quiet=self.quiet)
+        run, self.stats = ray_bm25_rank(request, {"k1": self.k1, "b": self.b}, shards=self.shards or cluster_cpus())
+        if "docno" in frame.columns:
+            run = rank_run(run.merge(frame[["qid", "docno"]], on=["qid", "docno"]))
+        return run

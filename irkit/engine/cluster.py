@@ -160,8 +160,19 @@ def _ledger_class():
 
 
 def new_ledger():
-    """A ledger actor for one job."""
-    return _ledger_class().remote()
+    """A ledger actor for one job, and its name. Workers get the name and look the actor up
+    (``ledger_of``): an actor handle among a constructor's arguments would make Ray keep the
+    arguments in the object store, which it warns may break restarts."""
+    import uuid
+
+    name = f"irkit-ledger-{uuid.uuid4().hex[:12]}"
+    return _ledger_class().options(name=name).remote(), name
+
+
+def ledger_of(name: str):
+    import ray
+
+    return ray.get_actor(name)
 
 
 def actor_options(actors: int = 1) -> dict[str, Any]:

@@ -38,16 +38,18 @@ def batch_plan(encoder, tokens: Sequence[Sequence[str]], batch_size: int) -> lis
 class EncodeWorker:
     """A Ray Data actor: loads the encoder once, encodes one local batch per call."""
 
-    def __init__(self, model: str, ledger) -> None:
+    def __init__(self, model: str, ledger: str) -> None:
         import ray
 
         os.environ["IRKIT_QUIET"] = "1"
         from irkit.dense.encoders import load_encoder
 
         self.encoder = load_encoder(model, threads=1)
-        self.ledger = ledger
+        from irkit.engine.cluster import ledger_of
+
+        self.ledger = ledger_of(ledger)
         self.name = ray.get_runtime_context().get_actor_id()[:8]
-        ray.get(ledger.worker.remote(self.name, os.getpid()))
+        ray.get(self.ledger.worker.remote(self.name, os.getpid()))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import ray
@@ -102,12 +104,12 @@ def ray_encode_tokens(
     out = np.zeros((len(tokens), encoder.dim), dtype=np.float32)
     filled = np.zeros(len(tokens), dtype=bool)
     stats = JobStats(unit="docs")
-    ledger = new_ledger()
+    ledger, ledger_name = new_ledger()
     start = time.perf_counter()
     if rows:
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             EncodeWorker,
-            fn_constructor_kwargs={"model": str(model), "ledger": ledger},
+            fn_constructor_kwargs={"model": str(model), "ledger": ledger_name},
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
             num_cpus=min(1.0, cluster_cpus() / max(1, workers)),  # all of the pool must fit

@@ -63,10 +63,12 @@ def _worker_class():
     class RankWorker:
         """Runs one registered model's ``rank(request)`` on groups of topics."""
 
-        def __init__(self, name: str, ledger) -> None:
+        def __init__(self, name: str, ledger: str) -> None:
             os.environ["IRKIT_QUIET"] = "1"  # the driver shows progress; workers' bars would interleave
-            self.ledger = ledger
-            ray.get(ledger.worker.remote(name, os.getpid()))
+            from irkit.engine.cluster import ledger_of
+
+            self.ledger = ledger_of(ledger)
+            ray.get(self.ledger.worker.remote(name, os.getpid()))
 
         def rank(self, key: str, model: str, request: RankRequest) -> tuple[pd.DataFrame, float]:
             from irkit import registry
@@ -120,9 +122,9 @@ def ray_rank(
         qids = list(queries["qid"])
     groups = topic_groups(qids, weights, workers * max(1, tasks_per_worker))
     workers = min(workers, len(groups))
-    ledger = new_ledger()
+    ledger, ledger_name = new_ledger()
     Worker = _worker_class()
-    actors = [Worker.options(**actor_options(workers)).remote(f"w{i}", ledger) for i in range(workers)]
+    actors = [Worker.options(**actor_options(workers)).remote(f"w{i}", ledger_name) for i in range(workers)]
     tasks = []
     for g, group in enumerate(groups):
         keep = set(group)
