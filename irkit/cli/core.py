@@ -115,11 +115,13 @@ def rank_cmd(
     ] = "bm25",
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-O", help="Model option key=value (repeatable; `irkit models` lists them)."),
+        typer.Option(
+            "--option", "-O", metavar="KEY=VALUE", help="Model option (repeatable; `irkit models` lists them)."
+        ),
     ] = None,
     pipeline: Annotated[
         str | None,
-        typer.Option(help='A pipeline instead of --model: "bm25 % 100 >> desm(model=DIR, alpha=0.3)".'),
+        typer.Option(metavar="EXPR", help='A pipeline instead of --model: "bm25 % 100 >> desm(model=DIR, alpha=0.3)".'),
     ] = None,
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index folder.")] = None,
     rerank: Annotated[Path | None, typer.Option(help="Candidate run to rerank instead of retrieving.")] = None,
