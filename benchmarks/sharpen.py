@@ -19,6 +19,7 @@ Writes ``docs/sharpen.md`` and ``docs/samples/sharpen-{seen,unseen}.png``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -114,6 +115,7 @@ def main() -> None:
     judge = Judge()
     model, _ = registry.recipe("aligndraw").load(ad_dir, "cpu")
     sharpener = load_sharpener(sh_dir)
+    sh_meta = json.loads((sh_dir / "model.json").read_text())
     sh_eval = registry.recipe("sharpen").evaluate(sh_dir, options={"n": "500", "device": "cpu"})
     rows, grids = [], {}
     for which in ("seen", "unseen"):
@@ -155,7 +157,8 @@ def main() -> None:
         "of 8,000), so its drawings are blurrier than a converged model's. Sharpener "
         "(irkit/generative/images/sharpen.py): one Laplacian-pyramid level, coarse = up(down(x)) by 2; a 4-layer "
         "conv generator G(coarse, noise) -> residual in [-1, 1], a 2-layer conv discriminator D(coarse, residual), "
-        f"GAN loss plus an L1 pull (weight 10) to the true residual; {args.sharpen_epochs} epochs of "
+        f"GAN loss (weight {sh_meta['config']['adv']:g}) plus an L1 pull (weight {sh_meta['config']['l1']:g}, per-pixel "
+        f"mean) to the true residual, Adam lr {sh_meta['train']['lr']:g}; {args.sharpen_epochs} epochs of "
         f"{args.sharpen_per_epoch} real training composites ({cpu['sharpener']:.0f} CPU s). Samples: "
         f"{args.per_caption} per caption for each of the {len(cap.pairs('seen'))} seen and "
         f"{len(cap.pairs('unseen'))} held-out captions, temperature 1, seed {args.seed}; the sharpener takes each "
@@ -176,7 +179,8 @@ def main() -> None:
         )
     lines += [
         "",
-        "On real test composites (the sharpener's own task: coarse level -> image, 500 seen-caption composites): "
+        "On real test composites (the sharpener's own task: image -> its coarse level -> sharpened, 500 seen-caption "
+        "composites): "
         f"mean absolute error to the real image {sh_eval['l1_coarse']:.4f} for the coarse level, "
         f"{sh_eval['l1_sharpened']:.4f} after sharpening; gradient {sh_eval['gradient_coarse']:.4f} coarse, "
         f"{sh_eval['gradient_sharpened']:.4f} sharpened, {sh_eval['gradient_real']:.4f} real.",
