@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from irkit.rerank.irgan_rank import _use, cv_run, lucene_features
+from irkit.rerank.irgan_rank import _use, cv_run
 
 
 def train_command(
@@ -54,9 +54,8 @@ def train_command(
     """
     import time
 
-    from irkit.errors import InputError, IrkitError
+    from irkit.errors import IrkitError
     from irkit.io.atomic import check_output
-    from irkit.progress import log
     from irkit.rerank.irgan import IRGANConfig, train_cv
 
     if not (resume and output.exists()):
@@ -75,67 +74,13 @@ def train_command(
         seed=seed,
     )
     start = time.perf_counter()
-    if letor is not None:
-        from irkit.io.letor import read_letor
+    from irkit.cli.features import training_features
 
-        given = [
-            n
-            for n, v in (
-                ("--index", index),
-                ("--topics", topics),
-                ("--qrels", qrels),
-                ("--candidates", candidates),
-                ("--desm", desm),
-            )
-            if v
-        ]
-        if given:
-            raise IrkitError(f"--letor brings its own features and labels; drop {', '.join(given)}")
-        feats = read_letor(letor).normalised()
-        judgements = feats.qrels()
-        meta = {"letor": str(letor)}
-    else:
-        missing = [
-            n
-            for n, v in (("--index", index), ("--topics", topics), ("--qrels", qrels), ("--candidates", candidates))
-            if v is None
-        ]
-        if missing:
-            raise IrkitError(f"{', '.join(missing)} required (or train from a LETOR file with --letor)")
-        from irkit.index import LuceneIndex
-        from irkit.io.topics import read_topics
-        from irkit.io.trec import normalise_docnos, read_qrels, read_run
-
-        idx = LuceneIndex(index)
-        queries = read_topics(topics, topics_format, field=topic_field)
-        judgements = read_qrels(qrels, qrels_format)
-        if normalise_ids:
-            judgements, changed = normalise_docnos(judgements, set(idx.docnos))
-            log(f"{qrels}: mapped {changed} judged ids to the index's ids", quiet)
-        cand = read_run(candidates)
-        feats = lucene_features(idx, queries, cand, depth, desm, quiet)
-        judged = set(judgements["qid"])
-        unjudged = sorted(set(feats.qids) - judged)
-        if unjudged:
-            log(
-                f"{len(unjudged)} candidate topics have no judgements and are not trained on (e.g. {', '.join(unjudged[:5])})",
-                quiet,
-            )
-        no_cands = sorted(judged - set(feats.qids))
-        if no_cands:
-            log(
-                f"{len(no_cands)} judged topics have no candidates (missing from {candidates}) and are not trained on",
-                quiet,
-            )
-        feats = feats.with_labels(judgements)
-        meta = {
-            "index": str(Path(index).resolve()),
-            "candidates": str(candidates),
-            "depth": depth,
-            "topics": str(topics),
-        }
-    if feats.labels is None or not (feats.labels > 0).any():
-        raise InputError("no candidate is judged relevant: check that the qrels match the candidates' topics and ids")
+    feats, judgements, meta = training_features(
+        index=index, topics=topics, qrels=qrels, candidates=candidates, letor=letor, desm=desm, depth=depth,
+        topics_format=topics_format, topic_field=topic_field, qrels_format=qrels_format,
+        normalise_ids=normalise_ids, quiet=quiet,
+    )  # fmt: skip
     try:
         model = train_cv(
             feats, judgements, config, folds=folds, full=full, output=output, resume=resume, quiet=quiet, meta=meta
