@@ -554,27 +554,11 @@ class IRGANModel:
 
     def check_features(self, names: tuple[str, ...] | list[str], source: str) -> None:
         """Refuse features other than those the model was trained on."""
-        want_names = tuple(self.features.get("names", ()))
-        want_source = self.features.get("source")
-        if source != want_source:
-            raise InputError(
-                f"this IRGAN model was trained on {want_source} features, not {source} features "
-                f"({'rank LETOR files with irkit.rerank.irgan_cli.rank_letor' if want_source == 'letor' else 'rank with irkit rank --model irgan'})",
-                getattr(self, "path", None),
-            )
-        if tuple(names) != want_names:
-            extra = sorted(set(names) - set(want_names))
-            lacking = sorted(set(want_names) - set(names))
-            hint = ""
-            if any(n.startswith("desm_") for n in lacking):
-                hint = "; it was trained with DESM features: pass --desm MODEL"
-            elif any(n.startswith("desm_") for n in extra):
-                hint = "; it was trained without DESM features: leave out --desm"
-            raise InputError(
-                f"feature set differs from the model's: {len(names)} features asked for, the model was trained on "
-                f"{len(want_names)} (missing {lacking[:4]}, unexpected {extra[:4]}){hint}",
-                getattr(self, "path", None),
-            )
+        from irkit.rerank.learned import check_features
+
+        letor = self.features.get("source") == "letor"
+        hint = "rank LETOR files with irkit.rerank.irgan_cli.rank_letor" if letor else "rank with irkit rank --model irgan"
+        check_features(self.features, names, source, model="IRGAN", rank_hint=hint, path=getattr(self, "path", None))
 
     def _net(self, part: Part, use: str) -> Scorer:
         key = (part.name, use)

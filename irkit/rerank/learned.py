@@ -24,6 +24,31 @@ if TYPE_CHECKING:
     from irkit.io.letor import Features
 
 
+def check_features(recorded: dict, names: tuple[str, ...] | list[str], source: str, *, model: str,
+                   rank_hint: str, path: Any = None) -> None:  # fmt: skip
+    """Refuse features other than those a model was trained on (``recorded``: its ``features``
+    record, with ``source`` and ``names``); ``rank_hint`` says how to rank the other source."""
+    want_names = tuple(recorded.get("names", ()))
+    want_source = recorded.get("source")
+    if source != want_source:
+        raise InputError(
+            f"this {model} model was trained on {want_source} features, not {source} features ({rank_hint})", path
+        )
+    if tuple(names) != want_names:
+        extra = sorted(set(names) - set(want_names))
+        lacking = sorted(set(want_names) - set(names))
+        hint = ""
+        if any(n.startswith("desm_") for n in lacking):
+            hint = "; it was trained with DESM features: pass --desm MODEL"
+        elif any(n.startswith("desm_") for n in extra):
+            hint = "; it was trained without DESM features: leave out --desm"
+        raise InputError(
+            f"feature set differs from the model's: {len(names)} features asked for, the model was trained on "
+            f"{len(want_names)} (missing {lacking[:4]}, unexpected {extra[:4]}){hint}",
+            path,
+        )
+
+
 class FeatureReranker(Reranker):
     """Scores candidates by a model of their LETOR-style features (see the module docstring)."""
 
