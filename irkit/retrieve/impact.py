@@ -52,18 +52,18 @@ def length_table() -> np.ndarray:
     return out
 
 
+_LENGTHS = length_table().astype(np.float32)  # LENGTH_TABLE is a float[] in BM25Similarity
+
+
 def norm_cache(k1: float, b: float, avgdl: np.float32) -> np.ndarray:
     """BM25Similarity's float cache, operation by operation in float32."""
     f = np.float32
     k1, b, avgdl = f(k1), f(b), f(avgdl)
-    lt = length_table()
-    cache = np.empty(256, dtype=np.float32)
+    lt = _LENGTHS
     with np.errstate(divide="ignore"):
-        for i in range(256):
-            # (1 - b) + b * LENGTH_TABLE[i] / avgdl: float ops left to right, int promoted to float
-            inner = f(f(1) - b) + f(f(b * f(lt[i])) / avgdl)
-            cache[i] = f(1) / f(k1 * inner)
-    return cache
+        # (1 - b) + b * LENGTH_TABLE[i] / avgdl: float32 operations left to right, elementwise
+        inner = f(f(1) - b) + (b * lt) / avgdl
+        return (f(1) / (k1 * inner)).astype(np.float32)
 
 
 def idf(doc_freq: np.ndarray, doc_count: int) -> np.ndarray:
@@ -152,7 +152,7 @@ def _kernels():
                             touched[nt] = a
                             nt += np.int64(v < 0.0 and not dense)
                             acc[a] = max(v, 0.0) + sc
-                if dense:
+                if dense and k > 128:  # (the heap below reads a dense accumulator directly)
                     nt = 0
                     for a in range(hi - lo):
                         touched[nt] = a
@@ -162,9 +162,9 @@ def _kernels():
                 nc = 0
                 if k <= 128:
                     # A min-heap of k keys; a document scoring below its smallest is skipped at once.
-                    thr = np.float32(-1.0)
-                    for i in range(nt):
-                        a = touched[i]
+                    thr = np.float32(-0.5)  # an untouched document (-1) never enters
+                    for i in range(hi - lo if dense else nt):
+                        a = i if dense else touched[i]
                         sc32 = np.float32(acc[a])
                         acc[a] = -1.0
                         if sc32 < thr:
@@ -298,23 +298,19 @@ def prepare(
     absent from the index are dropped (Lucene's clause for them matches nothing).
     """
     ids_of = index.term_id_map
-    ptr = [0]
-    ids: list[int] = []
-    counts: list[int] = []
-    for toks in queries:
-        c: dict[str, int] = {}
-        for t in toks:
-            c[t] = c.get(t, 0) + 1
-        for t, n in c.items():
-            i = ids_of.get(t)
-            if i is not None:
-                ids.append(i)
-                counts.append(n)
-        ptr.append(len(ids))
-    terms = np.array(ids, dtype=np.int64)
-    weights = np.array(counts, dtype=np.float32) * idf(index.doc_freq(terms), index.doc_count)
-    plain = np.array(counts, dtype=np.int64) == 1
-    return np.array(ptr, dtype=np.int64), terms, weights.astype(np.float32), plain, norm_cache(k1, b, index.avgdl)
+    nq = len(queries)
+    # every token of the batch at once: (query, term id) pairs, counted with one np.unique
+    tids = np.array([ids_of.get(t, -1) for toks in queries for t in toks], dtype=np.int64)
+    qidx = np.repeat(np.arange(nq, dtype=np.int64), [len(toks) for toks in queries])
+    keep = tids >= 0
+    pairs, counts = np.unique(qidx[keep] * (index.num_terms + 1) + tids[keep], return_counts=True)
+    q_of = pairs // (index.num_terms + 1)
+    terms = pairs % (index.num_terms + 1)
+    ptr = np.zeros(nq + 1, dtype=np.int64)
+    np.cumsum(np.bincount(q_of, minlength=nq), out=ptr[1:])
+    weights = counts.astype(np.float32) * idf(index.doc_freq(terms), index.doc_count)
+    plain = counts == 1
+    return ptr, terms, weights.astype(np.float32), plain, norm_cache(k1, b, index.avgdl)
 
 
 def score_batch(

@@ -55,6 +55,9 @@ def test_edge_cases_match_lucene(cacm_index):
     impact = BM25(cacm_index, backend="impact").search(q, quiet=True)
     lucene = BM25(cacm_index, backend="lucene").search(q, quiet=True)
     assert impact.equals(lucene)
+    # 10 hits: the kernel's other top-k path (a heap), over a listed or a dense accumulator
+    impact = BM25(cacm_index, backend="impact", hits=10).search(q, quiet=True)
+    assert impact.equals(BM25(cacm_index, backend="lucene", hits=10).search(q, quiet=True))
     assert set(impact.qid) == {"repeated", "absent", "single", "punctuation", "long"}
     # a repeated term counts: its boost changes the scores
     once = BM25(cacm_index).search(queries_frame({"x": "computer algorithms"}), quiet=True)
