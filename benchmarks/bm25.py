@@ -212,6 +212,44 @@ def measure(system: str, irkit_info: dict, bm25s_info: dict | None, topics: Path
     return None
 
 
+def markdown(files: list[Path]) -> str:
+    """README tables from the JSON of one or more runs (``--output``)."""
+    runs, builds = [], []
+    for f in files:
+        d = json.loads(Path(f).read_text())
+        runs += d["runs"]
+        builds += d["builds"]
+    t = pd.DataFrame(runs)
+    ref = t[t.system == REFERENCE].set_index("collection")
+    names = {"vaswani": "Vaswani", "cacm": "CACM", "cranfield": "Cranfield", "synth200k": "synthetic 200k",
+             "synth1m": "synthetic 1M"}  # fmt: skip
+
+    def n(v: float) -> str:
+        return f"{v:,.0f}" if v >= 10 else f"{v:.1f}"
+
+    out = ["| collection | system | 1,000 hits, 1 thread | 1,000 hits, 2 threads | 10 hits, 1 thread "
+           f"| 10 hits, 2 threads | x {REFERENCE} (1,000 hits, 1 / 2 threads) | peak RSS MB | open s |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    last = None
+    for r in t.itertuples():
+        x = [getattr(r, c) / ref.loc[r.collection, c] for c in ("qps_1000_1t", "qps_1000_2t")]
+        bold = "**" if r.system == "irkit-impact" else ""
+        coll = f"{names.get(r.collection, r.collection)} ({r.docs:,})" if r.collection != last else ""
+        last = r.collection
+        out.append(
+            f"| {coll} | {bold}{r.system}{bold} | {bold}{n(r.qps_1000_1t)}{bold} | {bold}{n(r.qps_1000_2t)}{bold} "
+            f"| {n(r.qps_10_1t)} | {n(r.qps_10_2t)} | {x[0]:.2f} / {x[1]:.2f} | {r.rss_mb:,.0f} | {r.open_s:.1f} |"
+        )
+    out += ["", "| collection | irkit indexing docs/s (Anserini + impact part) | impact part: build s / MB "
+            "| Lucene index MB | bm25s indexing docs/s | bm25s index MB |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for b in builds:
+        out.append(
+            f"| {names.get(b['collection'], b['collection'])} | {n(b['irkit_docs_per_s'])} | {b['impact_s']:.1f} / "
+            f"{b['impact_MB']:.1f} | {b['lucene_MB']:.1f} | {n(b['bm25s_docs_per_s'])} | {b['bm25s_MB']:.1f} |"
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--collections", nargs="+", default=["vaswani", "cacm", "synth200k", "synth1m"],
@@ -222,6 +260,7 @@ def main() -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/irkit-bench"))
     ap.add_argument("--output", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--markdown", nargs="+", type=Path, help="print README tables from --output JSON files and stop")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--index", help=argparse.SUPPRESS)
     ap.add_argument("--bm25s", help=argparse.SUPPRESS)
@@ -229,6 +268,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    if args.markdown:
+        return print(markdown(args.markdown))
 
     rows, builds = [], []
     for name in args.collections:
