@@ -540,7 +540,9 @@ class Reranker(Transformer):
     def pairs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The candidate run with its query text; a queries frame or no ``query`` column is an error."""
         if not is_run(frame):
-            raise IrkitError(f"{self.name} reranks candidates: give it a run (--rerank RUN, or bm25 % 100 >> {self.name})")
+            raise IrkitError(
+                f"{self.name} reranks candidates: give it a run (--rerank RUN, or bm25 % 100 >> {self.name})"
+            )
         if "query" not in frame.columns:
             raise IrkitError(
                 f"{self.name} needs the query text beside the run: put it after a retriever "

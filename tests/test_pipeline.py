@@ -52,7 +52,7 @@ def test_operators_build_the_expression_and_print_it():
     assert isinstance(pipe, Then) and isinstance(pipe.stages[0], Cutoff) and isinstance(pipe.stages[1], Sum)
     assert repr(pipe) == "a % 100 >> (0.7 * identity + 0.3 * length)"
     assert repr(rrf(a, b, k=10)) == "rrf(a, b, k=10)"
-    assert repr(a**b) == "a ** b" and isinstance(a ** b ** a, FeatureUnion) and len((a ** b ** a).stages) == 3
+    assert repr(a**b) == "a ** b" and isinstance(a**b**a, FeatureUnion) and len((a**b**a).stages) == 3
     assert repr(a >> b >> a) == "a >> b >> a" and len((a >> (b >> a)).stages) == 3
     assert repr(0.5 * (a + b)) == "0.5 * a + 0.5 * b"
     with pytest.raises(IrkitError, match="positive whole number"):
@@ -203,7 +203,9 @@ def test_import_irkit_is_light():
     import subprocess
     import sys
 
-    code = "import irkit, sys; irkit.rrf; print(all(m not in sys.modules for m in ('torch', 'jnius', 'faiss', 'gensim')))"
+    code = (
+        "import irkit, sys; irkit.rrf; print(all(m not in sys.modules for m in ('torch', 'jnius', 'faiss', 'gensim')))"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
     assert irkit.Experiment.__module__ == "irkit.experiment" and callable(irkit.tune)
 
@@ -330,7 +332,11 @@ def test_experiment_reproduces_the_leaderboard(work, cli, cranfield, cranfield_i
     assert list(table["sig"].fillna("")) == list(expected["sig"].fillna("").reindex(table["name"]))
     # saved runs are reused: no retrieval the second time, the same table
     again = irkit.Experiment(pipes, topics, qrels, ["nDCG@10", "AP"], baseline="bm25", save_dir=tmp_path / "runs")
-    assert calls == [1] and sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["bm25.run", "desm03.run", "irgan.run"]
+    assert calls == [1] and sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "bm25.run",
+        "desm03.run",
+        "irgan.run",
+    ]
     pd.testing.assert_frame_equal(again, table)
     per_topic = irkit.Experiment(pipes, topics, qrels, ["AP"], perquery=True, save_dir=tmp_path / "runs")
     assert set(per_topic.columns) == {"name", "qid", "measure", "value"} and per_topic["name"].nunique() == 3
