@@ -3,14 +3,16 @@
 On a synthetic collection (``benchmarks/synthetic.py``: Vaswani's word and length
 distributions; for speed and memory only, never effectiveness), in one run:
 
-* **BM25 at 1,000 hits**, queries/s: the local impact engine (1 and 2 threads) and
-  ``--engine ray`` with 1 and 2 shard workers (a second, warm pass: actors started, numba
-  kernels loaded). Ray's overhead per query is the Ray time minus the shard workers' own
-  scoring time (measured inside the actors), divided by the queries. Memory per shard: the
-  shard actor's resident memory (private, and mapped index pages) read from ``/proc``.
+* **BM25 at 1,000 hits**, queries/s: the local impact engine (1 and 2 threads, warm) and
+  ``--engine ray`` with 1 and 2 shard workers, whole jobs (the run equals the local one).
+  Ray's cost is measured in two parts: the fixed start of a job (creating the shard actors
+  until each has opened its shard) and the per-query overhead after that (the job's time per
+  query minus the local engine's, per shard). Memory per shard: the shard actor's private
+  resident memory and its resident pages of the index files, read from ``/proc/PID/smaps``.
 * **Encoding**, documents/s: a small DocNADE (trained here in seconds) encodes the first
   ``--encode-docs`` documents locally and on Ray with 1 and 2 workers (Ray Data
-  ``map_batches`` over an actor pool; wall time including the pool's start).
+  ``map_batches`` over an actor pool; wall time including the pool's start, and Ray's extra
+  seconds over the local time divided among the workers).
 * **Indexing** (``irkit index``, Anserini + the impact part) and shard writing (``irkit
   shard``) documents/s.
 
@@ -42,16 +44,22 @@ MSMARCO_DEV = 6_980
 WORKERS_PER_NODE = 2  # a node like this machine
 
 
-def rss(pid: int) -> tuple[float, float]:
-    """(private, file-backed) resident MB of a process on this machine."""
-    anon = file = 0.0
-    with open(f"/proc/{pid}/status") as fh:
+def rss(pid: int, under: Path) -> tuple[float, float]:
+    """(private, index-file) resident MB of a process on this machine: anonymous memory, and
+    the resident pages of files under ``under`` (the memory-mapped index), from /proc."""
+    private = mapped = 0.0
+    in_index = False
+    with open(f"/proc/{pid}/smaps") as fh:
         for line in fh:
-            if line.startswith("RssAnon:"):
-                anon = int(line.split()[1]) / 1024
-            elif line.startswith("RssFile:"):
-                file = int(line.split()[1]) / 1024
-    return anon, file
+            first = line.split(maxsplit=1)[0]
+            if "-" in first and not first.endswith(":"):  # a mapping's header line
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                in_index = path.startswith(str(under))
+            elif first == "Anonymous:":
+                private += int(line.split()[1]) / 1024
+            elif first == "Rss:" and in_index:
+                mapped += int(line.split()[1]) / 1024
+    return private, mapped
 
 
 def prepare(docs: int, work: Path) -> tuple[Path, Path, float]:
@@ -69,7 +77,7 @@ def prepare(docs: int, work: Path) -> tuple[Path, Path, float]:
     return index, Path(str(jsonl) + ".topics.tsv"), docs / float(meta["indexing_seconds"])
 
 
-def bm25(index: Path, topics: Path, queries: int) -> dict:
+def bm25(index: Path, topics: Path, queries: int, shard_set: Path) -> dict:
     import pandas as pd
 
     from irkit.engine.bm25 import ray_bm25_rank
@@ -87,28 +95,32 @@ def bm25(index: Path, topics: Path, queries: int) -> dict:
         start = time.perf_counter()
         local = engine.search(q, quiet=True)
         out[f"local_{threads}t_qps"] = len(q) / (time.perf_counter() - start)
-    request = RankRequest(queries=q, index=index, hits=1000, quiet=True)
-    for shards in (1, 2):
+    for shards in (1, 2, "2w"):  # "2w": the 2 shards written by `irkit shard`
+        request = RankRequest(queries=q, index=shard_set if shards == "2w" else index, hits=1000, quiet=True)
         seen: dict = {}
 
-        def watch(event, seen=seen) -> None:
+        def watch(event, seen=seen, under=request.index.resolve()) -> None:
             import ray
 
             if event["key"] is not None and event["done"] == event["total"]:
                 seen["pids"] = ray.get(event["ledger"].pids.remote())
-                seen["rss"] = [rss(p) for p in seen["pids"].values()]
+                seen["rss"] = [rss(p, under) for p in seen["pids"].values()]
 
-        ray_bm25_rank(request, {}, shards=shards)  # cold pass: actors start, kernels load
         start = time.perf_counter()
-        run, stats = ray_bm25_rank(request, {}, shards=shards, on_progress=watch, batch=64)
+        run, stats = ray_bm25_rank(request, {}, shards=2 if shards == "2w" else shards, on_progress=watch)
         wall = time.perf_counter() - start
         assert run.equals(local), "the Ray run differs from the local one"
         busy = max(s for _, s in stats.per_worker.values())
         out[f"ray_{shards}s_qps"] = len(q) / wall
+        out[f"ray_{shards}s_startup_s"] = stats.startup_seconds
+        # After the workers are up: the driver's analysis, transfers, the slowest shard, the merge.
+        out[f"ray_{shards}s_qps_after_startup"] = len(q) / (wall - stats.startup_seconds)
         out[f"ray_{shards}s_worker_qps"] = len(q) / busy
-        out[f"ray_{shards}s_overhead_ms_per_query"] = 1000 * (wall - busy) / len(q)
+        out[f"ray_{shards}s_overhead_ms_per_query"] = 1000 * (
+            (wall - stats.startup_seconds) / len(q) - 1 / out["local_1t_qps"] / (2 if shards == "2w" else shards)
+        )
         out[f"ray_{shards}s_rss_private_mb"] = max(a for a, _ in seen["rss"])
-        out[f"ray_{shards}s_rss_mapped_mb"] = max(f for _, f in seen["rss"])
+        out[f"ray_{shards}s_rss_index_mb"] = max(f for _, f in seen["rss"])
     return out
 
 
@@ -137,12 +149,13 @@ def encoding(index: Path, docs: int, work: Path) -> dict:
         wall = time.perf_counter() - start
         assert (vectors == local).all(), "the Ray vectors differ from the local ones"
         out[f"ray_{workers}w_docs_per_s"] = len(ids) / wall
+        out[f"ray_{workers}w_extra_s"] = wall - len(ids) / out["local_docs_per_s"] / workers
         out[f"ray_{workers}w_worker_docs_per_s"] = sum(stats.rates().values()) / max(1, len(stats.rates()))
         out[f"ray_{workers}w_retries"] = stats.retries
     return out
 
 
-def shard_writing(index: Path, docs: int, work: Path) -> float:
+def shard_writing(index: Path, docs: int, work: Path) -> tuple[float, Path]:
     import shutil
 
     from irkit.engine.shards import write_shards
@@ -151,9 +164,7 @@ def shard_writing(index: Path, docs: int, work: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
     write_shards(index, 2, out, quiet=True)
-    rate = docs / (time.perf_counter() - start)
-    shutil.rmtree(out, ignore_errors=True)
-    return rate
+    return docs / (time.perf_counter() - start), out
 
 
 def impact_bytes(index: Path) -> int:
@@ -165,15 +176,20 @@ def projection(m: dict, docs: int) -> list[dict]:
     b = m["bm25"]
     e = m["encoding"]
     scale = MSMARCO_DOCS / docs
-    per_query_s = 1 / b["ray_1s_worker_qps"] * scale  # one worker scoring the whole collection
-    overhead_s = b["ray_2s_overhead_ms_per_query"] / 1000
+    per_query_s = 1 / b["local_1t_qps"] * scale  # one worker scoring the whole collection (cost linear in docs)
+    overhead_s = max(0.0, b["ray_2s_overhead_ms_per_query"] / 1000)
     rows = []
     for nodes in (1, 4, 16):
         shards = nodes * WORKERS_PER_NODE
         per_shard_docs = MSMARCO_DOCS / shards
-        bm25_s = MSMARCO_DEV * (per_query_s / shards + overhead_s)
-        encode_s = MSMARCO_DOCS / (e["ray_1w_worker_docs_per_s"] * shards) + MSMARCO_DOCS / e["analysis_docs_per_s"]
-        mem_mb = m["impact_bytes_per_doc"] * per_shard_docs / 2**20 + b["ray_1s_rss_private_mb"]
+        bm25_s = b["ray_2s_startup_s"] + MSMARCO_DEV * (per_query_s / shards + overhead_s)
+        encode_s = (e["ray_2w_extra_s"] + MSMARCO_DOCS / (e["local_docs_per_s"] * shards)
+                    + MSMARCO_DOCS / e["analysis_docs_per_s"])  # fmt: skip
+        mem_mb = (
+            m["impact_bytes_per_doc"] * per_shard_docs / 2**20
+            + m["private_mb_per_doc"] * per_shard_docs
+            + (m["private_base_mb"])
+        )
         rows.append({
             "nodes": nodes,
             "shards": shards,
@@ -199,15 +215,23 @@ def main() -> None:
 
     index, topics, indexing_rate = prepare(args.docs, args.work)
     connect(cpus=2, quiet=True)
+    shard_rate, shard_set = shard_writing(index, args.docs, args.work)
+    postings = json.loads((index / "impact" / "meta.json").read_text())["postings"]
     m = {
         "docs": args.docs,
         "indexing_docs_per_s": indexing_rate,
         "impact_bytes_per_doc": impact_bytes(index) / args.docs,
-        "shard_docs_per_s": shard_writing(index, args.docs, args.work),
-        "bm25": bm25(index, topics, args.queries),
+        "postings_per_doc": postings / args.docs,
+        "shard_docs_per_s": shard_rate,
+        "bm25": bm25(index, topics, args.queries, shard_set),
         "encoding": encoding(index, args.encode_docs, args.work),
         "load_average": os.getloadavg()[0],
     }
+    # Private memory of a written shard's actor: a fixed part (Python, numpy, numba) and the kernel's
+    # per-posting impacts (4 bytes a posting of its own documents); the fixed part from the 2-shard run.
+    b = m["bm25"]
+    m["private_mb_per_doc"] = 4 * m["postings_per_doc"] / 2**20
+    m["private_base_mb"] = b["ray_2ws_rss_private_mb"] - m["private_mb_per_doc"] * args.docs / 2
     m["projection"] = projection(m, args.docs)
     if args.json:
         args.json.write_text(json.dumps(m, indent=2) + "\n")
@@ -215,22 +239,25 @@ def main() -> None:
     print(
         f"synthetic collection: {args.docs:,} documents (speed and memory only); load average {m['load_average']:.1f}"
     )
-    print(f"\nBM25, 1,000 hits, {b['queries']} queries, queries/s (Ray: warm pass, same run as local):")
-    print("| engine | workers | queries/s | per worker (scoring only) | Ray overhead ms/query | shard actor memory |")
-    print("|---|---:|---:|---:|---:|---|")
+    print(f"\nBM25, 1,000 hits, {b['queries']} queries, queries/s (Ray: whole jobs; each run equals the local one):")
+    print("| engine | workers | queries/s | after workers are up | worker scoring only | "
+          "Ray startup (s) | Ray overhead ms/query | shard actor memory (MB) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for t in (1, 2):
-        print(f"| local | {t} thread(s) | {b[f'local_{t}t_qps']:,.1f} | | | |")
-    for s in (1, 2):
-        print(f"| ray | {s} shard(s) | {b[f'ray_{s}s_qps']:,.1f} | {b[f'ray_{s}s_worker_qps']:,.1f} | "
-              f"{b[f'ray_{s}s_overhead_ms_per_query']:.2f} | {b[f'ray_{s}s_rss_private_mb']:,.0f} MB private + "
-              f"{b[f'ray_{s}s_rss_mapped_mb']:,.0f} MB mapped |")  # fmt: skip
+        print(f"| local | {t} thread(s) | {b[f'local_{t}t_qps']:,.1f} | | | | | |")
+    for s in (1, 2, "2w"):
+        print(f"| ray | {'2 written' if s == '2w' else s} shard(s) | {b[f'ray_{s}s_qps']:,.1f} | {b[f'ray_{s}s_qps_after_startup']:,.1f} | "
+              f"{b[f'ray_{s}s_worker_qps']:,.1f} | {b[f'ray_{s}s_startup_s']:.1f} | "
+              f"{b[f'ray_{s}s_overhead_ms_per_query']:.2f} | {b[f'ray_{s}s_rss_private_mb']:,.0f} private + "
+              f"{b[f'ray_{s}s_rss_index_mb']:,.0f} index pages |")  # fmt: skip
     print(f"\nEncoding (DocNADE, 64-d), {e['documents']:,} documents, docs/s (analysis on the driver: "
           f"{e['analysis_docs_per_s']:,.0f} docs/s, not included):")  # fmt: skip
-    print("| engine | workers | docs/s (wall, with pool start) | per worker (encoding only) |")
-    print("|---|---:|---:|---:|")
-    print(f"| local | 1 | {e['local_docs_per_s']:,.0f} | |")
+    print("| engine | workers | docs/s (wall, with pool start) | Ray's extra seconds | per worker (encoding only) |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| local | 1 | {e['local_docs_per_s']:,.0f} | | |")
     for w in (1, 2):
-        print(f"| ray | {w} | {e[f'ray_{w}w_docs_per_s']:,.0f} | {e[f'ray_{w}w_worker_docs_per_s']:,.0f} |")
+        print(f"| ray | {w} | {e[f'ray_{w}w_docs_per_s']:,.0f} | {e[f'ray_{w}w_extra_s']:.1f} | "
+              f"{e[f'ray_{w}w_worker_docs_per_s']:,.0f} |")  # fmt: skip
     print(f"\nIndexing {m['indexing_docs_per_s']:,.0f} docs/s; shard writing {m['shard_docs_per_s']:,.0f} docs/s; "
           f"impact index {m['impact_bytes_per_doc']:.0f} bytes/doc")  # fmt: skip
     print(f"\nPROJECTION (not a measurement) for MS MARCO passage ({MSMARCO_DOCS:,} docs, {MSMARCO_DEV:,} dev queries), "

@@ -193,6 +193,7 @@ class JobStats:
     retries: int = 0
     restarts: int = 0
     nodes: int = 0  # distinct Ray nodes the workers ran on (where known)
+    startup_seconds: float = 0.0  # from creating the workers to all of them ready (where measured)
 
     def rates(self) -> dict[str, float]:
         return {w: n / s if s > 0 else 0.0 for w, (n, s) in self.per_worker.items()}
