@@ -100,161 +100,9 @@ class TopK:
 
 
 def _kernels():
-    global _K
-    if _K is None:
-        from numba import njit
+    from irkit.retrieve import _impact_kernels  # imports numba
 
-        @njit(nogil=True, cache=True)
-        def score_block(
-            q_ptr, q_terms, q_weights, q_plain, post_off, post_docs, post_freqs, norms, cache, impacts, rank, order,
-            lo, hi, k, q0, q1, acc, touched, s32, keys, hist, out_keys, out_docs, out_scores, out_counts,
-        ):  # fmt: skip
-            one = np.float32(1.0)
-            low32 = np.int64(0xFFFFFFFF)
-            f32 = np.empty(1, np.float32)  # float32 <-> int32 bits through one shared word
-            i32 = f32.view(np.int32)
-            for q in range(q0, q1):
-                # 1. Accumulate. acc holds -1 where a document is untouched (a first posting adds
-                # to 0). A query with few postings for the range lists the documents it touches as
-                # it goes (branch-free); one with many scans the accumulator afterwards instead.
-                work = 0
-                for j in range(q_ptr[q], q_ptr[q + 1]):
-                    work += post_off[q_terms[j] + 1] - post_off[q_terms[j]]
-                # (postings in the range ~ work * (hi - lo) / N against (hi - lo) / 4)
-                dense = work * 4 > norms.shape[0]
-                nt = 0
-                for j in range(q_ptr[q], q_ptr[q + 1]):
-                    t = q_terms[j]
-                    w = q_weights[j]
-                    s = post_off[t]
-                    e = post_off[t + 1]
-                    if lo > 0:
-                        s += np.searchsorted(post_docs[s:e], lo)
-                    if hi < norms.shape[0]:
-                        e = s + np.searchsorted(post_docs[s:e], hi)
-                    if q_plain[j] and dense:  # boost 1: the precomputed impacts are the very same floats
-                        for p in range(s, e):
-                            a = post_docs[p] - lo
-                            acc[a] = max(acc[a], 0.0) + impacts[p]  # Lucene sums clause scores in a double
-                    elif q_plain[j]:
-                        for p in range(s, e):
-                            a = post_docs[p] - lo
-                            v = acc[a]
-                            touched[nt] = a
-                            nt += np.int64(v < 0.0)
-                            acc[a] = max(v, 0.0) + impacts[p]
-                    else:
-                        for p in range(s, e):
-                            d = post_docs[p]
-                            sc = w - w / (one + np.float32(post_freqs[p]) * cache[norms[d]])
-                            a = d - lo
-                            v = acc[a]
-                            touched[nt] = a
-                            nt += np.int64(v < 0.0 and not dense)
-                            acc[a] = max(v, 0.0) + sc
-                if dense and k > 128:  # (the heap below reads a dense accumulator directly)
-                    nt = 0
-                    for a in range(hi - lo):
-                        touched[nt] = a
-                        nt += np.int64(acc[a] >= 0.0)
-                # 2. Top k by key = float32 bits (scores are >= 0, so bits order as floats) above
-                # the reversed docno rank: a larger key is a better hit.
-                nc = 0
-                if k <= 128:
-                    # A min-heap of k keys; a document scoring below its smallest is skipped at once.
-                    thr = np.float32(-0.5)  # an untouched document (-1) never enters
-                    for i in range(hi - lo if dense else nt):
-                        a = i if dense else touched[i]
-                        sc32 = np.float32(acc[a])
-                        acc[a] = -1.0
-                        if sc32 < thr:
-                            continue
-                        f32[0] = sc32
-                        key = (np.int64(i32[0]) << 32) | (low32 - rank[a + lo])
-                        if nc < k:
-                            c = nc  # sift up
-                            nc += 1
-                            while c > 0:
-                                parent = (c - 1) >> 1
-                                if keys[parent] <= key:
-                                    break
-                                keys[c] = keys[parent]
-                                c = parent
-                            keys[c] = key
-                        elif key > keys[0]:
-                            c = 0  # sift down
-                            while True:
-                                child = 2 * c + 1
-                                if child >= nc:
-                                    break
-                                if child + 1 < nc and keys[child + 1] < keys[child]:
-                                    child += 1
-                                if keys[child] >= key:
-                                    break
-                                keys[c] = keys[child]
-                                c = child
-                            keys[c] = key
-                        else:
-                            continue
-                        if nc == k:
-                            i32[0] = np.int32(keys[0] >> 32)
-                            thr = f32[0]
-                else:
-                    # A histogram of the top 16 bits of the scores finds the bucket that holds the
-                    # k-th best score; only documents at or above it get a key and are sorted.
-                    bmin = hist.shape[0]
-                    bmax = -1
-                    for i in range(nt):
-                        a = touched[i]
-                        sc32 = np.float32(acc[a])
-                        acc[a] = -1.0
-                        s32[i] = sc32
-                        f32[0] = sc32
-                        bucket = i32[0] >> 16
-                        hist[bucket] += 1
-                        bmin = min(bmin, bucket)
-                        bmax = max(bmax, bucket)
-                    cut = bmin
-                    if nt > k:
-                        total = 0
-                        cut = bmax
-                        while cut > bmin:
-                            total += hist[cut]
-                            if total >= k:
-                                break
-                            cut -= 1
-                    for bucket in range(bmin, bmax + 1):
-                        hist[bucket] = 0
-                    i32[0] = np.int32(max(cut, 0) << 16)
-                    floor = f32[0]
-                    for i in range(nt):
-                        if s32[i] >= floor:
-                            f32[0] = s32[i]
-                            keys[nc] = (np.int64(i32[0]) << 32) | (low32 - rank[touched[i] + lo])
-                            nc += 1
-                m = min(k, nc)
-                if nc > k:
-                    top = np.sort(np.partition(keys[:nc], nc - k)[nc - k :])
-                else:
-                    top = np.sort(keys[:nc])
-                for i in range(m):
-                    key = top[m - 1 - i]
-                    out_keys[q, i] = key
-                    out_docs[q, i] = order[low32 - (key & low32)]
-                    i32[0] = np.int32(key >> 32)
-                    out_scores[q, i] = f32[0]
-                out_counts[q] = m
-
-        @njit(nogil=True, cache=True)
-        def fill_impacts(post_off, post_docs, post_freqs, norms, cache, idfs, out):
-            one = np.float32(1.0)
-            for t in range(idfs.shape[0]):
-                w = idfs[t]
-                for p in range(post_off[t], post_off[t + 1]):
-                    out[p] = w - w / (one + np.float32(post_freqs[p]) * cache[norms[post_docs[p]]])
-
-        _K = (score_block, fill_impacts)
-    return _K
+    return _impact_kernels
 
 
 _IMPACT_LOCK = threading.Lock()
@@ -269,14 +117,11 @@ def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
         if key not in store:
             idfs = idf(np.diff(np.asarray(index.post_offsets)), index.doc_count)
             out = np.empty(len(index.post_docs), dtype=np.float32)
-            _kernels()[1](index.post_offsets, index.post_docs, index.post_freqs, index.norms,
+            _kernels().fill_impacts(index.post_offsets, index.post_docs, index.post_freqs, index.norms,
                           norm_cache(k1, b, index.avgdl), idfs, out)  # fmt: skip
             store.clear()  # one (k1, b) at a time: the array is as large as the postings
             store[key] = out
         return store[key]
-
-
-_K = None
 
 
 def _decode(keys: np.ndarray, counts: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -321,6 +166,7 @@ def score_batch(
     b: float = 0.4,
     doc_range: tuple[int, int] | None = None,
     threads: int = 1,
+    window: int = 0,
 ) -> TopK:
     """Lucene BM25 top ``hits`` of each analysed query, over documents ``lo <= doc < hi``.
 
@@ -334,11 +180,13 @@ def score_batch(
     imp = impacts(index, k1, b)
     nq = len(queries)
     k = max(1, int(hits))
+    max_terms = max(1, int(np.diff(ptr).max())) if nq else 1
+    window = int(window) if window > 0 else _kernels().WINDOW  # (tests use small windows)
     out_keys = np.zeros((nq, k), dtype=np.int64)
     out_docs = np.full((nq, k), -1, dtype=np.int32)
     out_scores = np.full((nq, k), np.nan, dtype=np.float32)
     out_counts = np.zeros(nq, dtype=np.int64)
-    kernel = _kernels()[0]
+    kernel = _kernels().score_block
     arrays = (index.post_offsets, index.post_docs, index.post_freqs, index.norms, cache, imp, index.docno_rank,
               index.docno_order)  # fmt: skip
     n = hi - lo
@@ -355,13 +203,15 @@ def score_batch(
         s32 = np.empty(n, dtype=np.float32)
         keys = np.empty(n, dtype=np.int64)
         hist = np.zeros(1 << 15, dtype=np.int64)  # top 16 bits of a non-negative float32
+        t_starts = np.empty(max_terms, dtype=np.int64)  # per query term: its postings in the range
+        t_ends = np.empty(max_terms, dtype=np.int64)
         while True:
             with lock:
                 if not starts or errors:
                     return
                 q0 = starts.pop()
             try:
-                kernel(ptr, terms, weights, plain, *arrays, lo, hi, k, q0, min(q0 + chunk, nq), acc, touched, s32, keys, hist,
+                kernel(ptr, terms, weights, plain, *arrays, lo, hi, k, q0, min(q0 + chunk, nq), acc, touched, s32, keys, hist, t_starts, t_ends, window,
                        out_keys, out_docs, out_scores, out_counts)  # fmt: skip
             except BaseException as e:  # surfaced in the calling thread
                 errors.append(e)

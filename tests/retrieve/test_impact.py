@@ -90,6 +90,13 @@ def test_doc_ranges_with_global_stats_merge_to_the_full_ranking(vaswani, vaswani
     for p, (lo, hi) in zip(parts, ranges, strict=True):
         docs = np.concatenate([p.docs[q, : p.counts[q]] for q in range(len(terms))])
         assert ((docs >= lo) & (docs < hi)).all()
+    # the kernel accumulates heavy queries window by window: small windows give the same
+    for window in (777, 4096):
+        other = score_batch(ix, terms, hits=100, window=window)
+        assert np.array_equal(other.keys, full.keys) and np.array_equal(other.counts, full.counts)
+        other = score_batch(ix, terms, hits=1000, window=window)
+        deep = score_batch(ix, terms, hits=1000)
+        assert np.array_equal(other.keys, deep.keys) and np.array_equal(other.counts, deep.counts)
     merged = merge_topk(parts, 100, ix.docno_order)
     assert np.array_equal(merged.counts, full.counts)
     for q in range(len(terms)):
