@@ -199,7 +199,7 @@ def score_batch(
 
     def work() -> None:
         acc = np.full(n, -1.0, dtype=np.float64)
-        touched = np.empty(n + 1, dtype=np.int64)  # +1: the kernel writes one slot ahead
+        touched = np.empty(n + 1, dtype=np.int32)  # +1: the kernel writes one slot ahead
         s32 = np.empty(n, dtype=np.float32)
         keys = np.empty(n, dtype=np.int64)
         hist = np.zeros(1 << 15, dtype=np.int64)  # top 16 bits of a non-negative float32
