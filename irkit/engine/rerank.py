@@ -8,6 +8,10 @@ topic without looking at other topics, which is why the models are listed here
 (:data:`PER_TOPIC`) rather than assumed: DESM whose ``alpha`` is tuned by
 cross-validation over all topics is refused.
 
+DESM's run is byte-identical to the local one (tested). DocNADE and SeqAE encode a group's
+queries (and, without FAISS, its documents) in other batches than the whole set's, so a score
+can differ from the local one in the last float32 bit (same ranking in the check on CACM).
+
 By default every worker gets one group (``tasks_per_worker=1``), so each actor
 loads its model once. More groups per worker balance the load and show finer
 progress; a model whose loader caches per process (DESM) still loads once.
