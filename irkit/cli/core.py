@@ -150,10 +150,10 @@ def rank_cmd(
         typer.Option(help="(bm25) impact (irkit's impact index; default when the index has one) or lucene."),
     ] = None,
     engine: Annotated[str, typer.Option(help="Where to run: local, or ray (see README, Scale-out).")] = "local",
-    workers: Annotated[int, typer.Option(help="[ray] Worker actors (default: the cluster's CPUs).")] = 0,
-    shards: Annotated[int, typer.Option(help="[ray, bm25] Document shards, one actor each (default: --workers).")] = 0,
+    workers: Annotated[int, typer.Option(help="(ray) Worker actors (default: the cluster's CPUs).")] = 0,
+    shards: Annotated[int, typer.Option(help="(ray, bm25) Document shards, one actor each (default: --workers).")] = 0,
     ray_address: Annotated[
-        str | None, typer.Option(help="[ray] Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
+        str | None, typer.Option(help="(ray) Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag in the file (default: the model name).")] = None,
