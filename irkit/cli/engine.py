@@ -17,13 +17,6 @@ if TYPE_CHECKING:
 
     from irkit.registry import RankRequest
 
-ENGINE_HELP = (
-    "Where to run: local (this process) or ray (a Ray cluster: RAY_ADDRESS or --ray-address, else a local one)."
-)
-WORKERS_HELP = "[ray] Worker actors (default: one per CPU of the cluster)."
-SHARDS_HELP = "[ray, bm25] Document shards of the impact index, one actor each (default: --workers)."
-ADDRESS_HELP = "[ray] Cluster to join, HOST:PORT (default: RAY_ADDRESS; with neither, start a local cluster)."
-
 
 def engine_from_options(engine: str, workers: int | None, shards: int | None, ray_address: str | None):
     """The :class:`irkit.engine.EngineConfig` of the command-line options (0 means not given)."""
