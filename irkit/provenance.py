@@ -1,7 +1,7 @@
 """Provenance: a sidecar beside every run, model, index and report irkit writes.
 
 ``runs/a.run`` gets ``runs/a.run.meta.json``; a folder output (a model, an index)
-gets ``meta.json`` inside it. The sidecar records what is needed to say how the
+gets ``provenance.json`` inside it. The sidecar records what is needed to say how the
 output was made and to compare two of them:
 
 * ``irkit``: version, git commit (and whether the checkout had local changes);
@@ -42,7 +42,7 @@ from typing import Any
 
 SUFFIX = ".meta.json"
 HASH_LIMIT = 4 << 30  # input files larger than this (bytes) are identified by size and mtime
-FOLDER_FILE = "meta.json"
+FOLDER_FILE = "provenance.json"  # not meta.json: FAISS and impact folders have their own
 # Parameters that name input files whose bytes are hashed (a built-in name is resolved first).
 _INPUT_KINDS = {"topics": "topics", "qrels": "qrels", "path": "documents", "collection": "documents"}
 _INPUT_FILES = ("rerank", "candidates", "run", "runs", "baseline", "letor", "data", "vectors")
@@ -66,7 +66,7 @@ _PACKAGES = (
 
 
 def sidecar_path(output: str | os.PathLike[str]) -> Path:
-    """Where the sidecar of ``output`` goes: ``X.meta.json`` beside a file, ``X/meta.json`` in a folder."""
+    """Where the sidecar of ``output`` goes: ``X.meta.json`` beside a file, ``X/provenance.json`` in a folder."""
     p = Path(output)
     return p / FOLDER_FILE if p.is_dir() else p.with_name(p.name + SUFFIX)
 

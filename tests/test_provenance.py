@@ -15,7 +15,7 @@ from irkit import datasets, provenance
 def test_sidecar_path_beside_a_file_and_inside_a_folder(tmp_path):
     assert provenance.sidecar_path(tmp_path / "a.run") == tmp_path / "a.run.meta.json"
     (tmp_path / "model").mkdir()
-    assert provenance.sidecar_path(tmp_path / "model") == tmp_path / "model" / "meta.json"
+    assert provenance.sidecar_path(tmp_path / "model") == tmp_path / "model" / "provenance.json"
 
 
 def test_record_fields_inputs_and_atomic_write(tmp_path, cacm_index):
@@ -123,4 +123,4 @@ def test_train_commands_get_builtin_names_and_a_sidecar(tmp_path):
     cran = datasets.get("cranfield")
     assert seen == {"topics": cran.paths["topics"], "qrels": cran.paths["qrels"], "qrels_format": "cranfield"}
     rec = provenance.read_sidecar(out)
-    assert rec is not None and (out / "meta.json").is_file()
+    assert rec is not None and (out / "provenance.json").is_file()

@@ -62,7 +62,7 @@ def train_cmd(
     )
     from irkit.provenance import write_sidecar
 
-    write_sidecar(output)  # OUTPUT/meta.json (irkit/provenance.py)
+    write_sidecar(output)  # OUTPUT/provenance.json (irkit/provenance.py)
     typer.echo(f"saved {model} to {output}" + "".join(f"\n  {k}: {v}" for k, v in (summary or {}).items()))
 
 

@@ -13,7 +13,7 @@ train_app = typer.Typer(help="Train a model on a collection (see `irkit train NA
 
 def _with_provenance(command):
     """The trainer with built-in names for --topics/--qrels, then the model folder's provenance
-    (``OUTPUT/meta.json``, irkit/provenance.py)."""
+    (``OUTPUT/provenance.json``, irkit/provenance.py)."""
     import functools
 
     @functools.wraps(command)  # typer reads the wrapped signature

@@ -55,7 +55,13 @@ def test_flat_index_is_exact_and_keeps_docnos_and_encoder(tmp_path):
     enc = tmp_path / "enc"
     enc.mkdir()
     idx = build_faiss(v, tmp_path / "flat", encoder=str(enc))
-    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == ["docnos.txt", "index.faiss", "meta.json"]
+    # .irkit-output marks a folder irkit wrote (what --force may replace; irkit/io/atomic.py)
+    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == [
+        ".irkit-output",
+        "docnos.txt",
+        "index.faiss",
+        "meta.json",
+    ]
     meta = json.loads((tmp_path / "flat" / "meta.json").read_text())
     assert (
         meta["dim"] == 16
