@@ -436,8 +436,8 @@ def verdict_lines(results: list[dict], text: str) -> list[str]:
     out += [
         "",
         f"In short: the n-gram units lower DocNADE's held-out perplexity on {lm_better} of {len(results)} collections "
-        f"({order_note}); the LSTM LM is the best language model on "
-        f"{', '.join(lstm_best) or 'none'} of them. As a document encoder DocNADE-LM is worse than DocNADE alone on "
+        f"({order_note}); the LSTM LM is the best of the language models on {len(lstm_best)} "
+        f"({', '.join(lstm_best) or 'none'}). As a document encoder DocNADE-LM is worse than DocNADE alone on "
         f"{worse_alone} of {len(results)} collections: a likely reason is that the n-gram units now predict the "
         "local words, so the bag-of-words weights, which make the document vector, carry less of the topic. "
         "Perplexity is where DocNADE-LM helps; retrieval is where plain DocNADE stays the better choice.",

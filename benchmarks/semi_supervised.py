@@ -167,7 +167,8 @@ def render(out: dict, args, command: str, seconds: float, cpu: float) -> str:
         "# Semi-supervised sequence learning (Dai & Le, 2015) on Debian's fortunes",
         "",
         f"Produced by `{command}` in {seconds / 60:.1f} minutes wall, {cpu / 60:.1f} CPU-minutes, on the shared "
-        "2-core development machine (one torch thread).",
+        "2-core development machine (one torch thread); pretrained models of unchanged settings are reused from the "
+        "work folder (their training times are under Pretraining).",
         "",
         "**Question.** Does initialising an LSTM classifier from a sequence autoencoder or a language model trained on "
         "unlabelled text beat the same LSTM from random weights, most of all with few labels?",
