@@ -74,6 +74,7 @@ def test_statistician_rows_start_with_the_conditioning_set(trained, tmp_path):
 def test_cli_round_trip(trained, monkeypatch, capsys, tmp_path, cli):
     code, out, _ = cli("generate", "eval", str(trained["vae"]), "-O", "k=10", "-O", "limit=20")
     assert code == 0 and "nll:" in out and "protocol: sklearn digits" in out
+    assert "active_units:" in out and "latent_units:" in out  # Burda et al.'s A_u, printed by eval
     code, out, _ = cli("generate", "sample", str(trained["avb"]), "--n", "4", "-o", str(tmp_path / "s.png"))
     assert code == 0 and (tmp_path / "s.png").is_file()
 
