@@ -96,6 +96,9 @@ def score_block(
     """
     f32 = np.empty(1, np.float32)  # float32 <-> int32 bits through one shared word
     i32 = f32.view(np.int32)
+    f64 = np.empty(1, np.float64)
+    i64 = f64.view(np.int64)
+    bits = acc.view(np.int64)
     n_all = norms.shape[0]
     for q in range(q0, q1):
         j0 = q_ptr[q]
@@ -112,11 +115,13 @@ def score_block(
             starts[j] = s
             ends[j] = e
             work += e - s
-        heap = k <= 128  # else: a histogram of scores (below)
+        dense = work * 4 > hi - lo
+        heap = dense or k <= 128  # else: a histogram of scores (below)
+        skip_bits = np.int64(0)  # blocks whose largest bits are below are skipped (dense)
         nt = 0  # documents listed in touched / s32
         nc = 0  # keys in the heap
         thr = np.float32(-0.5)  # the heap's smallest score once full; an untouched document (-1) never enters
-        if work * 4 > hi - lo:
+        if dense:
             # Many postings for the range: accumulate window by window (each window's slice of
             # acc stays in cache), then read the window's scores and reset it at once.
             for wlo in range(lo, hi, window):
@@ -129,21 +134,33 @@ def score_block(
                     _add_postings(acc, lo, s, e, post_docs, post_freqs, norms, cache, impacts,
                                   q_plain[j0 + j], q_weights[j0 + j], touched, 0, False)  # fmt: skip
                     starts[j] = e
-                for a in range(wlo - lo, whi - lo):
-                    sc32 = np.float32(acc[a])
-                    acc[a] = -1.0
-                    if heap:
-                        if sc32 < thr:
-                            continue
-                        f32[0] = sc32
-                        nc = _offer(keys, nc, k, (np.int64(i32[0]) << 32) | (LOW32 - rank[a + lo]))
-                        if nc == k:
-                            i32[0] = np.int32(keys[0] >> 32)
-                            thr = f32[0]
-                    else:
-                        touched[nt] = a
-                        s32[nt] = sc32
-                        nt += np.int64(sc32 >= 0.0)
+                # The heap's threshold rises fast, so most blocks of 16 documents hold nothing
+                # above it: an integer max over their bits (non-negative doubles order as their
+                # bits; -1, untouched, has the sign bit) skips them without a branch per document.
+                a = wlo - lo
+                wend = whi - lo
+                while a < wend:
+                    b = min(a + 16, wend)
+                    mb = bits[a]
+                    for x in range(a + 1, b):
+                        mb = max(mb, bits[x])
+                    if mb >= skip_bits:
+                        for x in range(a, b):
+                            sc32 = np.float32(acc[x])
+                            if sc32 < thr:
+                                continue
+                            f32[0] = sc32
+                            nc = _offer(keys, nc, k, (np.int64(i32[0]) << 32) | (LOW32 - rank[x + lo]))
+                            if nc == k:
+                                kb = np.int32(keys[0] >> 32)
+                                i32[0] = kb
+                                thr = f32[0]
+                                if kb > 0:  # every double below the float32 just under thr rounds below thr
+                                    i32[0] = kb - 1
+                                    f64[0] = np.float64(f32[0])
+                                    skip_bits = i64[0]
+                    a = b
+                acc[wlo - lo : whi - lo] = -1.0
         else:
             # Few postings: list the touched documents as they come.
             for j in range(nterms):
