@@ -98,7 +98,7 @@ def index_cmd(
     idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
     from irkit.provenance import write_sidecar
 
-    write_sidecar(index)  # index/meta.json: how it was built (irkit/provenance.py)
+    write_sidecar(index)  # index/provenance.json: how it was built (irkit/provenance.py)
     meta = idx.meta
     _echo(
         f"indexed {meta['documents']:,} documents ({meta['format']}) into {index} in {meta['indexing_seconds']:.1f} s"
@@ -312,6 +312,8 @@ def leaderboard_cmd(
     )
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         _echo(to_text(table))
+    if table.attrs.get("rule"):
+        _echo(f"({table.attrs['rule']})")
     from irkit.provenance import format_differences, read_sidecar
 
     settings = format_differences({n: read_sidecar(p) for n, p in zip(loaded, paths, strict=True)})
