@@ -46,6 +46,19 @@ def _loopback_only() -> None:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+def _keep_the_jvm_signal_handlers() -> None:
+    # Ray's core worker installs absl's failure signal handler (SIGSEGV and friends) in
+    # the driver on ray.init, replacing the JVM's. The JVM raises SIGSEGV on purpose
+    # (implicit null checks, stack banging in JIT-compiled code), so a Lucene search in
+    # this process after ray.init crashed it (seen: a 10,000-term query). Ray reads this
+    # variable when it is imported; it changes nothing else.
+    os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
+    if "ray" in sys.modules:  # imported before: ray_constants read the variable already
+        from ray._private import ray_constants
+
+        ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+
+
 def _probe(address: str) -> None:
     """Fail fast, in one line, when nothing listens at ``host:port`` (``ray.init`` would retry for minutes)."""
     target = address.removeprefix("ray://")
@@ -78,6 +91,7 @@ def connect(address: str | None = None, cpus: int | None = None, quiet: bool = F
         _probe(address)
     elif not address:
         _loopback_only()
+    _keep_the_jvm_signal_handlers()
     import ray
 
     if ray.is_initialized():
