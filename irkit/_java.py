@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import importlib.util
 import os
 import re
 import threading
