@@ -1,7 +1,7 @@
 """``irkit train lambdamart``: LambdaMART (LightGBM lambdarank) per cross-validation fold.
 
-Features come from a Lucene index for each topic's candidates (the code IRGAN
-uses, :func:`irkit.rerank.irgan_cli.lucene_features`) or from a LETOR file;
+Features come from a Lucene index for each topic's candidates or from a LETOR
+file, read as ``irkit train irgan`` reads them (:func:`irkit.cli.features.training_features`);
 folds and the model that scores each topic follow IRGAN's rules
 (:mod:`irkit.rerank.lambdamart`). Ranking is the registry's stage
 (``irkit rank --model lambdamart --lambdamart MODEL --rerank RUN``).
@@ -61,9 +61,9 @@ def train_command(
     """
     import time
 
-    from irkit.errors import InputError, IrkitError
+    from irkit.cli.features import training_features
+    from irkit.errors import IrkitError
     from irkit.io.atomic import check_output
-    from irkit.progress import log
     from irkit.rerank.lambdamart import LambdaMARTConfig, train_cv
 
     check_output(output, force)
@@ -80,56 +80,20 @@ def train_command(
         seed=seed,
     )
     start = time.perf_counter()
-    if letor is not None:
-        from irkit.io.letor import read_letor
-
-        given = [
-            n
-            for n, v in (
-                ("--index", index),
-                ("--topics", topics),
-                ("--qrels", qrels),
-                ("--candidates", candidates),
-                ("--desm", desm),
-            )
-            if v
-        ]
-        if given:
-            raise IrkitError(f"--letor brings its own features and labels; drop {', '.join(given)}")
-        feats = read_letor(letor).normalised()
-        meta: dict = {"letor": str(letor)}
-    else:
-        missing = [
-            n
-            for n, v in (("--index", index), ("--topics", topics), ("--qrels", qrels), ("--candidates", candidates))
-            if v is None
-        ]
-        if missing:
-            raise IrkitError(f"{', '.join(missing)} required (or train from a LETOR file with --letor)")
-        from irkit.index import LuceneIndex
-        from irkit.io.topics import read_topics
-        from irkit.io.trec import normalise_docnos, read_qrels, read_run
-        from irkit.rerank.irgan_cli import lucene_features
-
-        idx = LuceneIndex(index)
-        queries = read_topics(topics, topics_format, field=topic_field)
-        judgements = read_qrels(qrels, qrels_format)
-        if normalise_ids:
-            judgements, changed = normalise_docnos(judgements, set(idx.docnos))
-            log(f"{qrels}: mapped {changed} judged ids to the index's ids", quiet)
-        feats = lucene_features(idx, queries, read_run(candidates), depth, desm, quiet)
-        unjudged = sorted(set(feats.qids) - set(judgements["qid"]))
-        if unjudged:
-            log(f"{len(unjudged)} candidate topics have no judgements and are not trained on", quiet)
-        feats = feats.with_labels(judgements)
-        meta = {
-            "index": str(Path(index).resolve()),
-            "candidates": str(candidates),
-            "depth": depth,
-            "topics": str(topics),
-        }
-    if feats.labels is None or not (feats.labels > 0).any():
-        raise InputError("no candidate is judged relevant: check that the qrels match the candidates' topics and ids")
+    feats, _, meta = training_features(
+        index=index,
+        topics=topics,
+        qrels=qrels,
+        candidates=candidates,
+        letor=letor,
+        desm=desm,
+        depth=depth,
+        topics_format=topics_format,
+        topic_field=topic_field,
+        qrels_format=qrels_format,
+        normalise_ids=normalise_ids,
+        quiet=quiet,
+    )
     model = train_cv(feats, config, folds=folds, full=full, quiet=quiet, meta=meta)
     model.save(output, overwrite=force)
     seconds = time.perf_counter() - start

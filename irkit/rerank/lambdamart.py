@@ -31,9 +31,9 @@ import pandas as pd
 
 from irkit.errors import InputError, IrkitError
 from irkit.io.letor import Features
-from irkit.pipeline import Reranker
 from irkit.progress import log
 from irkit.registry import REQUIRED
+from irkit.rerank.learned import FeatureReranker
 
 if TYPE_CHECKING:
     from irkit.registry import RankRequest
@@ -129,28 +129,12 @@ class LambdaMARTModel:
 
         return IRGANModel.assignment(self, qids)
 
-    def check_features(self, names, source: str) -> None:
+    def check_features(self, names: tuple[str, ...] | list[str], source: str) -> None:
         """Refuse features other than those the model was trained on."""
-        want_source, want_names = self.features.get("source"), tuple(self.features.get("names", ()))
-        if source != want_source:
-            how = "rank_letor(MODEL, FILE)" if want_source == "letor" else "irkit rank --model lambdamart"
-            raise InputError(
-                f"this LambdaMART model was trained on {want_source} features, not {source} features (rank with {how})",
-                self.path,
-            )
-        if tuple(names) != want_names:
-            lacking = sorted(set(want_names) - set(names))
-            extra = sorted(set(names) - set(want_names))
-            hint = ""
-            if any(n.startswith("desm_") for n in lacking):
-                hint = "; it was trained with DESM features: pass --desm MODEL"
-            elif any(n.startswith("desm_") for n in extra):
-                hint = "; it was trained without DESM features: leave out --desm"
-            raise InputError(
-                f"feature set differs from the model's: {len(names)} features given, the model was trained on "
-                f"{len(want_names)} (missing {lacking[:4]}, unexpected {extra[:4]}){hint}",
-                self.path,
-            )
+        from irkit.rerank.learned import check_features
+
+        how = "rank_letor(MODEL, FILE)" if self.features.get("source") == "letor" else "irkit rank --model lambdamart"
+        check_features(self.features, names, source, model="LambdaMART", rank_hint=f"rank with {how}", path=self.path)
 
     def score(self, features: Features) -> np.ndarray:
         """Scores of the feature rows, each topic by the part(s) that did not train on it."""
@@ -366,7 +350,7 @@ class LambdaMARTOptions:
     desm: Path | None = None  # DESM model folder, when the model was trained with DESM features
 
 
-class LambdaMARTReranker(Reranker):
+class LambdaMARTReranker(FeatureReranker):
     """Reranks a candidate run: features of each topic's candidates from the index, scored by the model.
 
     Features are normalised within a topic's candidates and the base class never
@@ -380,39 +364,10 @@ class LambdaMARTReranker(Reranker):
     def __init__(
         self, model: LambdaMARTModel | str | os.PathLike[str], index: Any, desm: str | os.PathLike[str] | None = None
     ):
-        from irkit.index import LuceneIndex
-        from irkit.rerank.features import FeatureExtractor, feature_names
+        super().__init__(model if isinstance(model, LambdaMARTModel) else LambdaMARTModel.load(model), index, desm)
 
-        self.model = model if isinstance(model, LambdaMARTModel) else LambdaMARTModel.load(model)
-        self.desm = desm
-        self.model.check_features(feature_names(desm is not None), "lucene")  # before any work
-        self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
-        self.extractor = FeatureExtractor(self.index, desm=desm)
-
-    def params(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": self.model.path}
-        if self.desm is not None:
-            out["desm"] = self.desm
-        return out
-
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A candidate run carrying ``query`` texts in, the reranked run out."""
-        trained = self.model.meta.get("depth")
-        if trained and "docno" in frame.columns and len(frame):
-            depth = int(frame.groupby("qid").size().max())
-            if depth != trained:
-                # features are normalised within each topic's candidates, so their number shifts them
-                log(f"the model was trained on {trained} candidates per topic, reranking {depth}", self.quiet)
-        return super().transform(frame)
-
-    def score(self, pairs: pd.DataFrame) -> np.ndarray:
-        if not len(pairs):
-            raise InputError("no candidates to rerank")
-        feats = self.extractor.extract(pairs[["qid", "query", "docno"]], quiet=self.quiet)
-        scores = pd.Series(self.model.score(feats), index=pd.MultiIndex.from_arrays([feats.qids, feats.docnos]))
-        # extract() groups rows by topic; hand the scores back in the caller's order
-        key = pd.MultiIndex.from_arrays([pairs["qid"].astype(str), pairs["docno"].astype(str)])
-        return scores.reindex(key).to_numpy(dtype=np.float64)
+    def model_scores(self, features: Features) -> np.ndarray:
+        return self.model.score(features)
 
 
 def build(options: LambdaMARTOptions, request: RankRequest) -> LambdaMARTReranker:
