@@ -40,13 +40,14 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from irkit.datasets import locate  # noqa: E402
+
 os.environ.setdefault("IRKIT_QUIET", "1")
 
-DATA = Path(os.environ.get("IRKIT_DATA", ROOT.parent / "shared" / "datasets"))
 REAL = {
-    "vaswani": (DATA / "vaswani" / "doc-text.trec", DATA / "vaswani" / "query-text.trec"),
-    "cacm": (DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt"),
-    "cranfield": (DATA / "cranfield" / "cran.all.1400", DATA / "cranfield" / "cran.qry"),
+    "vaswani": (locate("vaswani/doc-text.trec"), locate("vaswani/query-text.trec")),
+    "cacm": (locate("cacm/cacm.tar.gz"), locate("cacm/topics.cacm.txt")),
+    "cranfield": (locate("cranfield/cran.all.1400"), locate("cranfield/cran.qry")),
 }
 SYNTHETIC = {"synth200k": 200_000, "synth1m": 1_000_000}
 SYSTEMS = ["irkit-impact", "irkit-lucene", "pyserini", "bm25s-numpy", "bm25s-numba"]

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("IRKIT_QUIET", "1")
 
+from irkit.datasets import locate  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import FaissIndex, Vectors, build_faiss  # noqa: E402
 from irkit.dense.train import TrainOptions, train_encoder  # noqa: E402
@@ -40,7 +41,6 @@ from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 
-DATA = Path(os.environ.get("IRKIT_DATA", ROOT.parent / "shared" / "datasets"))
 COLLECTIONS = {
     "cacm": ("cacm/cacm.tar.gz", "cacm/topics.cacm.txt"),
     "cranfield": ("cranfield/cran.all.1400", "cranfield/cran.qry"),
@@ -119,7 +119,7 @@ def main() -> None:
 
     import torch
 
-    docs_path, topics_path = (DATA / p for p in COLLECTIONS[args.collection])
+    docs_path, topics_path = (locate(p) for p in COLLECTIONS[args.collection])
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -36,13 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("IRKIT_QUIET", "1")
 
+from irkit.datasets import locate  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.rerank import desm as desm_module  # noqa: E402
 from irkit.rerank.desm import DESM, DESMConfig, DESMReranker, analysed_documents, train, training_texts  # noqa: E402
 from irkit.retrieve import BM25  # noqa: E402
-
-DATA = Path(os.environ.get("IRKIT_DATA", ROOT.parent / "shared" / "datasets"))
 
 
 def loop_scores(model: DESM, index: LuceneIndex, pairs: pd.DataFrame, variant: str) -> np.ndarray:
@@ -145,9 +144,9 @@ def main() -> None:
         work = args.work or Path(tmp)
         path = work / "vaswani" / "index"
         if not path.exists():
-            build_index(DATA / "vaswani" / "doc-text.trec", path, threads=2, quiet=True)
+            build_index(locate("vaswani/doc-text.trec"), path, threads=2, quiet=True)
         index = LuceneIndex(path)
-        topics = read_topics(DATA / "vaswani" / "query-text.trec")
+        topics = read_topics(locate("vaswani/query-text.trec"))
         model = train(training_texts(index), DESMConfig(dim=args.dim, epochs=args.epochs, workers=2), quiet=True)
         table, info = speed_table(index, model, topics, args.hits, args.variant)
     print("Vaswani: " + info)

@@ -50,6 +50,7 @@ import dense_table  # noqa: E402  (its collections, settings and helpers: the sa
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from irkit.datasets import locate  # noqa: E402
 from irkit.dense.docnade import perplexity  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
@@ -218,7 +219,7 @@ def perplexities(name: str, work: Path, index: LuceneIndex, ngrams: list[int], l
 
 
 def retrieval(name: str, work: Path, index: LuceneIndex, n: int, depth: int, folds: int) -> dict:
-    _, topics_path, qrels_path = (dense_table.DATA / p for p in dense_table.COLLECTIONS[name])
+    _, topics_path, qrels_path = (locate(p) for p in dense_table.COLLECTIONS[name])
     topics = read_topics(topics_path)
     qrels, _ = normalise_docnos(read_qrels(qrels_path), set(index.docnos))
     bm25 = BM25(index, backend="lucene").search(topics, hits=1000, quiet=True)  # Lucene's own searcher
@@ -468,7 +469,7 @@ def main() -> None:
         print(f"{name}...", file=sys.stderr, flush=True)
         work = args.work / name
         work.mkdir(parents=True, exist_ok=True)
-        docs = dense_table.DATA / dense_table.COLLECTIONS[name][0]
+        docs = locate(dense_table.COLLECTIONS[name][0])
         if not (work / "index").exists():
             build_index(docs, work / "index", threads=2, quiet=True)
         index = LuceneIndex(work / "index")

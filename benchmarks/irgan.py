@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from irkit.datasets import locate  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import read_qrels, write_run  # noqa: E402
@@ -34,7 +35,6 @@ from irkit.rerank.irgan import IRGANConfig, train_cv  # noqa: E402
 from irkit.rerank.irgan_cli import candidate_pairs, rank  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "datasets" / "cranfield"
 DEPTH = 100
 
 
@@ -50,10 +50,10 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:
 def main() -> None:
     index_dir = ROOT / "indexes" / "cranfield"
     if not index_dir.exists():
-        build_index(DATA / "cran.all.1400", index_dir, quiet=True)
+        build_index(locate("cranfield/cran.all.1400"), index_dir, quiet=True)
     index = LuceneIndex(index_dir)
-    queries = read_topics(DATA / "cran.qry")
-    qrels = read_qrels(DATA / "cranqrel")
+    queries = read_topics(locate("cranfield/cran.qry"))
+    qrels = read_qrels(locate("cranfield/cranqrel"))
     bm25 = BM25(index)
     bm25_s, run = best_of(lambda: bm25.search(queries, hits=DEPTH, quiet=True))
     pairs = candidate_pairs(queries, run, DEPTH, quiet=True)
@@ -91,7 +91,7 @@ def main() -> None:
         # a fresh process: what one `irkit rank` command costs, start-up included
         write_run(run, Path(tmp) / "bm25.run")
         cmd = [sys.executable, "-m", "irkit", "rank", "-m", "irgan", "--irgan", str(path), "-i", str(index_dir),
-               "-t", str(DATA / "cran.qry"), "--rerank", str(Path(tmp) / "bm25.run"), "-o", str(Path(tmp) / "x.run"), "-q"]  # fmt: skip
+               "-t", str(locate("cranfield/cran.qry")), "--rerank", str(Path(tmp) / "bm25.run"), "-o", str(Path(tmp) / "x.run"), "-q"]  # fmt: skip
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         cli_s = time.perf_counter() - start

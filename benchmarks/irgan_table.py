@@ -39,6 +39,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from irkit.datasets import locate  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, per_query_table, to_markdown  # noqa: E402
 from irkit.evaluate.measures import parse_measures  # noqa: E402
 from irkit.frames import run_frame  # noqa: E402
@@ -52,14 +53,13 @@ from irkit.rerank.lambdamart import LambdaMARTConfig  # noqa: E402
 from irkit.rerank.lambdamart import train_cv as train_lambdamart  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "datasets"
 COLLECTIONS = {
     "cranfield": (
-        DATA / "cranfield" / "cran.all.1400",
-        DATA / "cranfield" / "cran.qry",
-        DATA / "cranfield" / "cranqrel",
+        locate("cranfield/cran.all.1400"),
+        locate("cranfield/cran.qry"),
+        locate("cranfield/cranqrel"),
     ),
-    "cacm": (DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"),
+    "cacm": (locate("cacm/cacm.tar.gz"), locate("cacm/topics.cacm.txt"), locate("cacm/qrels.cacm.txt")),
 }
 MEASURES = "nDCG@10 P@5 AP"
 USAGE = """## Usage

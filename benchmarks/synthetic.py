@@ -24,7 +24,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("IRKIT_DATA", ROOT.parent / "shared" / "datasets"))
+from irkit.datasets import locate  # noqa: E402
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -65,8 +66,8 @@ def main() -> None:
     from irkit.io.documents import iter_documents
     from irkit.io.topics import read_topics
 
-    docs = [t for _, t in iter_documents(DATA / "vaswani" / "doc-text.trec")]
-    topics = list(read_topics(DATA / "vaswani" / "query-text.trec")["query"])
+    docs = [t for _, t in iter_documents(locate("vaswani/doc-text.trec"))]
+    topics = list(read_topics(locate("vaswani/query-text.trec"))["query"])
     d_words, d_p, d_len = profile(docs)
     t_words, t_p, t_len = profile(topics)
     known = np.isin(t_words, d_words)

@@ -244,6 +244,20 @@ def get(name: str) -> Dataset | ImageDataset:
         raise InputError(f"unknown built-in dataset {name!r}; choose from {', '.join(_DATASETS)}") from None
 
 
+def locate(relative: str | os.PathLike[str]) -> Path:
+    """A file named as in the shared datasets layout (``cranfield/cran.all.1400``).
+
+    Under ``$IRKIT_DATA`` when that is set (the tests and benchmarks point it at other
+    copies), else the built-in copy, whose documents are gzipped (``.gz`` is added when
+    only that file exists). Benchmarks name their inputs this way, so they run on a
+    fresh clone with nothing beside it.
+    """
+    root = os.environ.get("IRKIT_DATA")
+    path = (Path(root) if root else DATA) / relative
+    gz = path.with_name(path.name + ".gz")
+    return gz if not root and not path.exists() and gz.exists() else path
+
+
 def _log(message: str, quiet: bool) -> None:
     from irkit.progress import log
 

@@ -197,12 +197,9 @@ def synthesize(text: str, voice: str = "us-male", rate: int = RATE, dither: floa
 
 def cranfield_path() -> Path:
     """``$IRKIT_DATA/cranfield/cran.all.1400``, or the built-in Cranfield (gzipped, read alike)."""
-    root = os.environ.get("IRKIT_DATA")
-    if not root:  # the copy shipped inside the package (irkit.datasets)
-        from irkit import datasets
+    from irkit.datasets import locate
 
-        return datasets.get("cranfield").paths["documents"]
-    return Path(root) / "cranfield" / "cran.all.1400"
+    return locate("cranfield/cran.all.1400")
 
 
 def cranfield_sentences(split: str = "train", path: str | os.PathLike[str] | None = None) -> list[str]:

@@ -27,12 +27,9 @@ DATASETS = ("mnist", "digits")
 
 def mnist_dir() -> Path:
     """``$IRKIT_DATA/mnist`` when set, else the copy shipped inside the package (:mod:`irkit.datasets`)."""
-    root = os.environ.get("IRKIT_DATA")
-    if root:
-        return Path(root) / "mnist"
-    from irkit.datasets import get
+    from irkit.datasets import locate
 
-    return get("mnist").root
+    return locate("mnist")
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:

@@ -76,12 +76,6 @@ def document_sentences(text: str) -> Document:
 # -- sources -----------------------------------------------------------------------
 
 
-def datasets_dir() -> Path:
-    """``$IRKIT_DATA`` or ``../shared/datasets`` beside the repository."""
-    root = os.environ.get("IRKIT_DATA")
-    return Path(root) if root else Path(__file__).resolve().parents[4] / "shared" / "datasets"
-
-
 def cacm_abstract(page: str) -> str:
     """The abstract paragraphs of a tag-stripped CACM page ('' when it has none)."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", page) if b.strip()]
@@ -95,18 +89,12 @@ def cacm_abstract(page: str) -> str:
 
 def read_abstracts(root: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
     """``(docid, abstract)`` of Cranfield, CACM and Vaswani (empty abstracts left out)."""
+    from irkit.datasets import locate
     from irkit.io.documents import iter_documents, iter_smart_records
 
-    base = Path(root) if root is not None else datasets_dir()
-    paths = {
-        "cranfield": base / "cranfield" / "cran.all.1400",
-        "cacm": base / "cacm" / "cacm.tar.gz",
-        "vaswani": base / "vaswani" / "doc-text.trec",
-    }
-    if root is None and not os.environ.get("IRKIT_DATA"):  # the copies shipped inside the package
-        from irkit import datasets
-
-        paths = {name: datasets.get(name).paths["documents"] for name in paths}
+    files = {"cranfield": "cranfield/cran.all.1400", "cacm": "cacm/cacm.tar.gz", "vaswani": "vaswani/doc-text.trec"}
+    # $IRKIT_DATA, else the copies shipped inside the package (irkit.datasets.locate)
+    paths = {name: Path(root) / f if root is not None else locate(f) for name, f in files.items()}
     for name, p in paths.items():
         if not p.exists():
             raise InputError(f"the {name} collection is missing (set IRKIT_DATA to the shared datasets folder)", p)
