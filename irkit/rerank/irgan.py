@@ -557,7 +557,9 @@ class IRGANModel:
         from irkit.rerank.learned import check_features
 
         letor = self.features.get("source") == "letor"
-        hint = "rank LETOR files with irkit.rerank.irgan_cli.rank_letor" if letor else "rank with irkit rank --model irgan"
+        hint = (
+            "rank LETOR files with irkit.rerank.irgan_cli.rank_letor" if letor else "rank with irkit rank --model irgan"
+        )
         check_features(self.features, names, source, model="IRGAN", rank_hint=hint, path=getattr(self, "path", None))
 
     def _net(self, part: Part, use: str) -> Scorer:
@@ -661,27 +663,11 @@ def train_cv(
     interruption leaves the last good checkpoint; ``resume`` keeps the parts a
     previous, interrupted run finished.
     """
-    if features.labels is None:
-        raise InputError("training features need labels (qrels)")
+    from irkit.rerank.learned import trainable_topics
+
+    trainable, skipped = trainable_topics(features, folds, model="IRGAN", quiet=quiet)
     if config.n_features != features.n_features:
         config = dataclasses.replace(config, n_features=features.n_features)
-    groups = features.groups()
-    trainable = [q for q, rows in groups.items() if (features.labels[rows] > 0).any()]
-    skipped = [q for q in groups if q not in set(trainable)]
-    if skipped:
-        log(
-            f"skipped {len(skipped)} of {len(groups)} topics with no relevant document among their candidates "
-            f"(e.g. {', '.join(sorted(skipped, key=natural_key)[:5])})",
-            quiet,
-        )
-    if len(trainable) < 3:
-        raise InputError(
-            f"IRGAN needs at least 3 topics with a relevant candidate to train and validate; found {len(trainable)}"
-        )
-    if folds > len(trainable):
-        raise InputError(f"--folds {folds} is more than the {len(trainable)} trainable topics")
-    if folds >= 2 and len(trainable) - math.ceil(len(trainable) / folds) < 2:
-        raise InputError(f"too few trainable topics ({len(trainable)}) for {folds} folds")
     judged: dict[str, np.ndarray] = {}
     for q, g in qrels[qrels["label"] > 0].groupby("qid"):
         judged[str(q)] = g["label"].to_numpy(dtype=np.float32)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from irkit.errors import InputError, IrkitError
 from irkit.io.letor import Features
 from irkit.progress import log
 from irkit.registry import REQUIRED
-from irkit.rerank.learned import FeatureReranker
+from irkit.rerank.learned import FeatureReranker, trainable_topics
 
 if TYPE_CHECKING:
     from irkit.registry import RankRequest
@@ -293,25 +292,9 @@ def train_cv(
     from irkit.rerank.irgan import plan
 
     config = config or LambdaMARTConfig()
-    if features.labels is None:
-        raise InputError("training features need labels (qrels)")
-    groups = features.groups()
-    trainable = [q for q, rows in groups.items() if (features.labels[rows] > 0).any()]
-    skipped = [q for q in groups if q not in set(trainable)]
-    if skipped:
-        log(
-            f"skipped {len(skipped)} of {len(groups)} topics with no relevant document among their candidates "
-            f"(e.g. {', '.join(skipped[:5])})",
-            quiet,
-        )
-    if len(trainable) < 3:
-        raise InputError(f"LambdaMART needs at least 3 topics with a relevant candidate; found {len(trainable)}")
     if folds < 0 or folds == 1:
         raise IrkitError("--folds must be 0 (no cross-validation) or at least 2")
-    if folds > len(trainable):
-        raise InputError(f"--folds {folds} is more than the {len(trainable)} trainable topics")
-    if folds >= 2 and len(trainable) - math.ceil(len(trainable) / folds) < 2:
-        raise InputError(f"too few trainable topics ({len(trainable)}) for {folds} folds")
+    trainable, skipped = trainable_topics(features, folds, model="LambdaMART", quiet=quiet)
     # The shared plan reads only `seed` and `valid_fraction` from the config.
     parts = plan(trainable, folds, full, config)
     boosters = {p.name: train_part(features, p, config, quiet) for p in parts}

@@ -49,6 +49,39 @@ def check_features(recorded: dict, names: tuple[str, ...] | list[str], source: s
         )
 
 
+def trainable_topics(features: Features, folds: int, *, model: str, quiet: bool = False) -> tuple[list[str], list[str]]:
+    """``(trainable, skipped)``: the topics with a relevant candidate, checked against ``folds``, and the rest.
+
+    Topics without one teach a ranker nothing; they are skipped and counted on stderr
+    (and scored like topics outside the folds).
+    """
+    import math
+
+    from irkit.common import natural_key
+    from irkit.progress import log
+
+    if features.labels is None:
+        raise InputError("training features need labels (qrels)")
+    groups = features.groups()
+    trainable = [q for q, rows in groups.items() if (features.labels[rows] > 0).any()]
+    skipped = [q for q in groups if q not in set(trainable)]
+    if skipped:
+        log(
+            f"skipped {len(skipped)} of {len(groups)} topics with no relevant document among their candidates "
+            f"(e.g. {', '.join(sorted(skipped, key=natural_key)[:5])})",
+            quiet,
+        )
+    if len(trainable) < 3:
+        raise InputError(
+            f"{model} needs at least 3 topics with a relevant candidate to train and validate; found {len(trainable)}"
+        )
+    if folds > len(trainable):
+        raise InputError(f"--folds {folds} is more than the {len(trainable)} trainable topics")
+    if folds >= 2 and len(trainable) - math.ceil(len(trainable) / folds) < 2:
+        raise InputError(f"too few trainable topics ({len(trainable)}) for {folds} folds")
+    return trainable, skipped
+
+
 class FeatureReranker(Reranker):
     """Scores candidates by a model of their LETOR-style features (see the module docstring)."""
 
