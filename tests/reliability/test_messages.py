@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,19 +11,6 @@ import pytest
 
 from irkit.errors import InputError
 from irkit.frames import qrels_frame, queries_frame, run_frame
-
-
-def cli(capsys, monkeypatch, *args):
-    from irkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("backend", ["impact", "lucene"])
@@ -103,7 +89,7 @@ def test_interrupt_message_is_one_story(monkeypatch, capsys):
     assert err == ["irkit: interrupted; m/ keeps the last whole checkpoint"]
 
 
-def test_one_missing_topic_rule_stated_in_eval_and_leaderboard(tmp_path, capsys, monkeypatch):
+def test_one_missing_topic_rule_stated_in_eval_and_leaderboard(tmp_path, capsys, monkeypatch, cli):
     from irkit.evaluate import evaluate
     from irkit.evaluate.leaderboard import leaderboard
     from irkit.io.trec import write_run
@@ -120,21 +106,19 @@ def test_one_missing_topic_rule_stated_in_eval_and_leaderboard(tmp_path, capsys,
     write_run(full, a)
     write_run(part, b)
     q.write_text("1 0 a 1\n2 0 b 1\n3 0 c 1\n")
-    code, out, _ = cli(capsys, monkeypatch, "eval", b, "--qrels", q, "--measures", "AP")
+    code, out, _ = cli("eval", b, "--qrels", q, "--measures", "AP")
     assert code == 0 and "missing topics are not scored 0" in out
-    code, out, _ = cli(capsys, monkeypatch, "leaderboard", a, b, "--qrels", q, "--measures", "AP")
+    code, out, _ = cli("leaderboard", a, b, "--qrels", q, "--measures", "AP")
     assert code == 0 and "left out" in out and "not scored 0" in out
 
 
-def test_candidates_sharing_no_topic_with_the_topics_are_an_error(tmp_path, capsys, monkeypatch, cacm_index):
+def test_candidates_sharing_no_topic_with_the_topics_are_an_error(tmp_path, capsys, monkeypatch, cacm_index, cli):
     topics = tmp_path / "t.tsv"
     topics.write_text("1\tparallel algorithms\n")
     cand = tmp_path / "c.run"
     cand.write_text("99 Q0 CACM-0001 1 2.0 x\n99 Q0 CACM-0002 2 1.0 x\n")
     out = tmp_path / "o.run"
-    code, _, err = cli(
-        capsys, monkeypatch, "rank", "-q", "-i", cacm_index.path, "-t", topics, "--rerank", cand, "-o", out
-    )
+    code, _, err = cli("rank", "-q", "-i", cacm_index.path, "-t", topics, "--rerank", cand, "-o", out)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code != 0 and len(lines) == 1 and "topics" in lines[0], err
     assert not out.exists()

@@ -24,19 +24,6 @@ from irkit.io.trec import read_run, write_run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(capsys, monkeypatch, *args):
-    from irkit.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def one_line_error(code, err, *needles):
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code != 0 and len(lines) == 1 and lines[0].startswith("irkit: error:"), err
@@ -94,18 +81,18 @@ def test_force_refuses_foreign_folders_and_other_kinds(tmp_path):
         write_run(RUN, model, overwrite=True)
 
 
-def test_force_never_replaces_an_input_of_the_command(tmp_path, capsys, monkeypatch, cacm_index, cacm):
+def test_force_never_replaces_an_input_of_the_command(tmp_path, capsys, monkeypatch, cacm_index, cacm, cli):
     topics = tmp_path / "topics.tsv"
     topics.write_text("1\tparallel algorithms\n")
     before = topics.read_bytes()
-    code, _, err = run_cli(capsys, monkeypatch, "rank", "-q", "-i", cacm_index.path, "-t", topics, "-o", topics, "-f")
+    code, _, err = cli("rank", "-q", "-i", cacm_index.path, "-t", topics, "-o", topics, "-f")
     one_line_error(code, err, str(topics))
     assert topics.read_bytes() == before
     # the collection is the output folder: refused, the collection is kept
     coll = tmp_path / "coll"
     coll.mkdir()
     (coll / "d.jsonl").write_text('{"id": "d1", "contents": "hello world"}\n')
-    code, _, err = run_cli(capsys, monkeypatch, "index", coll, "-i", coll, "--force", "-q")
+    code, _, err = cli("index", coll, "-i", coll, "--force", "-q")
     one_line_error(code, err, str(coll))
     assert (coll / "d.jsonl").exists()
     # an output folder above an input, and a file inside an input folder, are refused too
@@ -133,14 +120,14 @@ def test_train_output_replacing_the_index_is_refused(tmp_path, cacm_index):
     assert (idx / "irkit.json").exists()
 
 
-def test_generate_sample_needs_force(tmp_path, capsys, monkeypatch):
+def test_generate_sample_needs_force(tmp_path, capsys, monkeypatch, cli):
     out = tmp_path / "model.json"
     out.write_text('{"kind": "x"}\n')
-    code, _, err = run_cli(capsys, monkeypatch, "generate", "sample", tmp_path, "-o", out)
+    code, _, err = cli("generate", "sample", tmp_path, "-o", out)
     assert code != 0 and out.read_text() == '{"kind": "x"}\n', err
     assert "output exists" in err, err
     # with --force, the model's own model.json (an input) is still refused
-    code, _, err = run_cli(capsys, monkeypatch, "generate", "sample", tmp_path, "-o", out, "--force")
+    code, _, err = cli("generate", "sample", tmp_path, "-o", out, "--force")
     one_line_error(code, err, "is an input of this command")
     assert out.read_text() == '{"kind": "x"}\n'
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from irkit.cli import main
 from irkit.errors import InputError, IrkitError
 from irkit.evaluate import evaluate
 from irkit.io.letor import Features, read_letor
@@ -26,17 +23,6 @@ TINY = ["--hidden", "8", "--pretrain-epochs", "40", "--epochs", "2"]
 
 def tiny(**kw) -> IRGANConfig:
     return IRGANConfig(**{"hidden": 8, "pretrain_epochs": 3, "epochs": 2, **kw})
-
-
-def run_cli(capsys, monkeypatch, *args):
-    monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_letor_file(path, n_queries=12, n_docs=20, seed=0, no_relevant=()):
@@ -63,15 +49,14 @@ def ndcg10(run, qrels) -> float:
 # --------------------------------------------------------------------------- LETOR
 
 
-def test_letor_file_parse_train_rank_and_malformed_line(tmp_path, capsys, monkeypatch):
+def test_letor_file_parse_train_rank_and_malformed_line(tmp_path, capsys, monkeypatch, cli):
     data = write_letor_file(tmp_path / "train.txt", no_relevant=(5,))
     feats = read_letor(data)
     assert feats.n_features == 5 and len(feats) == 12 * 20 and feats.docnos[0] == "q1-d0"
     qrels = feats.qrels()
 
     model_dir, run_path = tmp_path / "model", tmp_path / "cv.run"
-    code, out, err = run_cli(
-        capsys, monkeypatch, "train", "irgan", "--letor", data, "-o", model_dir, "--folds", "3", "--no-full",
+    code, out, err = cli("train", "irgan", "--letor", data, "-o", model_dir, "--folds", "3", "--no-full",
         "--run", run_path, "--quiet", *TINY,
     )  # fmt: skip
     assert code == 0, err
@@ -94,7 +79,7 @@ def test_letor_file_parse_train_rank_and_malformed_line(tmp_path, capsys, monkey
     bad = tmp_path / "bad.txt"
     bad.write_text(data.read_text().replace("qid:3 1:", "qid:3 1=", 1))
     line = next(n for n, ln in enumerate(bad.read_text().splitlines(), 1) if "1=" in ln)
-    code, _, err = run_cli(capsys, monkeypatch, "train", "irgan", "--letor", bad, "-o", tmp_path / "m2", "-q", *TINY)
+    code, _, err = cli("train", "irgan", "--letor", bad, "-o", tmp_path / "m2", "-q", *TINY)
     assert code == 2 and err.startswith(f"irkit: error: {bad}:{line}: feature '1=")
     assert "is not id:value" in err and len(err.strip().splitlines()) == 1
 
@@ -184,12 +169,11 @@ def cran_setup(tmp_path_factory, cranfield, cranfield_index):
     return root, topics, run, bm25
 
 
-def test_cli_train_and_rank_on_cranfield(cran_setup, cranfield, cranfield_index, capsys, monkeypatch):
+def test_cli_train_and_rank_on_cranfield(cran_setup, cranfield, cranfield_index, capsys, monkeypatch, cli):
     root, topics, run, bm25 = cran_setup
     model_dir, cv = root / "model", root / "cv.run"
     common = ["-i", cranfield_index.path, "-t", topics]
-    code, _out, err = run_cli(
-        capsys, monkeypatch, "train", "irgan", *common, "--qrels", cranfield.qrels, "--candidates", run,
+    code, _out, err = cli("train", "irgan", *common, "--qrels", cranfield.qrels, "--candidates", run,
         "-o", model_dir, "--folds", "3", "--depth", "30", "--variant", "pairwise", "--run", cv, "-q", *TINY,
     )  # fmt: skip
     assert code == 0, err
@@ -198,7 +182,7 @@ def test_cli_train_and_rank_on_cranfield(cran_setup, cranfield, cranfield_index,
     assert [p.name for p in model.parts] == ["fold1", "fold2", "fold3", "all"]
 
     out_run = root / "d.run"
-    code, _, err = run_cli(capsys, monkeypatch, "rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
+    code, _, err = cli("rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
                            "--depth", "30", "-o", out_run, "-q")  # fmt: skip
     assert code == 0, err
     ranked = read_run(out_run)
@@ -210,10 +194,10 @@ def test_cli_train_and_rank_on_cranfield(cran_setup, cranfield, cranfield_index,
     assert ndcg10(ranked, qrels) > ndcg10(shuffled, qrels) + 0.1
 
     # a feature set other than the model's: one line, exit 2, before any work
-    code, _, err = run_cli(capsys, monkeypatch, "rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
+    code, _, err = cli("rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
                            "--desm", root / "no-desm", "-o", root / "x.run", "-q")  # fmt: skip
     assert code == 2 and "trained without DESM features" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(capsys, monkeypatch, "rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
+    code, _, err = cli("rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
                            "--use", "x", "-o", root / "x.run", "-q")  # fmt: skip
     assert code == 2 and "--use must be one of d, g, mle" in err
 
@@ -253,7 +237,7 @@ def test_missing_topics_and_feature_source_mismatch(cran_setup, cranfield, cranf
                                            options={"irgan": tmp_path / "m"}, quiet=True))  # fmt: skip
 
 
-def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, capsys, monkeypatch):
+def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, capsys, monkeypatch, cli):
     desm = pytest.importorskip("irkit.rerank.desm")
     root, topics, run, _ = cran_setup
     words = sorted(
@@ -264,16 +248,15 @@ def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, ca
         root / "desm"
     )
     common = ["-i", cranfield_index.path, "-t", topics]
-    code, _, err = run_cli(
-        capsys, monkeypatch, "train", "irgan", *common, "--qrels", cranfield.qrels, "--candidates", run,
+    code, _, err = cli("train", "irgan", *common, "--qrels", cranfield.qrels, "--candidates", run,
         "--desm", root / "desm", "-o", root / "dm", "--folds", "0", "--depth", "30", "-q", *TINY,
     )  # fmt: skip
     assert code == 0, err
     model = IRGANModel.load(root / "dm")
     assert model.features["names"][-2:] == ["desm_in_out", "desm_in_in"] and model.features["desm"] is True
     rank_args = ["rank", "-m", "irgan", "--irgan", root / "dm", "--rerank", run, *common, "--depth", "30", "-q"]
-    code, _, err = run_cli(capsys, monkeypatch, *rank_args, "--desm", root / "desm", "-o", root / "dm.run")
+    code, _, err = cli(*rank_args, "--desm", root / "desm", "-o", root / "dm.run")
     assert code == 0, err
     assert len(read_run(root / "dm.run")) == len(read_run(run))
-    code, _, err = run_cli(capsys, monkeypatch, *rank_args, "-o", root / "dm2.run")
+    code, _, err = cli(*rank_args, "-o", root / "dm2.run")
     assert code == 2 and "trained with DESM features: pass --desm" in err

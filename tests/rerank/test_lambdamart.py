@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from irkit.cli import main
 from irkit.errors import InputError
 from irkit.evaluate import evaluate
 from irkit.io.letor import read_letor
@@ -21,17 +19,6 @@ from irkit.retrieve.bm25 import BM25
 pytest.importorskip("lightgbm")
 
 DEPTH = 100
-
-
-def run_cli(capsys, monkeypatch, *args):
-    monkeypatch.setattr(sys, "argv", ["irkit", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -114,18 +101,16 @@ def test_save_load_round_trip_and_the_stage(cran, tmp_path, cranfield_index):
     assert "lambdamart(model=" in repr(stage)
 
 
-def test_cli_train_then_rank_gives_the_cross_validated_run(cran, cranfield, cranfield_index, capsys, monkeypatch):
+def test_cli_train_then_rank_gives_the_cross_validated_run(cran, cranfield, cranfield_index, capsys, monkeypatch, cli):
     root = cran["root"]
     out_model, cv_path, ranked_path = root / "cli-model", root / "cv.run", root / "ranked.run"
-    code, out, err = run_cli(
-        capsys, monkeypatch, "train", "lambdamart", "-i", cranfield_index.path, "-t", cranfield.topics,
+    code, out, err = cli("train", "lambdamart", "-i", cranfield_index.path, "-t", cranfield.topics,
         "--qrels", cranfield.qrels, "--candidates", cran["run"], "--folds", "5", "--no-full", "-o", out_model,
         "--run", cv_path, "-q",
     )  # fmt: skip
     assert code == 0, err
     assert "trained LambdaMART (5 models, 24 features" in out
-    code, out, err = run_cli(
-        capsys, monkeypatch, "rank", "--model", "lambdamart", "--lambdamart", out_model, "-i", cranfield_index.path,
+    code, out, err = cli("rank", "--model", "lambdamart", "--lambdamart", out_model, "-i", cranfield_index.path,
         "-t", cranfield.topics, "--rerank", cran["run"], "-o", ranked_path, "-q",
     )  # fmt: skip
     assert code == 0, err
@@ -140,12 +125,11 @@ def test_cli_train_then_rank_gives_the_cross_validated_run(cran, cranfield, cran
     )
 
 
-def test_bad_model_folder_is_one_line(cran, tmp_path, cranfield, cranfield_index, capsys, monkeypatch):
+def test_bad_model_folder_is_one_line(cran, tmp_path, cranfield, cranfield_index, capsys, monkeypatch, cli):
     good = cran["model"].save(tmp_path / "good")
 
     def rank_with(folder):
-        return run_cli(
-            capsys, monkeypatch, "rank", "-m", "lambdamart", "--lambdamart", folder, "-i", cranfield_index.path,
+        return cli("rank", "-m", "lambdamart", "--lambdamart", folder, "-i", cranfield_index.path,
             "-t", cranfield.topics, "--rerank", cran["run"], "-o", tmp_path / "x.run", "-q",
         )  # fmt: skip
 
@@ -176,7 +160,7 @@ def test_bad_model_folder_is_one_line(cran, tmp_path, cranfield, cranfield_index
     assert not (tmp_path / "x.run").exists()
 
 
-def test_letor_file_train_and_rank(tmp_path, capsys, monkeypatch):
+def test_letor_file_train_and_rank(tmp_path, capsys, monkeypatch, cli):
     rng = np.random.default_rng(0)
     lines = []
     for q in range(1, 31):
@@ -189,8 +173,7 @@ def test_letor_file_train_and_rank(tmp_path, capsys, monkeypatch):
             )
     data = tmp_path / "train.txt"
     data.write_text("\n".join(lines) + "\n")
-    code, _out, err = run_cli(
-        capsys, monkeypatch, "train", "lambdamart", "--letor", data, "-o", tmp_path / "m", "--folds", "3",
+    code, _out, err = cli("train", "lambdamart", "--letor", data, "-o", tmp_path / "m", "--folds", "3",
         "--min-leaf", "5", "--run", tmp_path / "cv.run", "-q",
     )  # fmt: skip
     assert code == 0, err
@@ -204,7 +187,5 @@ def test_letor_file_train_and_rank(tmp_path, capsys, monkeypatch):
     pd.testing.assert_frame_equal(run, read_run(tmp_path / "cv.run")[run.columns], check_exact=False, rtol=1e-6)
     with pytest.raises(InputError, match="trained on letor features"):
         model.check_features(model.features["names"], "lucene")
-    code, _, err = run_cli(
-        capsys, monkeypatch, "train", "lambdamart", "--letor", data, "--folds", "1", "-o", tmp_path / "m2"
-    )
+    code, _, err = cli("train", "lambdamart", "--letor", data, "--folds", "1", "-o", tmp_path / "m2")
     assert code == 2 and "--folds" in err and len(err.strip().splitlines()) == 1
