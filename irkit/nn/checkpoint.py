@@ -110,6 +110,6 @@ def load_weights(path: str | os.PathLike[str]) -> Any:
                 w,
             ) from None
         raise InputError("corrupt or foreign weights file (not a torch checkpoint)", w) from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError) as e:
+    except Exception as e:  # garbage bytes reach torch's unpickler in any state (IndexError seen, too)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(f"corrupt or foreign weights file ({first[:160]})", w) from None
