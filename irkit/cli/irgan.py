@@ -54,7 +54,6 @@ def train_command(
     """
     import time
 
-    from irkit.errors import IrkitError
     from irkit.io.atomic import check_output
     from irkit.rerank.irgan import IRGANConfig, train_cv
 
@@ -63,8 +62,9 @@ def train_command(
     if run is not None:
         check_output(run, force)
     _use(use)
-    if folds < 0 or folds == 1:
-        raise IrkitError("--folds must be 0 (no cross-validation) or at least 2")
+    from irkit.rerank.learned import check_folds
+
+    check_folds(folds)
     config = IRGANConfig(
         hidden=hidden,
         variant=variant,

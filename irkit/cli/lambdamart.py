@@ -62,15 +62,15 @@ def train_command(
     import time
 
     from irkit.cli.features import training_features
-    from irkit.errors import IrkitError
     from irkit.io.atomic import check_output
     from irkit.rerank.lambdamart import LambdaMARTConfig, train_cv
 
     check_output(output, force)
     if run is not None:
         check_output(run, force)
-    if folds < 0 or folds == 1:
-        raise IrkitError("--folds must be 0 (no cross-validation) or at least 2")
+    from irkit.rerank.learned import check_folds
+
+    check_folds(folds)
     config = LambdaMARTConfig(
         n_estimators=trees,
         learning_rate=learning_rate,

@@ -292,8 +292,6 @@ def train_cv(
     from irkit.rerank.irgan import plan
 
     config = config or LambdaMARTConfig()
-    if folds < 0 or folds == 1:
-        raise IrkitError("--folds must be 0 (no cross-validation) or at least 2")
     trainable, skipped = trainable_topics(features, folds, model="LambdaMART", quiet=quiet)
     # The shared plan reads only `seed` and `valid_fraction` from the config.
     parts = plan(trainable, folds, full, config)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from irkit.errors import InputError
+from irkit.errors import InputError, IrkitError
 from irkit.pipeline import Reranker
 
 if TYPE_CHECKING:
@@ -49,6 +49,12 @@ def check_features(recorded: dict, names: tuple[str, ...] | list[str], source: s
         )
 
 
+def check_folds(folds: int) -> None:
+    """Refuse a fold count that cross-validation cannot use (commands call it before reading any data)."""
+    if folds < 0 or folds == 1:
+        raise IrkitError("--folds must be 0 (no cross-validation) or at least 2")
+
+
 def trainable_topics(features: Features, folds: int, *, model: str, quiet: bool = False) -> tuple[list[str], list[str]]:
     """``(trainable, skipped)``: the topics with a relevant candidate, checked against ``folds``, and the rest.
 
@@ -60,6 +66,7 @@ def trainable_topics(features: Features, folds: int, *, model: str, quiet: bool 
     from irkit.common import natural_key
     from irkit.progress import log
 
+    check_folds(folds)
     if features.labels is None:
         raise InputError("training features need labels (qrels)")
     groups = features.groups()
