@@ -208,9 +208,9 @@ def _lock(target: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = ""
-            with contextlib.suppress(OSError, ValueError):
-                holder = f" (pid {int(os.pread(fd, 32, 0).decode().split()[0])})"
+            # The holder writes its pid just after locking: the file may still be empty.
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            holder = f" (pid {pid})" if pid.isdigit() else ""
             os.close(fd)
             raise IrkitError(
                 f"{target}: another irkit process{holder} is writing this output now; "

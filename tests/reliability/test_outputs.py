@@ -164,6 +164,21 @@ def test_a_second_writer_of_the_same_output_fails_and_says_so(tmp_path):
     assert not lock_path(target).exists()
 
 
+def test_a_lock_taken_but_not_yet_signed_still_says_another_process(tmp_path):
+    # The holder writes its pid just after flock: a second writer can find the lock empty
+    # (CI once saw an IndexError there instead of this message).
+    import fcntl
+
+    target = tmp_path / "run.txt"
+    fd = os.open(lock_path(target), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(IrkitError, match=r"another irkit process is writing"):
+            check_output(target, lock=True)
+    finally:
+        os.close(fd)
+
+
 def test_two_index_processes_one_wins_the_other_says_so(tmp_path, cranfield):
     target = tmp_path / "idx"
     cmd = [sys.executable, "-m", "irkit", "index", str(cranfield.docs), "-i", str(target), "--threads", "1", "-q"]
