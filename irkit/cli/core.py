@@ -134,15 +134,11 @@ def rank_cmd(
     b: Annotated[float | None, typer.Option(help="Deprecated: -O b=.")] = None,
     desm: Annotated[Path | None, typer.Option(help="Deprecated: -O model= (desm), -O desm= (irgan).")] = None,
     variant: Annotated[str | None, typer.Option(help="Deprecated: -O variant=.")] = None,
-    alpha: Annotated[
-        float | None, typer.Option(help="Deprecated: -O alpha=.")
-    ] = None,
+    alpha: Annotated[float | None, typer.Option(help="Deprecated: -O alpha=.")] = None,
     irgan: Annotated[Path | None, typer.Option(help="Deprecated: -O model=.")] = None,
     lambdamart: Annotated[Path | None, typer.Option(help="(lambdamart) model folder: -O model=.")] = None,
     use: Annotated[str | None, typer.Option(help="Deprecated: -O use=.")] = None,
-    faiss: Annotated[
-        Path | None, typer.Option(help="Deprecated: -O faiss=.")
-    ] = None,
+    faiss: Annotated[Path | None, typer.Option(help="Deprecated: -O faiss=.")] = None,
     encoder: Annotated[Path | None, typer.Option(help="Deprecated: -O encoder=.")] = None,
     threads: Annotated[int, typer.Option(help="Search threads (default: all cores).")] = 0,
     backend: Annotated[
@@ -181,9 +177,17 @@ def rank_cmd(
     topics = resolve(topics, "topics", quiet=quiet)  # a built-in name works too
     queries = read_topics(topics, topics_format, field=topic_field)
     flags = {
-        "k1": k1, "b": b, "desm": desm, "variant": variant, "alpha": alpha,
-        "irgan": irgan, "use": use, "faiss": faiss, "encoder": encoder, "lambdamart": lambdamart,
-    }  # fmt: skip  (deprecated spellings of -O)
+        "k1": k1,
+        "b": b,
+        "desm": desm,
+        "variant": variant,
+        "alpha": alpha,
+        "irgan": irgan,
+        "use": use,
+        "faiss": faiss,
+        "encoder": encoder,
+        "lambdamart": lambdamart,
+    }  # the deprecated spellings of -O
     request = registry.RankRequest(
         queries=queries,
         index=index,
@@ -285,7 +289,11 @@ def leaderboard_cmd(
     ] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Report: .md, .html, .csv or .tex (booktabs); a per-topic plot (.png) goes beside it."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report: .md, .html, .csv or .tex (booktabs); a per-topic plot (.png) goes beside it.",
+        ),
     ] = None,
     force: Annotated[bool, FORCE] = False,
     quiet: Annotated[bool, QUIET] = False,

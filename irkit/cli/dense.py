@@ -103,7 +103,9 @@ def encode_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Vector file to write (.npz: vectors, docnos, meta).")],
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 256,
     threads: Annotated[int, typer.Option(help="Torch threads (0: all cores). One is fastest on a shared CPU.")] = 1,
-    engine: Annotated[str, typer.Option(help="Where to encode: local, or ray (Ray Data over encoder actors).")] = "local",
+    engine: Annotated[
+        str, typer.Option(help="Where to encode: local, or ray (Ray Data over encoder actors).")
+    ] = "local",
     workers: Annotated[int, typer.Option(help="(ray) Encoder actors (default: the cluster's CPUs).")] = 0,
     ray_address: Annotated[
         str | None, typer.Option(help="(ray) Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
