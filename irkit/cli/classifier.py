@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.options import Force, Quiet
+
 INIT_HELP = (
     "random: PyTorch's initialisation; seqae: embedding and LSTM of a sequence autoencoder pretrained on the "
     "unlabelled text; lm: those of an LSTM language model pretrained on it."
@@ -45,8 +47,8 @@ def train_command(
     batch_size: Annotated[int, typer.Option(help="Texts per batch.")] = 32,
     threads: Annotated[int, typer.Option(help="Torch threads (0: all cores).")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the train/test split, the label subset and the weights.")] = 0,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train an LSTM classifier of the largest fortune categories; prints its test accuracy (Dai & Le, 2015)."""
     from irkit.dense.classifier import ClassifierOptions, train_classifier

@@ -10,10 +10,9 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.options import Force, NormaliseIds, Quiet, Seed
 from irkit.errors import InputError
 
-QUIET = typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")
-FORCE = typer.Option("--force", "-f", help="Replace an existing output.")
 INDEX = typer.Option("--index", "-i", help="Lucene index whose stored text to train on.")
 OUTPUT_MODEL = typer.Option("--output", "-o", help="Model folder to write (atomically).")
 
@@ -50,9 +49,9 @@ def train_docnade(
         int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
     ] = 1,
     device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    seed: Seed = 0,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train DocNADE (Lauly et al., JMLR 2016), or DocNADE-LM with --ngram N, on the index's documents; reports loss
     and per-word perplexity."""
@@ -84,9 +83,9 @@ def train_seqae(
         int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
     ] = 1,
     device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    seed: Seed = 0,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train an LSTM sequence autoencoder (Dai & Le, 2015) on the index's documents; reports reconstruction loss."""
     _train(
@@ -110,8 +109,8 @@ def encode_cmd(
     ray_address: Annotated[
         str | None, typer.Option(help="(ray) Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
     ] = None,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Encode every document of an index into float32 unit vectors, in the index's docno order."""
     import time
@@ -171,15 +170,13 @@ def fuse_cmd(
     ] = None,
     measure: Annotated[str, typer.Option(help="Measure that --qrels tuning maximises.")] = "AP",
     folds: Annotated[int, typer.Option(help="Cross-validation folds for --qrels tuning.")] = 5,
-    normalise_ids: Annotated[
-        bool, typer.Option("--normalise-ids", help="Map judged ids to the runs' ids by number (CACM-756 -> CACM-0756).")
-    ] = False,
+    normalise_ids: NormaliseIds = False,
     depth: Annotated[int, typer.Option(help="Documents per topic taken from each run.")] = 1000,
     hits: Annotated[int, typer.Option(help="Documents per topic written.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the cross-validation split.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag (default: fused-METHOD).")] = None,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Fuse runs (e.g. dense and BM25) by reciprocal rank fusion or min-max score interpolation."""
     from irkit.dense.fusion import METHODS, fuse, tune_interpolation

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.options import Force, Quiet, Seed
 from irkit.rerank.desm import DESMConfig
 
 
@@ -25,10 +26,10 @@ def train_command(
     words_only: Annotated[
         bool, typer.Option("--words-only/--all-tokens", help="Drop tokens with a digit and one-letter tokens.")
     ] = True,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     workers: Annotated[int, typer.Option(help="Training threads; 1 makes the vectors reproducible.")] = 1,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train DESM word embeddings (gensim word2vec, IN and OUT matrices) on an indexed collection."""
     from irkit.index.lucene import LuceneIndex

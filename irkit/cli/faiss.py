@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.options import Force
+
 app = typer.Typer(help="FAISS indexes over dense document vectors.", no_args_is_help=True)
 
 
@@ -31,7 +33,7 @@ def build_cmd(
     nprobe: Annotated[int, typer.Option(help="[ivf] cells visited per search (stored).")] = 16,
     threads: Annotated[int, typer.Option(help="FAISS threads (default: all cores).")] = 0,
     seed: Annotated[int, typer.Option(help="[ivf] k-means seed.")] = 0,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing index.")] = False,
+    force: Force = False,
 ) -> None:
     """Build a FAISS index (exact inner product by default) that stores its docno mapping and encoder."""
     import time

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.options import Force, Quiet, Seed
 from irkit.errors import InputError
 
 app = typer.Typer(help="Generative models (images, audio, text): train, sample, eval.", no_args_is_help=True)
@@ -41,12 +42,12 @@ def train_cmd(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (model default if omitted).")] = None,
     device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     option: Annotated[
         list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE (repeatable).")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a generative model and save it (atomically) to a model folder."""
     from irkit.generative import registry
@@ -72,9 +73,9 @@ def sample_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where samples go (grid.png, a .wav, a .txt).")],
     n: Annotated[int, typer.Option(help="Number of samples.")] = 64,
     caption: Annotated[str | None, typer.Option(help="Caption for caption-conditioned models (AlignDRAW).")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Model option KEY=VALUE.")] = None,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing sample file.")] = False,
+    force: Force = False,
     sharpen: Annotated[
         Path | None,
         typer.Option(help="A sharpener folder (`irkit generate train sharpen`) that adds detail to image samples."),

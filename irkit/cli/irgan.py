@@ -2,48 +2,58 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from irkit.cli.options import (
+    Candidates,
+    CvRun,
+    Depth,
+    DesmFeatures,
+    Folds,
+    Force,
+    Full,
+    Letor,
+    ModelOutput,
+    NormaliseIds,
+    QrelsFormat,
+    Quiet,
+    TopicField,
+    TopicsFormat,
+    TrainIndex,
+    TrainQrels,
+    TrainTopics,
+)
 from irkit.rerank.irgan_rank import _use, cv_run
 
 
 def train_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to write.")],
-    index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index the candidates come from.")] = None,
-    topics: Annotated[Path | None, typer.Option("--topics", "-t", help="Topics of the training queries.")] = None,
-    qrels: Annotated[Path | None, typer.Option(help="Judgements of the training topics.")] = None,
-    candidates: Annotated[
-        Path | None, typer.Option(help="Candidate run (e.g. BM25) whose top --depth documents are reranked.")
-    ] = None,
-    letor: Annotated[
-        Path | None, typer.Option(help="Train on a LETOR/SVMlight file instead (labels, qid:, features, #docid).")
-    ] = None,
+    output: ModelOutput,
+    index: TrainIndex = None,
+    topics: TrainTopics = None,
+    qrels: TrainQrels = None,
+    candidates: Candidates = None,
+    letor: Letor = None,
     variant: Annotated[str, typer.Option(help="pointwise|pairwise.")] = "pointwise",
-    folds: Annotated[int, typer.Option(help="Cross-validation folds over topics (0: one model on all topics).")] = 5,
-    full: Annotated[
-        bool, typer.Option("--full/--no-full", help="Also train a model on all topics, for topics outside the folds.")
-    ] = True,
+    folds: Folds = 5,
+    full: Full = True,
     epochs: Annotated[int, typer.Option(help="Adversarial rounds.")] = 15,
     pretrain_epochs: Annotated[int, typer.Option(help="Epochs of MLE pretraining.")] = 30,
     hidden: Annotated[int, typer.Option(help="Hidden units of D and G.")] = 46,
     temperature: Annotated[float, typer.Option(help="G's softmax temperature.")] = 1.0,
-    depth: Annotated[int, typer.Option(help="Candidates per topic.")] = 100,
-    desm: Annotated[Path | None, typer.Option(help="DESM model folder: add DESM IN-OUT and IN-IN features.")] = None,
+    depth: Depth = 100,
+    desm: DesmFeatures = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, sampling and initialisation.")] = 0,
-    run: Annotated[Path | None, typer.Option(help="Also write the cross-validated run of the training topics.")] = None,
+    run: CvRun = None,
     use: Annotated[str, typer.Option(help="Scorer for --run: d|g|mle.")] = "d",
-    topics_format: Annotated[str, typer.Option(help="auto|trec|cacm|smart|beir|tsv")] = "auto",
-    topic_field: Annotated[str, typer.Option(help="TREC topic field: title|desc|narr")] = "title",
-    qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
-    normalise_ids: Annotated[
-        bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")
-    ] = False,
+    topics_format: TopicsFormat = "auto",
+    topic_field: TopicField = "title",
+    qrels_format: QrelsFormat = "auto",
+    normalise_ids: NormaliseIds = False,
     resume: Annotated[bool, typer.Option("--resume", help="Keep the folds an interrupted training finished.")] = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing model folder.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train IRGAN (Wang et al., SIGIR'17) on judged topics, with cross-validation folds.
 
