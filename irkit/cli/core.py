@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
+from irkit.cli.options import Force, NormaliseIds, QrelsFormat, Quiet, TopicField, TopicsFormat
 from irkit.errors import InputError, IrkitError
 
-QUIET = typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")
-FORCE = typer.Option("--force", "-f", help="Replace an existing output.")
+Ties = Annotated[
+    str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
+]
 
 
 def _echo(text: str) -> None:
@@ -75,8 +77,8 @@ def index_cmd(
             "--impact-only", help="PATH is an existing irkit index: add its impact part (fast BM25) and stop."
         ),
     ] = False,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Build a Lucene index (Porter stemming, stopwords removed; positions, doc vectors, raw text stored).
 
@@ -128,8 +130,8 @@ def rank_cmd(
     depth: Annotated[int, typer.Option(help="Candidates per topic reranked from --rerank.")] = 100,
     hits: Annotated[int, typer.Option(help="Documents retrieved per topic.")] = 1000,
     qrels: Annotated[Path | None, typer.Option(help="Qrels, for models that tune on judged topics.")] = None,
-    topics_format: Annotated[str, typer.Option(help="auto|trec|cacm|smart|beir|tsv")] = "auto",
-    topic_field: Annotated[str, typer.Option(help="TREC topic field: title|desc|narr")] = "title",
+    topics_format: TopicsFormat = "auto",
+    topic_field: TopicField = "title",
     k1: Annotated[float | None, typer.Option(help="Deprecated: -O k1=.")] = None,
     b: Annotated[float | None, typer.Option(help="Deprecated: -O b=.")] = None,
     desm: Annotated[Path | None, typer.Option(help="Deprecated: -O model= (desm), -O desm= (irgan).")] = None,
@@ -153,8 +155,8 @@ def rank_cmd(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed for models that sample.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag in the file (default: the model name).")] = None,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Rank topics with a model (options: -O key=value) or a --pipeline, and write a TREC run file."""
     from irkit import registry
@@ -221,17 +223,13 @@ def eval_cmd(
     qrels: Annotated[Path, typer.Option("--qrels", help="Qrels: TREC, BEIR TSV or Cranfield (3 columns).")],
     measures: Annotated[str, typer.Option(help="ir-measures names, space separated.")] = "nDCG@10 AP P@10 R@100 RR",
     per_query: Annotated[bool, typer.Option("--per-query", help="One row per topic.")] = False,
-    qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
-    ties: Annotated[
-        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
-    ] = "trec_eval",
+    qrels_format: QrelsFormat = "auto",
+    ties: Ties = "trec_eval",
     index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
-    normalise_ids: Annotated[
-        bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number (CACM-756 -> CACM-0756).")
-    ] = False,
+    normalise_ids: NormaliseIds = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the table (.csv or .json).")] = None,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Evaluate runs with ir-measures and print a table (means over judged topics that were run)."""
     import pandas as pd
@@ -279,14 +277,10 @@ def leaderboard_cmd(
     test: Annotated[str, typer.Option(help="Paired test: t|wilcoxon|randomization.")] = "t",
     correction: Annotated[str, typer.Option(help="Multiple-testing correction: holm|bonferroni|none.")] = "holm",
     level: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
-    qrels_format: Annotated[str, typer.Option(help="auto|trec|beir|cranfield")] = "auto",
-    ties: Annotated[
-        str, typer.Option(help="Score ties: trec_eval (as trec_eval re-sorts a run file) or file (irkit's order).")
-    ] = "trec_eval",
+    qrels_format: QrelsFormat = "auto",
+    ties: Ties = "trec_eval",
     index: Annotated[Path | None, typer.Option(help="Index, to warn about judged documents it lacks.")] = None,
-    normalise_ids: Annotated[
-        bool, typer.Option("--normalise-ids", help="Map judged ids to index ids by number.")
-    ] = False,
+    normalise_ids: NormaliseIds = False,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -295,8 +289,8 @@ def leaderboard_cmd(
             help="Report: .md, .html, .csv or .tex (booktabs); a per-topic plot (.png) goes beside it.",
         ),
     ] = None,
-    force: Annotated[bool, FORCE] = False,
-    quiet: Annotated[bool, QUIET] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Rank runs by the first measure, with paired significance tests against a baseline."""
     import pandas as pd

@@ -15,6 +15,13 @@ from irkit.errors import InputError
 
 INDEX = typer.Option("--index", "-i", help="Lucene index whose stored text to train on.")
 OUTPUT_MODEL = typer.Option("--output", "-o", help="Model folder to write (atomically).")
+# What both encoders' training takes.
+MinCount = Annotated[int, typer.Option(help="Keep words seen at least this often.")]
+MaxDocs = Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")]
+TorchThreads = Annotated[
+    int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
+]
+Device = Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")]
 
 
 def _train(kind: str, index: Path, output: Path, force: bool, **opts) -> None:
@@ -30,7 +37,7 @@ def train_docnade(
     output: Annotated[Path, OUTPUT_MODEL],
     dim: Annotated[int, typer.Option(help="Hidden units (the document vector's size).")] = 256,
     vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words).")] = 20000,
-    min_count: Annotated[int, typer.Option(help="Keep words seen at least this often.")] = 2,
+    min_count: MinCount = 2,
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 20,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
     activation: Annotated[str, typer.Option(help="Hidden activation g: tanh|sigmoid|relu.")] = "tanh",
@@ -43,12 +50,10 @@ def train_docnade(
         ),
     ] = 1,
     batch_tokens: Annotated[int, typer.Option(help="Padded words per batch.")] = 2048,
-    max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
+    max_docs: MaxDocs = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported perplexity.")] = 0.0,
-    threads: Annotated[
-        int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
-    ] = 1,
-    device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
+    threads: TorchThreads = 1,
+    device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
     quiet: Quiet = False,
@@ -69,7 +74,7 @@ def train_seqae(
     dim: Annotated[int, typer.Option(help="LSTM state size (the document vector's size).")] = 256,
     embed_dim: Annotated[int, typer.Option(help="Word embedding size.")] = 128,
     vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words; others become <unk>).")] = 20000,
-    min_count: Annotated[int, typer.Option(help="Keep words seen at least this often.")] = 2,
+    min_count: MinCount = 2,
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 5,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
     max_len: Annotated[int, typer.Option(help="Tokens read per document (longer ones are cut).")] = 40,
@@ -77,12 +82,10 @@ def train_seqae(
     tie: Annotated[
         bool, typer.Option("--tie/--no-tie", help="One LSTM's weights for encoder and decoder, or two LSTMs.")
     ] = True,
-    max_docs: Annotated[int, typer.Option(help="Train on a random subset of this many documents (0: all).")] = 0,
+    max_docs: MaxDocs = 0,
     holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported loss.")] = 0.0,
-    threads: Annotated[
-        int, typer.Option(help="Torch threads (0: all cores). One is fastest for these small models on a shared CPU.")
-    ] = 1,
-    device: Annotated[str, typer.Option(help="auto|cpu|cuda (CUDA used when present, never required).")] = "auto",
+    threads: TorchThreads = 1,
+    device: Device = "auto",
     seed: Seed = 0,
     force: Force = False,
     quiet: Quiet = False,
