@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from irkit.errors import InputError
 
@@ -45,9 +45,31 @@ DATA = Path(__file__).resolve().parent / "data"
 KINDS = ("documents", "topics", "qrels")
 
 
+class _Packaged:
+    """What every built-in dataset has: its folder under ``data/``, its files' paths, its size."""
+
+    name: str
+    FILES: ClassVar[tuple[str, ...]]  # kinds; kind K's file name is the field ``K_file``
+
+    @property
+    def root(self) -> Path:
+        return DATA / self.name
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """``{kind: path}`` for each of :attr:`FILES`, and ``"source"``: SOURCE.txt."""
+        return {**{k: self.root / getattr(self, f"{k}_file") for k in self.FILES}, "source": self.root / "SOURCE.txt"}
+
+    def size(self) -> int:
+        """Bytes the dataset's files take inside the package."""
+        return sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
+
+
 @dataclass(frozen=True)
-class Dataset:
+class Dataset(_Packaged):
     """A built-in test collection: documents, topics and qrels files with their formats."""
+
+    FILES: ClassVar[tuple[str, ...]] = KINDS
 
     name: str
     title: str
@@ -66,20 +88,6 @@ class Dataset:
     licence: str
     quirks: str = ""
     extra: tuple[str, ...] = field(default=())
-
-    @property
-    def root(self) -> Path:
-        return DATA / self.name
-
-    @property
-    def paths(self) -> dict[str, Path]:
-        """``{"documents": ..., "topics": ..., "qrels": ..., "source": ...}``."""
-        return {
-            "documents": self.root / self.documents_file,
-            "topics": self.root / self.topics_file,
-            "qrels": self.root / self.qrels_file,
-            "source": self.root / "SOURCE.txt",
-        }
 
     def path(self, kind: str) -> Path:
         if kind not in KINDS:
@@ -121,14 +129,12 @@ class Dataset:
             q, _ = normalise_docnos(q, set(self._documents["docno"]))
         return q
 
-    def size(self) -> int:
-        """Bytes the dataset's files take inside the package."""
-        return sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
-
 
 @dataclass(frozen=True)
-class ImageDataset:
+class ImageDataset(_Packaged):
     """MNIST's t10k images and labels (IDX, gzipped)."""
+
+    FILES: ClassVar[tuple[str, ...]] = ("images", "labels")
 
     name: str
     title: str
@@ -137,18 +143,6 @@ class ImageDataset:
     n_images: int
     source: str
     licence: str
-
-    @property
-    def root(self) -> Path:
-        return DATA / self.name
-
-    @property
-    def paths(self) -> dict[str, Path]:
-        return {
-            "images": self.root / self.images_file,
-            "labels": self.root / self.labels_file,
-            "source": self.root / "SOURCE.txt",
-        }
 
     def images(self) -> np.ndarray:
         """uint8 images, shape ``(n, 28, 28)``."""
@@ -160,9 +154,6 @@ class ImageDataset:
         from irkit.generative.images.data import read_idx
 
         return read_idx(self.paths["labels"])
-
-    def size(self) -> int:
-        return sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
 
 
 _DATASETS: dict[str, Dataset | ImageDataset] = {
