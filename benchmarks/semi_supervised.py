@@ -40,19 +40,14 @@ from irkit.dense.classifier import (  # noqa: E402
     INITS,
     ClassifierConfig,
     ClassifierOptions,
-    accuracy,
-    build_classifier,
     build_vocab,
-    encode_texts,
-    fine_tune,
+    fine_tune_and_test,
     fortune_task,
-    label_subset,
     pretrain,
     pretraining_model,
     pretraining_pool,
 )
 from irkit.io.atomic import atomic_file  # noqa: E402
-from irkit.nn import seed_everything  # noqa: E402
 
 # Small model, short training: the whole table took 10.5 minutes wall (3.3 CPU-minutes) on the shared 2-core machine.
 SETTINGS = ClassifierOptions(
@@ -103,32 +98,18 @@ def run(args) -> dict:
     for seed in args.seeds:
         task = fortune_task(opts.categories, opts.test_fraction, seed, True)
         assert task.unlabelled == base.unlabelled  # the pretraining text does not depend on the seed
-        train_docs = encode_texts(vocab, [t for t, _ in task.train])
-        train_labels = [y for _, y in task.train]
-        test_docs = encode_texts(vocab, [t for t, _ in task.test])
-        test_labels = [y for _, y in task.test]
         for fraction in args.fractions:
-            keep = label_subset(train_labels, fraction, seed)
             for init in INITS:
                 t0 = time.perf_counter()
-                seed_everything(seed)
-                model = build_classifier(config, init, pre.get(init))
-                hist = fine_tune(
-                    model,
-                    [train_docs[i] for i in keep],
-                    [train_labels[i] for i in keep],
-                    opts.steps,
-                    opts.lr,
-                    opts.batch_size,
-                    seed,
+                _, hist, labelled, acc = fine_tune_and_test(
+                    task, vocab, config, init, pre.get(init), fraction, opts.steps, opts.lr, opts.batch_size, seed,
                     quiet=True,
-                )
-                acc = accuracy(model, test_docs, test_labels)
+                )  # fmt: skip
                 results.append(
                     {
                         "seed": seed,
                         "fraction": fraction,
-                        "labels": len(keep),
+                        "labels": labelled,
                         "init": init,
                         "accuracy": acc,
                         "first_loss": hist.train_loss[0],
@@ -137,7 +118,7 @@ def run(args) -> dict:
                     }
                 )
                 print(
-                    f"seed {seed} labels {fraction:.0%} ({len(keep)}) {init}: accuracy {acc:.4f} "
+                    f"seed {seed} labels {fraction:.0%} ({labelled}) {init}: accuracy {acc:.4f} "
                     f"(loss {hist.train_loss[0]:.3f} -> {hist.train_loss[-1]:.3f}, {results[-1]['seconds']:.0f} s)",
                     file=sys.stderr,
                     flush=True,

@@ -390,12 +390,43 @@ def pretraining_pool(task: FortuneTask, vocab, limit: int, seed: int) -> list[li
     return encode_texts(vocab, texts)
 
 
+def fine_tune_and_test(
+    task: FortuneTask,
+    vocab,
+    config: ClassifierConfig,
+    init: str,
+    pretrained,
+    labels: float,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    quiet: bool = False,
+) -> tuple[LSTMClassifier, Any, int, float]:
+    """One fine-tuning run of the protocol: a classifier initialised by ``init`` (from ``pretrained``),
+    trained on the seeded ``labels`` fraction of the training labels, tested on the test split.
+
+    Returns ``(model, history, labelled examples, test accuracy)``."""
+    from irkit.nn import seed_everything
+
+    seed_everything(seed)
+    model = build_classifier(config, init, pretrained)
+    train_docs = encode_texts(vocab, [t for t, _ in task.train])
+    train_labels = [y for _, y in task.train]
+    keep = label_subset(train_labels, labels, seed)
+    hist = fine_tune(
+        model, [train_docs[i] for i in keep], [train_labels[i] for i in keep], steps, lr, batch_size, seed, quiet=quiet
+    )
+    test_acc = accuracy(model, encode_texts(vocab, [t for t, _ in task.test]), [y for _, y in task.test])
+    return model, hist, len(keep), test_acc
+
+
 def train_classifier(
     opts: ClassifierOptions, output: str | os.PathLike[str] | None = None, overwrite: bool = False
 ) -> dict[str, Any]:
     """Prepare the fortune task, pretrain (``seqae``/``lm``), fine-tune, report test accuracy; save when ``output``."""
     from irkit.io.atomic import check_output
-    from irkit.nn import save_model, seed_everything
+    from irkit.nn import save_model
 
     opts.check()
     if output is not None:
@@ -418,25 +449,13 @@ def train_classifier(
                 opts.init, pool, config, opts.pretrain_epochs, opts.pretrain_lr, opts.batch_size, opts.seed, opts.quiet
             )
             pre_loss = hist.train_loss
-        seed_everything(opts.seed)
-        model = build_classifier(config, opts.init, pretrained)
-        train_docs = encode_texts(vocab, [t for t, _ in task.train])
-        train_labels = [y for _, y in task.train]
-        keep = label_subset(train_labels, opts.labels, opts.seed)
-        hist = fine_tune(
-            model,
-            [train_docs[i] for i in keep],
-            [train_labels[i] for i in keep],
-            opts.steps,
-            opts.lr,
-            opts.batch_size,
-            opts.seed,
+        model, hist, labelled, test_acc = fine_tune_and_test(
+            task, vocab, config, opts.init, pretrained, opts.labels, opts.steps, opts.lr, opts.batch_size, opts.seed,
             quiet=opts.quiet,
-        )
-        test_acc = accuracy(model, encode_texts(vocab, [t for t, _ in task.test]), [y for _, y in task.test])
+        )  # fmt: skip
         summary = {
             "init": opts.init,
-            "labelled": len(keep),
+            "labelled": labelled,
             "test_accuracy": test_acc,
             "chance": float(np.bincount([y for _, y in task.test]).max() / len(task.test)),
             "train_loss": hist.train_loss[-1],
