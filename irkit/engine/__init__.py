@@ -7,8 +7,10 @@ for vectors), which the tests check on real collections.
 * BM25 (``irkit rank --model bm25 --engine ray --shards S``): the impact index is
   split into document shards, each held by one actor that scores with the whole
   collection's statistics; the driver merges the shards' top k (:mod:`irkit.engine.bm25`).
-* Reranking and dense ranking (``--model desm|irgan|docnade|seqae``): topics split
-  across a pool of actors, each running the model's own code (:mod:`irkit.engine.rerank`).
+* Reranking (``--model desm|irgan``): topics split across a pool of actors, each
+  running the model's own code (:mod:`irkit.engine.rerank`).
+* Dense ranking and reranking (``--model docnade|seqae``): the encoding on a pool of
+  actors in the local path's batches, the scoring on the driver (:mod:`irkit.engine.dense`).
 * Encoding (``irkit encode --engine ray``): Ray Data ``map_batches`` over encoder
   actors (:mod:`irkit.engine.encoding`).
 

@@ -1,4 +1,4 @@
-"""Reranking and dense ranking on Ray: topics split across a pool of actors.
+"""Reranking on Ray: topics split across a pool of actors (DESM, IRGAN).
 
 Each worker is a Ray actor that runs the model's own ``rank(request)`` (the one
 ``irkit rank`` calls locally) on a group of whole topics, so each topic is scored
@@ -6,11 +6,14 @@ by exactly the code, and with exactly the arithmetic, of the local path; the
 driver concatenates the groups' runs. This is only right for models that score a
 topic without looking at other topics, which is why the models are listed here
 (:data:`PER_TOPIC`) rather than assumed: DESM whose ``alpha`` is tuned by
-cross-validation over all topics is refused.
+cross-validation over all topics is refused. DESM's and IRGAN's runs are
+byte-identical to the local ones (tested).
 
-DESM's run is byte-identical to the local one (tested). DocNADE and SeqAE encode a group's
-queries (and, without FAISS, its documents) in other batches than the whole set's, so a score
-can differ from the local one in the last float32 bit (same ranking in the check on CACM).
+DocNADE and SeqAE are not split by topic: their encoder's batches (texts sorted by
+length, padded to the longest) would differ from the local run's and change scores in
+the last float32 bit. They run their own stage on the driver with the encoding sent to
+actors in exactly the local batches (:mod:`irkit.engine.dense`), so their runs are
+byte-identical too (tested).
 
 By default every worker gets one group (``tasks_per_worker=1``), so each actor
 loads its model once. More groups per worker balance the load and show finer
@@ -33,17 +36,15 @@ from irkit.frames import cut_run, queries_frame, rank_run, run_frame
 from irkit.progress import log
 from irkit.registry import RankRequest
 
-PER_TOPIC = ("desm", "irgan", "docnade", "seqae")
+PER_TOPIC = ("desm", "irgan")  # split by topic here
+RAY_MODELS = ("bm25", *PER_TOPIC, "docnade", "seqae")  # bm25: engine.bm25; docnade, seqae: engine.dense
 
 
 def check_splittable(name: str, request: RankRequest, opts: dict[str, Any]) -> None:
     """Raise :class:`IrkitError` unless model ``name`` scores each topic on its own for this request
     (``opts``: its parsed options)."""
-    if name not in PER_TOPIC:
-        raise IrkitError(
-            f"--engine ray runs bm25 (sharded) and the per-topic models {', '.join(PER_TOPIC)}; "
-            f"run {name!r} with --engine local"
-        )
+    if name not in RAY_MODELS or name == "bm25":
+        raise IrkitError(f"--engine ray runs {', '.join(RAY_MODELS)}; run {name!r} with --engine local")
     if name == "desm" and request.candidates is not None and opts.get("alpha") is None:
         raise IrkitError(
             "--engine ray splits topics across workers, but choosing DESM's --alpha by cross-validation needs "
@@ -97,12 +98,17 @@ def ray_rank(
 ) -> tuple[pd.DataFrame, Any]:
     """Run model ``name`` on ``request`` with its topics split over ``workers`` actors.
 
-    Returns ``(run, stats)``; the run equals ``registry.rank(name, request)``'s."""
+    Returns ``(run, stats)``; the run equals ``registry.rank(name, request)``'s. DocNADE and SeqAE
+    are not split by topic: :func:`irkit.engine.dense.ray_dense_rank` runs them."""
     import ray
 
     from irkit.engine.cluster import Task, actor_options, new_ledger, run_tasks
 
     check_splittable(name, request, opts)
+    if name not in PER_TOPIC:  # docnade, seqae: encoded on Ray in the local batches, scored here
+        from irkit.engine.dense import ray_dense_rank
+
+        return ray_dense_rank(name, request, workers=workers, on_progress=on_progress)
     queries = queries_frame(request.queries)
     if request.candidates is not None:
         cand = cut_run(run_frame(request.candidates), request.depth)
