@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("IRKIT_QUIET", "1")
 
-from irkit.datasets import locate  # noqa: E402
+from irkit.datasets import get  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
 from irkit.dense.fusion import rrf, tune_interpolation  # noqa: E402
@@ -51,11 +51,7 @@ from irkit.io.trec import normalise_docnos, read_qrels  # noqa: E402
 from irkit.registry import RankRequest  # noqa: E402
 from irkit.retrieve import BM25  # noqa: E402
 
-COLLECTIONS = {
-    "vaswani": ("vaswani/doc-text.trec", "vaswani/query-text.trec", "vaswani/qrels"),
-    "cranfield": ("cranfield/cran.all.1400", "cranfield/cran.qry", "cranfield/cranqrel"),
-    "cacm": ("cacm/cacm.tar.gz", "cacm/topics.cacm.txt", "cacm/qrels.cacm.txt"),
-}
+COLLECTIONS = ("vaswani", "cranfield", "cacm")
 MEASURES = "nDCG@10 AP R@100"
 BASELINE = "BM25"
 NAMES = {"docnade": "DocNADE", "seqae": "SeqAE"}
@@ -96,7 +92,7 @@ def rerank_with_tail(reranked: pd.DataFrame, bm25: pd.DataFrame, depth: int) -> 
 
 
 def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds: int, retrain: bool) -> dict:
-    docs, topics_path, qrels_path = (locate(p) for p in COLLECTIONS[name])
+    docs, topics_path, qrels_path = get(name).located().values()
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if not (work / "index").exists():

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("IRKIT_QUIET", "1")
 
-from irkit.datasets import locate  # noqa: E402
+from irkit.datasets import get  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, to_markdown  # noqa: E402
 from irkit.frames import cut_run  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
@@ -42,11 +42,7 @@ from irkit.io.trec import normalise_docnos, read_qrels  # noqa: E402
 from irkit.rerank.desm import DESM, DESMConfig, DESMReranker, train, training_texts  # noqa: E402
 from irkit.retrieve import BM25  # noqa: E402
 
-COLLECTIONS = {
-    "cacm": ("cacm/cacm.tar.gz", "cacm/topics.cacm.txt", "cacm/qrels.cacm.txt"),
-    "cranfield": ("cranfield/cran.all.1400", "cranfield/cran.qry", "cranfield/cranqrel"),
-    "vaswani": ("vaswani/doc-text.trec", "vaswani/query-text.trec", "vaswani/qrels"),
-}
+COLLECTIONS = ("cacm", "cranfield", "vaswani")
 MEASURES = "nDCG@10 AP P@10"
 BASELINE = "BM25 top 100"
 
@@ -65,7 +61,7 @@ def model_for(work: Path, index: LuceneIndex, config: DESMConfig) -> tuple[DESM,
 
 
 def collection_table(name: str, work: Path, config: DESMConfig, depth: int, folds: int) -> dict:
-    docs, topics_path, qrels_path = (locate(p) for p in COLLECTIONS[name])
+    docs, topics_path, qrels_path = get(name).located().values()
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "index").exists():
         build_index(docs, work / "index", threads=2, quiet=True)

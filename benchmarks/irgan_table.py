@@ -39,7 +39,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from irkit.datasets import locate  # noqa: E402
+from irkit.datasets import get  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, per_query_table, to_markdown  # noqa: E402
 from irkit.evaluate.measures import parse_measures  # noqa: E402
 from irkit.frames import run_frame  # noqa: E402
@@ -53,14 +53,7 @@ from irkit.rerank.lambdamart import LambdaMARTConfig  # noqa: E402
 from irkit.rerank.lambdamart import train_cv as train_lambdamart  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402
 
-COLLECTIONS = {
-    "cranfield": (
-        locate("cranfield/cran.all.1400"),
-        locate("cranfield/cran.qry"),
-        locate("cranfield/cranqrel"),
-    ),
-    "cacm": (locate("cacm/cacm.tar.gz"), locate("cacm/topics.cacm.txt"), locate("cacm/qrels.cacm.txt")),
-}
+COLLECTIONS = ("cranfield", "cacm")
 MEASURES = "nDCG@10 P@5 AP"
 USAGE = """## Usage
 
@@ -175,7 +168,7 @@ def curves(models: dict[str, object], path: Path, title: str) -> None:
 
 def prepare(name: str, log) -> tuple[pd.DataFrame, pd.DataFrame, object]:
     """The collection's qrels, BM25 top DEPTH and the candidates' labelled features."""
-    docs, topics_path, qrels_path = COLLECTIONS[name]
+    docs, topics_path, qrels_path = get(name).located().values()
     index_dir = ROOT / "indexes" / name
     if not index_dir.exists():
         build_index(docs, index_dir, quiet=True)

@@ -18,9 +18,6 @@ import pytest
 
 os.environ.setdefault("IRKIT_QUIET", "1")
 
-_BUILTIN = os.environ.get("IRKIT_DATA") is None
-DATA = Path(os.environ.get("IRKIT_DATA") or Path(__file__).resolve().parents[1] / "irkit" / "datasets" / "data")
-
 
 @dataclass(frozen=True)
 class Collection:
@@ -30,34 +27,14 @@ class Collection:
     qrels: Path
 
 
-def _builtin(name: str) -> Collection:
+def _located(name: str) -> Collection:
     from irkit import datasets
 
-    paths = datasets.get(name).paths
+    paths = datasets.get(name).located()  # the built-in copy, or the one under $IRKIT_DATA
     return Collection(name, paths["documents"], paths["topics"], paths["qrels"])
 
 
-COLLECTIONS = (
-    {name: _builtin(name) for name in ("cacm", "cranfield", "vaswani")}
-    if _BUILTIN
-    else {
-        "cacm": Collection(
-            "cacm", DATA / "cacm" / "cacm.tar.gz", DATA / "cacm" / "topics.cacm.txt", DATA / "cacm" / "qrels.cacm.txt"
-        ),
-        "cranfield": Collection(
-            "cranfield",
-            DATA / "cranfield" / "cran.all.1400",
-            DATA / "cranfield" / "cran.qry",
-            DATA / "cranfield" / "cranqrel",
-        ),
-        "vaswani": Collection(
-            "vaswani",
-            DATA / "vaswani" / "doc-text.trec",
-            DATA / "vaswani" / "query-text.trec",
-            DATA / "vaswani" / "qrels",
-        ),
-    }
-)
+COLLECTIONS = {name: _located(name) for name in ("cacm", "cranfield", "vaswani")}
 
 
 def collection(name: str) -> Collection:

@@ -60,6 +60,10 @@ class _Packaged:
         """``{kind: path}`` for each of :attr:`FILES`, and ``"source"``: SOURCE.txt."""
         return {**{k: self.root / getattr(self, f"{k}_file") for k in self.FILES}, "source": self.root / "SOURCE.txt"}
 
+    def located(self) -> dict[str, Path]:
+        """Like :attr:`paths`, but found by :func:`locate` (a copy under ``$IRKIT_DATA`` when that is set)."""
+        return {k: locate(f"{self.name}/{getattr(self, f'{k}_file')}") for k in self.FILES}
+
     def size(self) -> int:
         """Bytes the dataset's files take inside the package."""
         return sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
@@ -236,17 +240,21 @@ def get(name: str) -> Dataset | ImageDataset:
 
 
 def locate(relative: str | os.PathLike[str]) -> Path:
-    """A file named as in the shared datasets layout (``cranfield/cran.all.1400``).
+    """A file named as in the datasets layout (``cranfield/cran.all.1400``, with or without ``.gz``).
 
     Under ``$IRKIT_DATA`` when that is set (the tests and benchmarks point it at other
-    copies), else the built-in copy, whose documents are gzipped (``.gz`` is added when
-    only that file exists). Benchmarks name their inputs this way, so they run on a
-    fresh clone with nothing beside it.
+    copies), else the built-in copy. The built-in documents are gzipped, other copies
+    may not be: the name with ``.gz`` added or removed is taken when only that file
+    exists. Benchmarks name their inputs this way, so they run on a fresh clone with
+    nothing beside it.
     """
     root = os.environ.get("IRKIT_DATA")
     path = (Path(root) if root else DATA) / relative
-    gz = path.with_name(path.name + ".gz")
-    return gz if not root and not path.exists() and gz.exists() else path
+    if path.exists():
+        return path
+    # The built-in copies gzip the larger files; other copies may hold them either way.
+    other = path.with_suffix("") if path.suffix == ".gz" else path.with_name(path.name + ".gz")
+    return other if other.exists() else path
 
 
 def _log(message: str, quiet: bool) -> None:
