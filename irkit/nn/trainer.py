@@ -76,6 +76,18 @@ def call(model, batch: Any):
     return model(batch)
 
 
+def optimizer_step(opt, loss, params: Iterable | None = None, clip: float = 0.0) -> float:
+    """One update from ``loss`` (its gradient norm clipped to ``clip`` over ``params`` when given); the loss."""
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip and params is not None:
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+    return float(loss.detach())
+
+
 @dataclass
 class History:
     train_loss: list[float] = field(default_factory=list)
@@ -115,12 +127,7 @@ class Trainer:
                     from irkit.errors import IrkitError
 
                     raise IrkitError(f"loss became {loss.item()} at epoch {epoch} step {step}; lower the learning rate")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
-                total += float(loss.detach())
+                total += optimizer_step(opt, loss, model.parameters() if cfg.grad_clip else None, cfg.grad_clip)
                 count += 1
                 if hasattr(bar, "set_postfix") and step % max(cfg.log_every, 1) == 0:
                     bar.set_postfix(loss=f"{total / count:.4f}")

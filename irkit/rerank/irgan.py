@@ -58,6 +58,7 @@ from torch import nn
 from irkit.common import natural_key
 from irkit.errors import InputError, IrkitError
 from irkit.io.letor import Features
+from irkit.nn.trainer import optimizer_step
 from irkit.progress import log
 
 KIND = "irgan"
@@ -383,10 +384,7 @@ class IRGAN:
             for s in range(0, len(order), cfg.batch_size):
                 idx = order[s : s + cfg.batch_size]
                 _, loss = self.d(a[idx], b[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach())
+                total += optimizer_step(opt, loss)
                 steps += 1
         return total / max(steps, 1)
 
@@ -427,10 +425,7 @@ class IRGAN:
                     else:
                         advantage = reward
                 _, loss = self.g(x, mask, idx, advantage, importance)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach())
+                total += optimizer_step(opt, loss)
                 steps += 1
         return total / max(steps, 1)
 
