@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -80,17 +80,23 @@ def ray_encode_tokens(
     workers: int,
     batch_size: int = 256,
     quiet: bool = False,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[np.ndarray, JobStats]:
     """Unit float32 vectors of analysed documents (input order), encoded by ``workers`` actors.
 
     ``encoder`` is the model loaded on the driver (its vocabulary makes the batch plan);
     ``model`` is its folder, which every worker loads itself (it must be visible there).
+    ``on_progress`` gets a dict when the job starts (``key`` None) and after each batch
+    (``key, done, total, ledger``), as :func:`irkit.engine.cluster.run_tasks` gives it.
+
+    Faults: the pool's actors are restarted (``MAX_RESTARTS``) and the batch a dead actor was
+    encoding is redone (``MAX_TASK_RETRIES``); the ledger counts both.
     """
     import ray
     import ray.data
     from tqdm.auto import tqdm
 
-    from irkit.engine.cluster import cluster_cpus, new_ledger
+    from irkit.engine.cluster import MAX_RESTARTS, MAX_TASK_RETRIES, cluster_cpus, new_ledger
 
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1")
@@ -114,8 +120,14 @@ def ray_encode_tokens(
             compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
             num_cpus=min(1.0, cluster_cpus() / max(1, workers)),  # all of the pool must fit
             batch_format="numpy",
+            # irkit's bounds (Ray Data's default is to restart and retry forever): an actor that
+            # keeps dying fails the job instead of looping.
+            max_restarts=MAX_RESTARTS,
+            max_task_retries=MAX_TASK_RETRIES,
         )
         bar = tqdm(total=len(tokens), desc=f"encoding ({encoder.kind}) on Ray", unit="doc", disable=_quiet(quiet))
+        if on_progress is not None:
+            on_progress({"key": None, "done": 0, "total": len(tokens), "ledger": ledger})
         try:
             for b in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
                 out[b["pos"]] = b["vector"]
@@ -127,6 +139,8 @@ def ray_encode_tokens(
                     acc[1] += float(b["busy"][mine].sum())
                 stats.items += len(b["pos"])
                 bar.update(len(b["pos"]))
+                if on_progress is not None:
+                    on_progress({"key": "batch", "done": stats.items, "total": len(tokens), "ledger": ledger})
                 bar.set_postfix_str(" ".join(f"{w}={r:,.0f}/s" for w, r in sorted(stats.rates().items())),
                                     refresh=False)  # fmt: skip
         except ray.exceptions.RayError as e:

@@ -136,6 +136,30 @@ def test_written_shards_cli_and_foreign_shards(collections, local_bm25, cacm, tm
         engine.rank("bm25", request, EngineConfig("ray"))
 
 
+def killer(killed: list[int]):
+    """An ``on_progress`` callback that, once the job starts, kill -9s the worker process of the
+    first task it sees in flight (the job's ledger knows which pid runs which task)."""
+
+    def kill(ledger) -> None:
+        import ray
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            running = ray.get(ledger.in_flight.remote())
+            if running:
+                pid = next(iter(running.values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.005)
+
+    def on_progress(event) -> None:
+        if event["key"] is None:  # the job has started: watch for a task in flight
+            threading.Thread(target=kill, args=(event["ledger"],), daemon=True).start()
+
+    return on_progress
+
+
 def test_killed_shard_worker_is_restarted_and_its_batch_redone(collections, tmp_path):
     """kill -9 a shard actor while it scores a batch: Ray restarts it, the batch is redone,
     the run equals the undisturbed one, and the job counts the retry."""
@@ -147,25 +171,7 @@ def test_killed_shard_worker_is_restarted_and_its_batch_redone(collections, tmp_
     request = RankRequest(queries=many, index=ix.path, hits=1000, quiet=True)
     local = engine.rank("bm25", request, "local")
     killed: list[int] = []
-
-    def killer(ledger) -> None:
-        import ray
-
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            running = ray.get(ledger.in_flight.remote())
-            if running:
-                pid = next(iter(running.values()))
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.01)
-
-    def on_progress(event) -> None:
-        if event["key"] is None:  # all tasks submitted: start watching for one in flight
-            threading.Thread(target=killer, args=(event["ledger"],), daemon=True).start()
-
-    run, stats = ray_bm25_rank(request, {}, shards=2, on_progress=on_progress, batch=300)
+    run, stats = ray_bm25_rank(request, {}, shards=2, on_progress=killer(killed), batch=300)
     assert killed, "no task was seen running"
     assert stats.restarts >= 1 and stats.retries >= 1, stats.describe()
     assert "1 task retry" in stats.describe() or "task retries" in stats.describe()
@@ -281,20 +287,34 @@ def test_dense_reranking_on_ray_is_byte_identical(kind, collections, local_bm25,
 # ----------------------------------------------------------------------------- encoding
 
 
-@pytest.mark.parametrize(("name", "via"), [("cacm", "python"), ("cranfield", "cli")])
+@pytest.mark.parametrize(("name", "via"), [("cacm", "python, a worker killed"), ("cranfield", "cli")])
 def test_docnade_encoding_on_ray_is_float32_identical(name, via, collections, tmp_path):
+    """`irkit encode --engine ray` (Cranfield) and, on CACM, the Python path with an encoder actor
+    killed (kill -9) while it encodes a batch: Ray Data restarts the actor and redoes the batch, the
+    vectors are still the local ones, and the job counts the retry."""
+    from irkit.dense.encoders import load_encoder
     from irkit.dense.faiss_index import build_faiss, load_vectors, save_vectors
     from irkit.dense.train import TrainOptions, train_encoder
+    from irkit.dense.vocab import index_tokens
+    from irkit.engine.encoding import ray_encode_tokens
 
     ix, _ = collections[name]
     model = tmp_path / "dn"
     train_encoder("docnade", ix.path, model, TrainOptions(dim=16, vocab=2000, epochs=1, max_docs=300, quiet=True))
-    local = engine.encode(model, ix.path, "local", batch_size=64, quiet=True)
-    if via == "python":
-        save_vectors(tmp_path / "v.npz", engine.encode(model, ix.path, EngineConfig("ray", workers=2), batch_size=64))
+    batch = 16 if name == "cacm" else 64  # CACM: 200 batches, so that a kill lands mid-run
+    local = engine.encode(model, ix.path, "local", batch_size=batch, quiet=True)
+    if name == "cacm":
+        killed: list[int] = []
+        docnos, tokens = index_tokens(ix, quiet=True)
+        vectors, stats = ray_encode_tokens(model, load_encoder(model), tokens, workers=2, batch_size=batch,
+                                           quiet=True, on_progress=killer(killed))  # fmt: skip
+        assert killed, "no batch was seen in flight"
+        assert stats.restarts >= 1 and stats.retries >= 1, stats.describe()
+        assert "task retr" in stats.describe() and stats.items == len(tokens)
+        save_vectors(tmp_path / "v.npz", type(local)(vectors, docnos, local.meta))
     else:  # `irkit encode --engine ray`: Ray Data over 2 encoder actors, vectors written in docno order
         code, text = irkit("encode", "--model", model, "--index", ix.path, "--output", tmp_path / "v.npz",
-                           "--batch-size", 64, "--engine", "ray", "--workers", 2, "-q")  # fmt: skip
+                           "--batch-size", batch, "--engine", "ray", "--workers", 2, "-q")  # fmt: skip
         assert code == 0, text
     on_ray = load_vectors(tmp_path / "v.npz")
     assert on_ray.docnos == local.docnos and len(local.docnos) == ix.num_docs
