@@ -15,12 +15,19 @@ for vectors), which the tests check on real collections.
   actors (:mod:`irkit.engine.encoding`).
 
 Ray is imported only when ``engine="ray"`` is used. A cluster is joined from
-``address`` / ``RAY_ADDRESS``, or a local one is started (:mod:`irkit.engine.cluster`).
+``address`` / ``RAY_ADDRESS``, or a local one is started (:mod:`irkit.engine.cluster`);
+in Python it stays up for the next call (``irkit.engine.cluster.shutdown()`` stops it).
+
+In Python, ``engine=`` is the one argument: ``BM25(index, engine="ray", shards=4)`` and
+``engine.stage("desm", engine=EngineConfig("ray", workers=2), index=..., desm=..., alpha=0.3)``
+(any registered model as a pipeline stage) both go through :func:`transform_on`, which turns
+a stage's input frame into the request ``irkit rank`` would make and runs it with :func:`rank`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from irkit.errors import IrkitError
@@ -118,6 +125,62 @@ def rank(name: str, request: RankRequest, engine: Any = "local", on_progress: An
     return run
 
 
+def transform_on(
+    engine: Any,
+    name: str,
+    frame: pd.DataFrame,
+    index: Any = None,
+    hits: int = 1000,
+    options: dict[str, Any] | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """Registered model ``name``'s ``transform(frame)``, run on ``engine`` (the one rule by which a
+    pipeline stage runs on an engine): queries in, the request of ``irkit rank --model NAME``; a run
+    in (with its ``query`` column, as inside a pipeline), the request of ``--rerank RUN`` over all
+    of its candidates. The run is the local one."""
+    from irkit.registry import RankRequest
+
+    if "docno" in frame.columns:
+        queries, candidates, depth = frame[["qid", "query"]].drop_duplicates("qid"), frame, 10**9
+    else:
+        queries, candidates, depth = frame, None, 100
+    request = RankRequest(queries=queries, index=None if index is None else Path(getattr(index, "path", index)),
+                          candidates=candidates, depth=depth, hits=hits, options=dict(options or {}),
+                          quiet=quiet)  # fmt: skip
+    return rank(name, request, engine)
+
+
+def _stage_base():
+    from irkit.pipeline import Transformer
+
+    return Transformer
+
+
+class EngineStage(_stage_base()):
+    """Registered model ``name`` as a pipeline stage run on ``engine`` (see :func:`stage`)."""
+
+    def __init__(self, name: str, engine: Any = "local", index: Any = None, hits: int = 1000,
+                 **options: Any) -> None:  # fmt: skip
+        from irkit import registry
+
+        self.name = registry.get(name).name
+        self.engine = engine_config(engine)
+        self.index, self.hits, self.options = index, int(hits), options
+
+    def params(self) -> dict[str, Any]:  # where it runs is not what it computes: not in repr
+        return {k: v for k, v in self.options.items() if v is not None}
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return transform_on(self.engine, self.name, frame, self.index, self.hits, self.options, self.quiet)
+
+
+def stage(name: str, engine: Any = "local", index: Any = None, hits: int = 1000, **options: Any) -> EngineStage:
+    """Registered model ``name`` (``irkit models``) as a pipeline stage that runs on ``engine`` (a name
+    or an :class:`EngineConfig`), with ``irkit rank``'s options: ``stage("desm", engine="ray",
+    index=ix, desm="models/desm", alpha=0.3)``; its output is the local stage's."""
+    return EngineStage(name, engine, index, hits, **options)
+
+
 def encode(model: Any, index: Any, engine: Any = "local", batch_size: int = 256, quiet: bool = False) -> Any:
     """Encode every document of ``index`` with the encoder folder ``model`` (see :func:`irkit.engine.encoding.encode_index`)."""
     from irkit.engine.encoding import encode_index
@@ -125,4 +188,14 @@ def encode(model: Any, index: Any, engine: Any = "local", batch_size: int = 256,
     return encode_index(model, index, engine=engine, batch_size=batch_size, quiet=quiet)
 
 
-__all__ = ["ENGINES", "EngineConfig", "encode", "engine_config", "model_options", "rank"]
+__all__ = [
+    "ENGINES",
+    "EngineConfig",
+    "EngineStage",
+    "encode",
+    "engine_config",
+    "model_options",
+    "rank",
+    "stage",
+    "transform_on",
+]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from irkit import _java
+from irkit.engine import EngineConfig, engine_config
 from irkit.errors import InputError
 from irkit.frames import queries_frame, rank_run, run_frame
 from irkit.index.lucene import CONTENTS, ID, LuceneIndex
@@ -34,7 +35,11 @@ _HIT = re.compile(r"doc=(\d+) score=([^ ,\]]+)")
 
 
 class BM25(Retriever):
-    """BM25 retrieval (Anserini defaults ``k1=0.9``, ``b=0.4``)."""
+    """BM25 retrieval (Anserini defaults ``k1=0.9``, ``b=0.4``).
+
+    ``engine="ray"`` (or an :class:`irkit.engine.EngineConfig`; ``shards``, ``workers`` and
+    ``address`` as it takes them) scores the impact index in document shards on a Ray cluster
+    (:mod:`irkit.engine.bm25`): the same run, frame for frame."""
 
     name = "bm25"
 
@@ -46,7 +51,12 @@ class BM25(Retriever):
         hits: int = 1000,
         threads: int | None = None,
         backend: str | None = None,
+        engine: str | EngineConfig | None = None,
+        shards: int | None = None,
+        workers: int | None = None,
+        address: str | None = None,
     ):
+        self.engine = engine_config(engine, shards=shards, workers=workers, address=address)
         if not (math.isfinite(k1) and k1 >= 0) or not 0 <= b <= 1:  # nan fails both comparisons
             raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
         if hits < 1:
@@ -149,6 +159,11 @@ class BM25(Retriever):
         for qid, text in zip(queries["qid"], queries["query"], strict=True):
             if not text.strip():
                 raise InputError(f"topic {qid} has an empty query")
+        if self.engine.name != "local":  # irkit.engine's one rule for a stage on an engine
+            from irkit.engine import transform_on
+
+            options = {"k1": self.k1, "b": self.b, "backend": self.backend}
+            return transform_on(self.engine, "bm25", queries, self.index, hits, options, quiet)
         if self._impact is not None:
             return self._search_impact(queries, hits, quiet)
         results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)

@@ -97,7 +97,12 @@ def test_sharded_bm25_is_byte_identical(name, shards, collections, local_bm25, t
     if name == "cacm":  # irkit.engine.rank: what `irkit rank --engine ray` calls
         request = RankRequest(queries=q, index=ix.path, hits=1000, quiet=True)
         run = engine.rank("bm25", request, EngineConfig("ray", shards=shards))
-    else:  # the pipeline stage
+    elif shards == 2:  # the Python stage's engine argument: the local frame, frame for frame
+        from irkit.retrieve import BM25
+
+        run = BM25(ix, engine="ray", shards=2).search(q, quiet=True)
+        pd.testing.assert_frame_equal(run, local_bm25[name])
+    else:  # the stage that also takes a shard set (irkit shard)
         from irkit.engine.bm25 import ShardedBM25
 
         stage = ShardedBM25(ix, shards=shards, quiet=True)
@@ -216,7 +221,15 @@ def test_desm_reranking_on_ray_equals_local(name, collections, local_bm25, desm_
     request = RankRequest(queries=q, index=ix.path, candidates=local_bm25[name], depth=100, quiet=True,
                           options={"desm": desm_models[name], "alpha": 0.4})  # fmt: skip
     local = engine.rank("desm", request, "local")
-    run = engine.rank("desm", request, EngineConfig("ray", workers=2))
+    cfg = EngineConfig("ray", workers=2, shards=2)
+    if name == "cacm":  # irkit.engine.rank: what `irkit rank --engine ray` calls
+        run = engine.rank("desm", request, cfg)
+    else:  # a pipeline of stages on Ray: BM25's engine argument, any registered model by engine.stage
+        from irkit.retrieve import BM25
+
+        desm = engine.stage("desm", engine=cfg, index=ix, desm=desm_models[name], alpha=0.4)
+        run = (BM25(ix, engine=cfg) % 100 >> desm)(q)
+        assert repr(desm) == f"desm(desm={desm_models[name]}, alpha=0.4)"
     assert len(run) == len(local) > 0
     assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
     # choosing alpha by cross-validation needs every topic at once: refused, not silently different
