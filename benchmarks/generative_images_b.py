@@ -13,9 +13,7 @@ test image; lower is better.
 
 from __future__ import annotations
 
-import argparse
 import json
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -152,10 +150,6 @@ def run_job(job: Job, models: str, samples: str, device: str, retrain: bool) -> 
         flush=True,
     )
     return row
-
-
-def _run(args_tuple):
-    return run_job(*args_tuple)
 
 
 def cpu_s(row: dict) -> str:
@@ -298,44 +292,10 @@ def render(rows: list[dict], baseline: float, protocol: str, args, seconds: floa
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1 epoch per model, small AlignDRAW epochs: a smoke run")
-    ap.add_argument("--workers", type=int, default=2, help="models trained at once (one thread each)")
-    ap.add_argument("--only", default="", help="comma-separated row labels to run (default: all)")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--models", default=str(ROOT / "models" / "generative-b"), help="where model folders go")
-    ap.add_argument("--retrain", action="store_true", help="train even where a model folder exists")
-    ap.add_argument("--output", default=str(ROOT / "docs" / "generative-images-b.md"))
-    ap.add_argument("--samples", default=str(ROOT / "docs" / "samples"))
-    args = ap.parse_args()
-    args.command = "python benchmarks/generative_images_b.py" + (" --quick" if args.quick else "")
-    if args.quick and args.output == ap.get_default("output"):
-        args.output = str(ROOT / "runs" / "generative-images-b-quick.md")
-        args.samples = str(ROOT / "runs" / "samples-b-quick")
-        args.models = str(ROOT / "models" / "generative-b-quick")
+    import _image_tables
 
-    from irkit.generative.images.common import baseline_nll
-    from irkit.generative.images.data import protocol
-    from irkit.io.atomic import atomic_file
-
-    todo = jobs(args.quick)
-    if args.only:
-        wanted = set(args.only.split(","))
-        todo = [j for j in todo if j.label in wanted]
-    Path(args.samples).mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    work = [(j, args.models, args.samples, args.device, args.retrain or args.quick) for j in todo]
-    with mp.get_context("spawn").Pool(max(1, args.workers)) as pool:
-        rows = list(pool.imap_unordered(_run, work))
-    seconds = time.perf_counter() - start
-    args.load = (
-        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores"
-    )
-    text = render(rows, baseline_nll("mnist"), protocol("mnist"), args, seconds)
-    with atomic_file(args.output, overwrite=True) as fh:
-        fh.write(text)
-    print(text)
+    args = _image_tables.parse_args("b", __doc__, "1 epoch per model, small AlignDRAW epochs: a smoke run")
+    _image_tables.main(args, jobs(args.quick), run_job, render)
 
 
 if __name__ == "__main__":
