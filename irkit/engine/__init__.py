@@ -97,8 +97,9 @@ def model_options(name: str, request: RankRequest) -> dict[str, Any]:
 
 
 def rank(name: str, request: RankRequest, engine: Any = "local", on_progress: Any = None) -> pd.DataFrame:
-    """Run registered model ``name`` on ``request`` with ``engine``: ``registry.rank`` locally,
-    sharded BM25 or topic-split actors on Ray. The run is the same either way.
+    """Run registered model ``name`` on ``request`` with ``engine``: ``registry.rank`` locally; on Ray,
+    sharded BM25, topic-split actors (DESM, IRGAN), or the local batches encoded on actors (DocNADE,
+    SeqAE). The run is the same either way.
 
     ``on_progress`` (Ray only) is called with a dict after each finished task."""
     from irkit import registry

@@ -17,7 +17,6 @@ the inner products, a FAISS search) is what the local run does too.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -136,7 +135,7 @@ def ray_dense_rank(name: str, request: RankRequest, workers: int, on_progress=No
     encoder = RayEncoder(stage.encoder, workers, quiet=request.quiet, on_progress=on_progress)
     stage.encoder = encoder
     try:
-        run = registry.run_stage(stage, dataclasses.replace(request))
+        run = registry.run_stage(stage, request)
     finally:
         encoder.close()
     stats = encoder.stats

@@ -112,45 +112,47 @@ def ray_encode_tokens(
     stats = JobStats(unit="docs")
     ledger, ledger_name = new_ledger()
     start = time.perf_counter()
-    if rows:
-        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            EncodeWorker,
-            fn_constructor_kwargs={"model": str(model), "ledger": ledger_name},
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
-            num_cpus=min(1.0, cluster_cpus() / max(1, workers)),  # all of the pool must fit
-            batch_format="numpy",
-            # irkit's bounds (Ray Data's default is to restart and retry forever): an actor that
-            # keeps dying fails the job instead of looping.
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_TASK_RETRIES,
-        )
-        bar = tqdm(total=len(tokens), desc=f"encoding ({encoder.kind}) on Ray", unit="doc", disable=_quiet(quiet))
-        if on_progress is not None:
-            on_progress({"key": None, "done": 0, "total": len(tokens), "ledger": ledger})
-        try:
-            for b in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-                out[b["pos"]] = b["vector"]
-                filled[b["pos"]] = True
-                for w in set(b["worker"]):
-                    mine = b["worker"] == w
-                    acc = stats.per_worker.setdefault(str(w), [0.0, 0.0])
-                    acc[0] += int(mine.sum())
-                    acc[1] += float(b["busy"][mine].sum())
-                stats.items += len(b["pos"])
-                bar.update(len(b["pos"]))
-                if on_progress is not None:
-                    on_progress({"key": "batch", "done": stats.items, "total": len(tokens), "ledger": ledger})
-                bar.set_postfix_str(" ".join(f"{w}={r:,.0f}/s" for w, r in sorted(stats.rates().items())),
-                                    refresh=False)  # fmt: skip
-        except ray.exceptions.RayError as e:
-            raise IrkitError(f"encoding on Ray failed: {str(e).strip().splitlines()[-1]}") from None
-        finally:
-            bar.close()
-    stats.seconds = time.perf_counter() - start
-    summary = ray.get(ledger.summary.remote())
-    stats.retries, stats.restarts = summary["retries"], summary["restarts"]
-    ray.kill(ledger)
+    try:  # the ledger goes, whatever happens
+        if rows:
+            ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+                EncodeWorker,
+                fn_constructor_kwargs={"model": str(model), "ledger": ledger_name},
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
+                num_cpus=min(1.0, cluster_cpus() / max(1, workers)),  # all of the pool must fit
+                batch_format="numpy",
+                # irkit's bounds (Ray Data's default is to restart and retry forever): an actor that
+                # keeps dying fails the job instead of looping.
+                max_restarts=MAX_RESTARTS,
+                max_task_retries=MAX_TASK_RETRIES,
+            )
+            bar = tqdm(total=len(tokens), desc=f"encoding ({encoder.kind}) on Ray", unit="doc", disable=_quiet(quiet))
+            if on_progress is not None:
+                on_progress({"key": None, "done": 0, "total": len(tokens), "ledger": ledger})
+            try:
+                for b in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+                    out[b["pos"]] = b["vector"]
+                    filled[b["pos"]] = True
+                    for w in set(b["worker"]):
+                        mine = b["worker"] == w
+                        acc = stats.per_worker.setdefault(str(w), [0.0, 0.0])
+                        acc[0] += int(mine.sum())
+                        acc[1] += float(b["busy"][mine].sum())
+                    stats.items += len(b["pos"])
+                    bar.update(len(b["pos"]))
+                    if on_progress is not None:
+                        on_progress({"key": "batch", "done": stats.items, "total": len(tokens), "ledger": ledger})
+                    bar.set_postfix_str(" ".join(f"{w}={r:,.0f}/s" for w, r in sorted(stats.rates().items())),
+                                        refresh=False)  # fmt: skip
+            except ray.exceptions.RayError as e:
+                raise IrkitError(f"encoding on Ray failed: {str(e).strip().splitlines()[-1]}") from None
+            finally:
+                bar.close()
+        stats.seconds = time.perf_counter() - start
+        summary = ray.get(ledger.summary.remote())
+        stats.retries, stats.restarts = summary["retries"], summary["restarts"]
+    finally:
+        ray.kill(ledger)
     if not filled.all():
         raise IrkitError(f"encoding on Ray lost {int((~filled).sum())} documents")
     log(f"ray: encoding: {stats.describe()}", quiet)
