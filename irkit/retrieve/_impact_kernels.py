@@ -6,6 +6,8 @@ does, in the same precision (see :mod:`irkit.retrieve.impact`); nothing here use
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -53,46 +55,96 @@ def _offer(keys, nc, k, key):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _add_postings(acc, lo, s, e, post_docs, post_freqs, norms, cache, impacts, plain, w, touched, nt, listed):
-    """Add postings [s, e) of one query term into ``acc`` (-1 = untouched); the new ``nt``.
-
-    ``listed``: append each newly touched document to ``touched`` (branch-free)."""
+def _add_postings(acc, base, s, e, post_docs, post_freqs, norms, cache, impacts, plain, w, touched, nt, listed):
+    """Add postings [s, e) of one query term of weight ``w`` into ``acc[doc - base]`` (-1 =
+    untouched); the new ``nt``. A posting's score is Lucene's float32 ``w - w / (1 + freq *
+    cache[norm])``: read from ``impacts`` (the same floats, computed once per posting) for a term
+    of boost 1 (``plain``) when they are kept, else computed here from the frequency and the norm
+    byte. ``listed``: append each newly touched document to ``touched`` (branch-free)."""
     one = np.float32(1.0)
-    if plain:  # boost 1: the precomputed impacts are the very same floats
+    if plain and impacts.shape[0] > 0:
         if listed:
             for p in range(s, e):
-                a = post_docs[p] - lo
+                a = post_docs[p] - base
                 v = acc[a]
                 touched[nt] = a
                 nt += np.int64(v < 0.0)
                 acc[a] = max(v, 0.0) + impacts[p]  # Lucene sums clause scores in a double
         else:
             for p in range(s, e):
-                a = post_docs[p] - lo
+                a = post_docs[p] - base
                 acc[a] = max(acc[a], 0.0) + impacts[p]
+    elif listed:
+        for p in range(s, e):
+            d = post_docs[p]
+            sc = w - w / (one + np.float32(post_freqs[p]) * cache[norms[d]])
+            a = d - base
+            v = acc[a]
+            touched[nt] = a
+            nt += np.int64(v < 0.0)
+            acc[a] = max(v, 0.0) + sc
     else:
         for p in range(s, e):
             d = post_docs[p]
             sc = w - w / (one + np.float32(post_freqs[p]) * cache[norms[d]])
-            a = d - lo
-            v = acc[a]
-            if listed:
-                touched[nt] = a
-                nt += np.int64(v < 0.0)
-            acc[a] = max(v, 0.0) + sc
+            a = d - base
+            acc[a] = max(acc[a], 0.0) + sc
     return nt
+
+
+@njit(nogil=True, cache=True)
+def _shortest(v):
+    """Java's ``Float.toString`` of float32 ``v`` as a float64: the shortest decimal that reads back
+    as ``v`` (the nearest such)."""
+    x = np.float64(v)
+    if x == 0.0 or not np.isfinite(x):
+        return x
+    e = int(np.floor(np.log10(abs(x))))
+    # If d significant digits read back as v, so do d + 1 (the nearest (d+1)-digit decimal is
+    # nearer): binary search for the fewest. Not so at a power of two, whose rounding interval is
+    # lopsided: there, try every d in turn.
+    lo_d, hi_d, best = 1, 9, x
+    linear = math.frexp(x)[0] == 0.5
+    while lo_d <= hi_d:
+        d = lo_d if linear else (lo_d + hi_d) // 2
+        k = d - 1 - e
+        if k >= 0:
+            p = 10.0**k
+            r = np.round(x * p) / p
+        else:
+            p = 10.0 ** (-k)
+            r = np.round(x / p) * p
+        if np.float32(r) == v:
+            best = r
+            if linear:
+                break
+            hi_d = d - 1
+        else:
+            lo_d = d + 1
+    return best
+
+
+@njit(nogil=True, cache=True)
+def java_decimals(x32, out):
+    for i in range(x32.shape[0]):
+        out[i] = _shortest(x32[i])
 
 
 @njit(nogil=True, cache=True)
 def score_block(
     q_ptr, q_terms, q_weights, q_plain, post_off, post_docs, post_freqs, norms, cache, impacts, rank, order,
-    lo, hi, k, q0, q1, acc, touched, s32, keys, hist, starts, ends, window, out_keys, out_docs, out_scores,
-    out_counts,
+    lo, hi, k, q0, q1, acc, touched, keys, starts, ends, wends, window, out_keys, out_docs, out_scores,
+    out_dec, out_counts,
 ):  # fmt: skip
-    """Top ``k`` of queries ``q0 <= q < q1`` over documents ``lo <= doc < hi``, written to ``out_*``.
+    """Top ``k`` of queries ``q0 <= q < q1`` over documents ``lo <= doc < hi``, written to ``out_*``
+    (``out_dec``: each score as Java prints it, :func:`_shortest`).
 
-    The order key of a hit is float32 bits (scores are >= 0, so bits order as floats) above the
-    reversed docno rank: a larger key is a better hit, ties going to the smaller docno.
+    Documents are scored window by window (``window`` documents: ``acc`` and ``touched`` are one
+    window long, so a thread's memory does not grow with the collection and the accumulator stays
+    in cache). The order key of a hit is float32 bits (scores are >= 0, so bits order as floats)
+    above the reversed docno rank: a larger key is a better hit, ties going to the smaller docno.
+    Candidates go through a min-heap of ``k`` keys whose smallest score is the threshold below
+    which a document is not even keyed.
     """
     f32 = np.empty(1, np.float32)  # float32 <-> int32 bits through one shared word
     i32 = f32.view(np.int32)
@@ -103,7 +155,6 @@ def score_block(
     for q in range(q0, q1):
         j0 = q_ptr[q]
         nterms = q_ptr[q + 1] - j0
-        work = 0
         for j in range(nterms):
             t = q_terms[j0 + j]
             s = post_off[t]
@@ -114,33 +165,37 @@ def score_block(
                 e = s + np.searchsorted(post_docs[s:e], hi)
             starts[j] = s
             ends[j] = e
-            work += e - s
-        dense = work * 4 > hi - lo
-        heap = dense or k <= 128  # else: a histogram of scores (below)
-        skip_bits = np.int64(0)  # blocks whose largest bits are below are skipped (dense)
-        nt = 0  # documents listed in touched / s32
         nc = 0  # keys in the heap
         thr = np.float32(-0.5)  # the heap's smallest score once full; an untouched document (-1) never enters
-        if dense:
-            # Many postings for the range: accumulate window by window (each window's slice of
-            # acc stays in cache), then read the window's scores and reset it at once.
-            for wlo in range(lo, hi, window):
-                whi = min(wlo + window, hi)
-                for j in range(nterms):
-                    s = starts[j]
-                    e = ends[j]
-                    if whi < hi:
-                        e = s + np.searchsorted(post_docs[s:e], whi)
-                    _add_postings(acc, lo, s, e, post_docs, post_freqs, norms, cache, impacts,
-                                  q_plain[j0 + j], q_weights[j0 + j], touched, 0, False)  # fmt: skip
-                    starts[j] = e
+        skip_bits = np.int64(0)  # (dense windows) blocks whose largest bits are below cannot enter
+        for wlo in range(lo, hi, window):
+            whi = min(wlo + window, hi)
+            wn = whi - wlo
+            work = 0
+            for j in range(nterms):
+                s = starts[j]
+                e = ends[j]
+                if whi < hi:
+                    e = s + np.searchsorted(post_docs[s:e], whi)
+                wends[j] = e
+                work += e - s
+            if work == 0:
+                continue
+            # A window with many postings is read whole afterwards; a sparse one lists the
+            # documents it touches as they come.
+            dense = work * 4 > wn
+            nt = 0
+            for j in range(nterms):
+                nt = _add_postings(acc, wlo, starts[j], wends[j], post_docs, post_freqs, norms, cache, impacts,
+                                   q_plain[j0 + j], q_weights[j0 + j], touched, nt, not dense)  # fmt: skip
+                starts[j] = wends[j]
+            if dense:
                 # The heap's threshold rises fast, so most blocks of 16 documents hold nothing
                 # above it: an integer max over their bits (non-negative doubles order as their
                 # bits; -1, untouched, has the sign bit) skips them without a branch per document.
-                a = wlo - lo
-                wend = whi - lo
-                while a < wend:
-                    b = min(a + 16, wend)
+                a = 0
+                while a < wn:
+                    b = min(a + 16, wn)
                     mb = bits[a]
                     for x in range(a + 1, b):
                         mb = max(mb, bits[x])
@@ -150,7 +205,7 @@ def score_block(
                             if sc32 < thr:
                                 continue
                             f32[0] = sc32
-                            nc = _offer(keys, nc, k, (np.int64(i32[0]) << 32) | (LOW32 - rank[x + lo]))
+                            nc = _offer(keys, nc, k, (np.int64(i32[0]) << 32) | (LOW32 - rank[x + wlo]))
                             if nc == k:
                                 kb = np.int32(keys[0] >> 32)
                                 i32[0] = kb
@@ -160,61 +215,29 @@ def score_block(
                                     f64[0] = np.float64(f32[0])
                                     skip_bits = i64[0]
                     a = b
-                acc[wlo - lo : whi - lo] = -1.0
-        else:
-            # Few postings: list the touched documents as they come.
-            for j in range(nterms):
-                nt = _add_postings(acc, lo, starts[j], ends[j], post_docs, post_freqs, norms, cache, impacts,
-                                   q_plain[j0 + j], q_weights[j0 + j], touched, nt, True)  # fmt: skip
-            for i in range(nt):
-                a = touched[i]
-                sc32 = np.float32(acc[a])
-                acc[a] = -1.0
-                s32[i] = sc32
-                if heap and sc32 >= thr:
-                    f32[0] = sc32
-                    nc = _offer(keys, nc, k, (np.int64(i32[0]) << 32) | (LOW32 - rank[a + lo]))
-                    if nc == k:
-                        i32[0] = np.int32(keys[0] >> 32)
-                        thr = f32[0]
-        if not heap:
-            # The histogram of the scores' top 16 bits finds the bucket of the k-th best score;
-            # only documents at or above it get a key, and only those are sorted.
-            bmin = hist.shape[0]
-            bmax = -1
-            for i in range(nt):
-                f32[0] = s32[i]
-                bucket = i32[0] >> 16
-                hist[bucket] += 1
-                bmin = min(bmin, bucket)
-                bmax = max(bmax, bucket)
-            cut = bmin
-            if nt > k:
-                total = 0
-                cut = bmax
-                while cut > bmin:
-                    total += hist[cut]
-                    if total >= k:
-                        break
-                    cut -= 1
-            for bucket in range(bmin, bmax + 1):
-                hist[bucket] = 0
-            i32[0] = np.int32(max(cut, 0) << 16)
-            floor = f32[0]
-            for i in range(nt):
-                if s32[i] >= floor:
-                    f32[0] = s32[i]
-                    keys[nc] = (np.int64(i32[0]) << 32) | (LOW32 - rank[touched[i] + lo])
-                    nc += 1
-        m = min(k, nc)
-        if nc > k:
-            top = np.sort(np.partition(keys[:nc], nc - k)[nc - k :])
-        else:
-            top = np.sort(keys[:nc])
-        for i in range(m):
-            key = top[m - 1 - i]
+                acc[:wn] = -1.0
+            else:
+                for i in range(nt):
+                    a = touched[i]
+                    sc32 = np.float32(acc[a])
+                    acc[a] = -1.0
+                    if sc32 >= thr:
+                        f32[0] = sc32
+                        nc = _offer(keys, nc, k, (np.int64(i32[0]) << 32) | (LOW32 - rank[a + wlo]))
+                        if nc == k:
+                            kb = np.int32(keys[0] >> 32)
+                            i32[0] = kb
+                            thr = f32[0]
+                            if kb > 0:
+                                i32[0] = kb - 1
+                                f64[0] = np.float64(f32[0])
+                                skip_bits = i64[0]
+        top = np.sort(keys[:nc])
+        for i in range(nc):
+            key = top[nc - 1 - i]
             out_keys[q, i] = key
             out_docs[q, i] = order[LOW32 - (key & LOW32)]
             i32[0] = np.int32(key >> 32)
             out_scores[q, i] = f32[0]
-        out_counts[q] = m
+            out_dec[q, i] = _shortest(f32[0])
+        out_counts[q] = nc

@@ -27,7 +27,7 @@ How it is fast, exactly:
 
 from __future__ import annotations
 
-import math
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -97,6 +97,7 @@ class TopK:
     scores: np.ndarray
     keys: np.ndarray
     counts: np.ndarray
+    decimals: np.ndarray | None = None  # the scores as Java prints them (float64), where computed
 
 
 def _kernels():
@@ -106,6 +107,11 @@ def _kernels():
 
 
 _IMPACT_LOCK = threading.Lock()
+IMPACTS_BUDGET = 64 * 2**20
+"""Bytes up to which :func:`score_batch` keeps the per-posting impacts (4 bytes a posting, 16.8M
+postings) by default: reading a posting's score is faster than computing it (measured in
+docs/bm25-speed.md), but above this a large index would hold a second copy of its postings' size in
+memory; there each score is computed from frequency and norm, the same float32 operations."""
 
 
 def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
@@ -158,6 +164,23 @@ def prepare(
     return ptr, terms, weights.astype(np.float32), plain, norm_cache(k1, b, index.avgdl)
 
 
+def _chunks(ptr: np.ndarray, terms: np.ndarray, index: ImpactIndex, threads: int) -> list[tuple[int, int]]:
+    """Consecutive query ranges of about equal work (postings read), many per thread: a thread that
+    the machine slows down (another process on its core) then holds up the batch by one small
+    chunk at most, and a long query does not idle the other threads."""
+    nq = len(ptr) - 1
+    if threads == 1 or nq <= 1:
+        return [(0, nq)]
+    po = np.asarray(index.post_offsets)
+    lens = (po[terms + 1] - po[terms]).astype(np.int64)
+    cum = np.concatenate([[0], np.cumsum(lens)])[ptr]  # postings read before each query
+    cum = cum + np.arange(nq + 1) * 64  # each query costs a little however short
+    target = max(cum[-1] / (threads * 32), 20_000)  # ~32 chunks a thread, each worth a call (~6 us)
+    cuts = np.unique(np.searchsorted(cum, np.arange(1, int(cum[-1] // target) + 1) * target))
+    bounds = [0, *[int(c) for c in cuts if 0 < c < nq], nq]
+    return list(itertools.pairwise(bounds))
+
+
 def score_batch(
     index: ImpactIndex,
     queries: list[list[str]],
@@ -167,67 +190,71 @@ def score_batch(
     doc_range: tuple[int, int] | None = None,
     threads: int = 1,
     window: int = 0,
+    keep_impacts: bool | None = None,
 ) -> TopK:
     """Lucene BM25 top ``hits`` of each analysed query, over documents ``lo <= doc < hi``.
 
     Global statistics (idf, avgdl) always come from the whole index, so per-range results
-    merge exactly (:func:`merge_topk`).
+    merge exactly (:func:`merge_topk`). ``keep_impacts``: read boost-1 terms' scores from the
+    per-posting array of :func:`impacts` (4 bytes a posting, kept with the index) instead of
+    computing them from frequency and norm (the same floats); by default, where that array fits
+    :data:`IMPACTS_BUDGET`.
     """
     lo, hi = (0, index.max_doc) if doc_range is None else (int(doc_range[0]), int(doc_range[1]))
     if not 0 <= lo <= hi <= index.max_doc:
         raise ValueError(f"doc_range {doc_range} is outside 0..{index.max_doc}")
     ptr, terms, weights, plain, cache = prepare(index, queries, k1, b)
-    imp = impacts(index, k1, b)
-    nq = len(queries)
+    keep = len(index.post_docs) * 4 <= IMPACTS_BUDGET if keep_impacts is None else keep_impacts
+    imp = impacts(index, k1, b) if keep else np.empty(0, dtype=np.float32)
     k = max(1, int(hits))
+    nq = len(queries)
     max_terms = max(1, int(np.diff(ptr).max())) if nq else 1
     window = int(window) if window > 0 else _kernels().WINDOW  # (tests use small windows)
+    window = max(1, min(window, hi - lo))
     out_keys = np.zeros((nq, k), dtype=np.int64)
     out_docs = np.full((nq, k), -1, dtype=np.int32)
     out_scores = np.full((nq, k), np.nan, dtype=np.float32)
+    out_dec = np.full((nq, k), np.nan, dtype=np.float64)
     out_counts = np.zeros(nq, dtype=np.int64)
     kernel = _kernels().score_block
     arrays = (index.post_offsets, index.post_docs, index.post_freqs, index.norms, cache, imp, index.docno_rank,
               index.docno_order)  # fmt: skip
-    n = hi - lo
     threads = max(1, min(int(threads), nq))
-    # Queries handed out in small chunks so that one long query does not idle the other threads.
-    chunk = max(1, min(64, nq // (threads * 4) or 1))
-    starts = list(range(0, nq, chunk))
+    chunks = _chunks(ptr, terms, index, threads)[::-1]  # popped from the end: in query order
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def work() -> None:
-        acc = np.full(n, -1.0, dtype=np.float64)
-        touched = np.empty(n + 1, dtype=np.int32)  # +1: the kernel writes one slot ahead
-        s32 = np.empty(n, dtype=np.float32)
-        keys = np.empty(n, dtype=np.int64)
-        hist = np.zeros(1 << 15, dtype=np.int64)  # top 16 bits of a non-negative float32
-        t_starts = np.empty(max_terms, dtype=np.int64)  # per query term: its postings in the range
+        # one window of accumulator per thread: its memory does not grow with the collection
+        acc = np.full(window, -1.0, dtype=np.float64)
+        touched = np.empty(window + 1, dtype=np.int32)  # +1: the kernel writes one slot ahead
+        keys = np.empty(k, dtype=np.int64)
+        t_starts = np.empty(max_terms, dtype=np.int64)  # per query term: its postings still to read
         t_ends = np.empty(max_terms, dtype=np.int64)
+        t_wends = np.empty(max_terms, dtype=np.int64)
         while True:
             with lock:
-                if not starts or errors:
+                if not chunks or errors:
                     return
-                q0 = starts.pop()
+                q0, q1 = chunks.pop()
             try:
-                kernel(ptr, terms, weights, plain, *arrays, lo, hi, k, q0, min(q0 + chunk, nq), acc, touched, s32, keys, hist, t_starts, t_ends, window,
-                       out_keys, out_docs, out_scores, out_counts)  # fmt: skip
+                kernel(ptr, terms, weights, plain, *arrays, lo, hi, k, q0, q1, acc, touched, keys, t_starts, t_ends, t_wends,
+                       window, out_keys, out_docs, out_scores, out_dec, out_counts)  # fmt: skip
             except BaseException as e:  # surfaced in the calling thread
                 errors.append(e)
                 return
 
-    if threads == 1:
-        work()
-    else:
-        pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+    if nq:
+        # the calling thread works too: threads - 1 more
+        pool = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
         for t in pool:
             t.start()
+        work()
         for t in pool:
             t.join()
     if errors:
         raise errors[0]
-    return TopK(docs=out_docs, scores=out_scores, keys=out_keys, counts=out_counts)
+    return TopK(docs=out_docs, scores=out_scores, keys=out_keys, counts=out_counts, decimals=out_dec)
 
 
 def merge_topk(parts: list[TopK], hits: int, order: np.ndarray) -> TopK:
@@ -246,53 +273,13 @@ def merge_topk(parts: list[TopK], hits: int, order: np.ndarray) -> TopK:
     return TopK(docs=docs, scores=scores, keys=top, counts=counts)
 
 
-_D = None
-
-
 def java_decimal(scores: np.ndarray) -> np.ndarray:
     """float32 scores as the float64 values of Java's ``Float.toString`` (the shortest decimal
     that reads back as the same float, the nearest such), which the Lucene backend parses:
     both backends then give the same frame and the same run file."""
-    global _D
-    if _D is None:
-        from numba import njit
-
-        @njit(nogil=True, cache=True)
-        def shortest(x32, out):
-            for i in range(x32.shape[0]):
-                v = x32[i]
-                x = np.float64(v)
-                out[i] = x
-                if x == 0.0 or not np.isfinite(x):
-                    continue
-                e = int(np.floor(np.log10(abs(x))))
-                # If d significant digits read back as v, so do d + 1 (the nearest (d+1)-digit decimal
-                # is nearer): binary search for the fewest. Not so at a power of two, whose rounding
-                # interval is lopsided: there, try every d in turn.
-                lo_d, hi_d, best = 1, 9, x
-                linear = math.frexp(x)[0] == 0.5
-                while lo_d <= hi_d:
-                    d = lo_d if linear else (lo_d + hi_d) // 2
-                    k = d - 1 - e
-                    if k >= 0:
-                        p = 10.0**k
-                        r = np.round(x * p) / p
-                    else:
-                        p = 10.0 ** (-k)
-                        r = np.round(x / p) * p
-                    if np.float32(r) == v:
-                        best = r
-                        if linear:
-                            break
-                        hi_d = d - 1
-                    else:
-                        lo_d = d + 1
-                out[i] = best
-
-        _D = shortest
     x32 = np.ascontiguousarray(scores, dtype=np.float32)
     out = np.empty(len(x32), dtype=np.float64)
-    _D(x32, out)
+    _kernels().java_decimals(x32, out)
     return out
 
 
@@ -314,9 +301,11 @@ def run_from_topk(qids: list[str], top: TopK, docnos: np.ndarray):
                 np.repeat(np.arange(len(qids)), counts)
             ),
             "docno": _DOCNO_ARRAYS[key][1].take(docs),
-            "score": java_decimal(top.scores[valid]),
+            # computed by the scoring threads where score_batch made the TopK
+            "score": top.decimals[valid] if top.decimals is not None else java_decimal(top.scores[valid]),
             "rank": np.nonzero(valid)[1].astype(np.int64) + 1,
-        }
+        },
+        copy=False,  # the columns are new arrays already
     )
 
 
