@@ -144,3 +144,43 @@ def test_cli_backends_write_the_same_run_file(tmp_path, monkeypatch, capsys, cra
     with pytest.raises(SystemExit) as e:
         main()
     assert e.value.code != 0 and "unknown BM25 backend" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["cranfield", "vaswani"])
+def test_scores_computed_from_freq_and_norm_equal_lucene(request, monkeypatch, name):
+    """Above IMPACTS_BUDGET (large indexes) no per-posting impacts are kept: every score is computed
+    from frequency and norm byte, and the frame is still Lucene's own, bit for bit."""
+    from irkit.retrieve import impact
+
+    coll = request.getfixturevalue(name)
+    index = request.getfixturevalue(f"{name}_index")
+    topics = read_topics(coll.topics)
+    lucene = BM25(index, k1=1.2, b=0.75, backend="lucene").search(topics, quiet=True)
+    monkeypatch.setattr(impact, "IMPACTS_BUDGET", 0)
+    bm25 = BM25(index, k1=1.2, b=0.75, backend="impact", threads=2)
+    computed = bm25.search(topics, quiet=True)
+    assert "_impacts" not in bm25._impact.__dict__  # nothing per posting was kept
+    assert computed.equals(lucene)
+
+
+def test_kept_and_computed_impacts_and_chunked_threads_agree(vaswani, vaswani_index):
+    from irkit.retrieve import impact
+
+    ix = ImpactIndex.open(vaswani_index.path)
+    texts = [*read_topics(vaswani.topics)["query"], "computer computer computer method", "the", "zzqxv"]
+    terms = analyse(vaswani_index, texts)
+    for hits in (10, 1000):
+        kept = score_batch(ix, terms, hits=hits, keep_impacts=True)
+        for threads, window in ((1, 0), (2, 0), (2, 777)):
+            other = score_batch(ix, terms, hits=hits, keep_impacts=False, threads=threads, window=window)
+            assert np.array_equal(other.keys, kept.keys) and np.array_equal(other.counts, kept.counts)
+            assert np.array_equal(other.decimals, kept.decimals, equal_nan=True)
+        # the scores printed as Java does, computed by the scoring threads: as java_decimal gives them
+        valid = np.arange(hits)[None, :] < kept.counts[:, None]
+        assert np.array_equal(kept.decimals[valid], impact.java_decimal(kept.scores[valid]))
+    # work-balanced chunks: consecutive, covering every query once, several per thread
+    ptr, tids, *_ = impact.prepare(ix, terms * 20, 0.9, 0.4)
+    chunks = impact._chunks(ptr, tids, ix, 2)
+    assert chunks[0][0] == 0 and chunks[-1][1] == len(terms) * 20
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(chunks))
+    assert len(chunks) > 2
