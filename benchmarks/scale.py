@@ -23,6 +23,7 @@ a fixed vocabulary distribution), per-document for encoding and indexing. It is 
 projection from the per-query and per-document costs measured here, not a measurement.
 
     nice -n 10 .venv/bin/python benchmarks/scale.py --docs 200000 [--queries 300] [--encode-docs 20000]
+    nice -n 10 .venv/bin/python benchmarks/scale.py --index INDEX   # a synthetic index built before
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ def rss(pid: int, under: Path) -> tuple[float, float]:
             elif first == "Rss:" and in_index:
                 mapped += int(line.split()[1]) / 1024
     return private, mapped
+
+
+def existing(index: Path, topics: Path | None) -> tuple[Path, Path, float, int]:
+    """An irkit index built before (``--index``): its topics (``--topics``, else those
+    ``benchmarks/synthetic.py`` wrote beside its source), indexing docs/s from its ``irkit.json``,
+    and its number of documents."""
+    meta = json.loads((index / "irkit.json").read_text())
+    if not (index / "impact" / "meta.json").exists():
+        sys.exit(f"{index} has no impact part (irkit index --impact-only {index})")
+    topics = topics or Path(str(meta["source"]) + ".topics.tsv")
+    docs = int(meta["documents"])
+    return index, topics, docs / float(meta["indexing_seconds"]), docs
 
 
 def prepare(docs: int, work: Path) -> tuple[Path, Path, float]:
@@ -208,12 +221,18 @@ def main() -> None:
     ap.add_argument("--encode-docs", type=int, default=20_000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/irkit-scale"))
     ap.add_argument("--json", type=Path, help="also write the measurements here")
+    ap.add_argument("--index", type=Path, help="an irkit index of a synthetic collection built before "
+                    "(its documents replace --docs; indexing docs/s from its irkit.json)")  # fmt: skip
+    ap.add_argument("--topics", type=Path, help="with --index: its topics (default: beside its source)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
     from irkit.engine.cluster import connect
 
-    index, topics, indexing_rate = prepare(args.docs, args.work)
+    if args.index:
+        index, topics, indexing_rate, args.docs = existing(args.index, args.topics)
+    else:
+        index, topics, indexing_rate = prepare(args.docs, args.work)
     connect(cpus=2, quiet=True)
     shard_rate, shard_set = shard_writing(index, args.docs, args.work)
     postings = json.loads((index / "impact" / "meta.json").read_text())["postings"]

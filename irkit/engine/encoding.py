@@ -14,10 +14,12 @@ in the local path; the encoder actors need no JVM.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -112,20 +114,25 @@ def ray_encode_tokens(
     stats = JobStats(unit="docs")
     ledger, ledger_name = new_ledger()
     start = time.perf_counter()
+    # Ray Data restarts a pool's actors and retries their tasks forever by default, which loops on an
+    # actor that dies on every batch; irkit bounds both as for its other actors. Ray 2.60 takes them
+    # only as ray_remote_args (deprecated, to go in Ray 2.64): given while map_batches takes them,
+    # without its deprecation warning on every run.
+    takes = "ray_remote_args" in inspect.signature(ray.data.Dataset.map_batches).parameters
+    bounds = {"max_restarts": MAX_RESTARTS, "max_task_retries": MAX_TASK_RETRIES} if takes else {}
     try:  # the ledger goes, whatever happens
         if rows:
-            ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-                EncodeWorker,
-                fn_constructor_kwargs={"model": str(model), "ledger": ledger_name},
-                batch_size=1,
-                compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
-                num_cpus=min(1.0, cluster_cpus() / max(1, workers)),  # all of the pool must fit
-                batch_format="numpy",
-                # irkit's bounds (Ray Data's default is to restart and retry forever): an actor that
-                # keeps dying fails the job instead of looping.
-                max_restarts=MAX_RESTARTS,
-                max_task_retries=MAX_TASK_RETRIES,
-            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+                ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+                    EncodeWorker,
+                    fn_constructor_kwargs={"model": str(model), "ledger": ledger_name},
+                    batch_size=1,
+                    compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
+                    num_cpus=min(1.0, cluster_cpus() / max(1, workers)),  # all of the pool must fit
+                    batch_format="numpy",
+                    **bounds,
+                )
             bar = tqdm(total=len(tokens), desc=f"encoding ({encoder.kind}) on Ray", unit="doc", disable=_quiet(quiet))
             if on_progress is not None:
                 on_progress({"key": None, "done": 0, "total": len(tokens), "ledger": ledger})
