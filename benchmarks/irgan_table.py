@@ -271,10 +271,9 @@ def lambdamart_section(results: dict, seeds: list[int]) -> list[str]:
         f"topics (the same 20% IRGAN validates on) has not improved for {defaults.early_stopping} rounds, and keeps "
         "the best round. Topics without a relevant candidate are scored by the mean of the folds. Differences are "
         "mean paired differences with their 95% t interval; p: paired t-test (one comparison each). Evaluated "
-        "with trec_eval's tie order (irkit's default since issue 13); the IRGAN tables above were computed before, "
-        "with ties in file order, which is why BM25's CACM figures differ in the fourth digit. LambdaMART's scores "
-        "tie often (documents that fall in the same leaves of a few trees score alike), so its figures under both "
-        "tie orders are given.",
+        "with trec_eval's tie order (irkit's default), as the IRGAN tables above. LambdaMART's scores "
+        "tie often (documents that fall in the same leaves of a few trees score alike), so its figures with ties "
+        "in file order (irkit's own order) are given too.",
         "",
     ]
     ms = parse_measures(MEASURES)
@@ -294,7 +293,7 @@ def lambdamart_section(results: dict, seeds: list[int]) -> list[str]:
         in_file_order = in_file_order.set_index("run")
         lines += [
             "",
-            "With ties in file order (as the IRGAN tables above): LambdaMART "
+            "With ties in file order: LambdaMART "
             + " / ".join(f"{in_file_order.loc[LAMBDAMART, m]:.4f}" for m in names)
             + ", BM25 "
             + " / ".join(f"{in_file_order.loc['BM25', m]:.4f}" for m in names)
