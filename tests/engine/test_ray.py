@@ -302,10 +302,11 @@ def test_dense_reranking_on_ray_is_byte_identical(kind, collections, local_bm25,
 
 
 @pytest.mark.parametrize(("name", "via"), [("cacm", "python, a worker killed"), ("cranfield", "cli")])
-def test_docnade_encoding_on_ray_is_float32_identical(name, via, collections, tmp_path):
-    """`irkit encode --engine ray` (Cranfield) and, on CACM, the Python path with an encoder actor
-    killed (kill -9) while it encodes a batch: Ray Data restarts the actor and redoes the batch, the
-    vectors are still the local ones, and the job counts the retry."""
+def test_docnade_encoding_on_ray_is_float32_identical(name, via, collections, cranfield, tmp_path):
+    """`irkit encode --engine ray` (Cranfield; then dense retrieval over the vectors' FAISS index on
+    Ray) and, on CACM, the Python path with an encoder actor killed (kill -9) while it encodes a
+    batch: Ray Data restarts the actor and redoes the batch, the vectors are still the local ones,
+    and the job counts the retry."""
     from irkit.dense.encoders import load_encoder
     from irkit.dense.faiss_index import build_faiss, load_vectors, save_vectors
     from irkit.dense.train import TrainOptions, train_encoder
@@ -335,6 +336,13 @@ def test_docnade_encoding_on_ray_is_float32_identical(name, via, collections, tm
     assert on_ray.vectors.dtype == np.float32 and np.array_equal(on_ray.vectors, local.vectors)
     faiss = build_faiss(tmp_path / "v.npz", tmp_path / "v.faiss")  # `irkit faiss build` takes them
     assert len(faiss) == len(local.docnos)
+    if name == "cranfield":  # dense retrieval over it on Ray: queries encoded by actors, FAISS searched here
+        request = RankRequest(queries=read_topics(cranfield.topics), index=ix.path, hits=100, quiet=True,
+                              options={"faiss": tmp_path / "v.faiss", "encoder": model})  # fmt: skip
+        local_run = engine.rank("docnade", request, "local")
+        run = engine.rank("docnade", request, EngineConfig("ray", workers=1))  # 225 queries: one batch
+        assert len(run) == len(local_run) > 100 * 200
+        assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local_run, tmp_path / "local.run")
 
 
 def test_lucene_search_after_ray_init_keeps_the_jvm_alive(collections):
