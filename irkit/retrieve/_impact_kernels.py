@@ -13,6 +13,8 @@ from numba import njit
 
 LOW32 = np.int64(0xFFFFFFFF)
 WINDOW = 1 << 16  # documents per accumulator window: 512 KiB of float64, stays in L2
+TAB_FREQS = 4  # a heavy term's scores for frequencies below this are read from a table
+TAB = TAB_FREQS << 8  # ... indexed by a posting's code, freq << 8 | norm byte (make_codes)
 
 
 @njit(nogil=True, cache=True)
@@ -23,6 +25,14 @@ def fill_impacts(post_off, post_docs, post_freqs, norms, cache, idfs, out):
         w = idfs[t]
         for p in range(post_off[t], post_off[t + 1]):
             out[p] = w - w / (one + np.float32(post_freqs[p]) * cache[norms[post_docs[p]]])
+
+
+@njit(nogil=True, cache=True)
+def make_codes(post_docs, post_freqs, norms, out):
+    """Per posting, ``min(freq, 255) << 8 | norm byte of its document`` (uint16): with a term's
+    table of scores by code, a posting's score is one lookup (see score_block)."""
+    for p in range(post_docs.shape[0]):
+        out[p] = (min(np.int64(post_freqs[p]), 255) << 8) | np.int64(norms[post_docs[p]])
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -55,12 +65,16 @@ def _offer(keys, nc, k, key):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _add_postings(acc, base, s, e, post_docs, post_freqs, norms, cache, impacts, plain, w, touched, nt, listed):
+def _add_postings(
+    acc, base, s, e, post_docs, post_freqs, norms, cache, impacts, plain, w, touched, nt, listed, codes, tab
+):  # fmt: skip
     """Add postings [s, e) of one query term of weight ``w`` into ``acc[doc - base]`` (-1 =
     untouched); the new ``nt``. A posting's score is Lucene's float32 ``w - w / (1 + freq *
     cache[norm])``: read from ``impacts`` (the same floats, computed once per posting) for a term
-    of boost 1 (``plain``) when they are kept, else computed here from the frequency and the norm
-    byte. ``listed``: append each newly touched document to ``touched`` (branch-free)."""
+    of boost 1 (``plain``) when they are kept; else looked up in the term's ``tab`` by the
+    posting's code (the same floats, computed once per query term and code) when the term has
+    one; else computed here from the frequency and the norm byte. ``listed``: append each newly
+    touched document to ``touched`` (branch-free)."""
     one = np.float32(1.0)
     if plain and impacts.shape[0] > 0:
         if listed:
@@ -74,6 +88,20 @@ def _add_postings(acc, base, s, e, post_docs, post_freqs, norms, cache, impacts,
             for p in range(s, e):
                 a = post_docs[p] - base
                 acc[a] = max(acc[a], 0.0) + impacts[p]
+    elif tab.shape[0] > 0:
+        for p in range(s, e):
+            d = post_docs[p]
+            c = np.int64(codes[p])
+            if c < TAB:
+                sc = tab[c]
+            else:  # (a frequency of TAB_FREQS or more: rare)
+                sc = w - w / (one + np.float32(post_freqs[p]) * cache[norms[d]])
+            a = d - base
+            v = acc[a]
+            if listed:
+                touched[nt] = a
+                nt += np.int64(v < 0.0)
+            acc[a] = max(v, 0.0) + sc
     elif listed:
         for p in range(s, e):
             d = post_docs[p]
@@ -134,7 +162,7 @@ def java_decimals(x32, out):
 def score_block(
     q_ptr, q_terms, q_weights, q_plain, post_off, post_docs, post_freqs, norms, cache, impacts, rank, order,
     lo, hi, k, q0, q1, acc, touched, keys, starts, ends, wends, window, out_keys, out_docs, out_scores,
-    out_dec, out_counts,
+    out_dec, out_counts, codes, tabs, slots, tab_min,
 ):  # fmt: skip
     """Top ``k`` of queries ``q0 <= q < q1`` over documents ``lo <= doc < hi``, written to ``out_*``
     (``out_dec``: each score as Java prints it, :func:`_shortest`).
@@ -165,6 +193,20 @@ def score_block(
                 e = s + np.searchsorted(post_docs[s:e], hi)
             starts[j] = s
             ends[j] = e
+        # Heavy terms (when ``codes`` are given and not impacts) get a table of their scores by
+        # code: TAB divisions once instead of one per posting.
+        ns = 0
+        one = np.float32(1.0)
+        for j in range(nterms):
+            slots[j] = -1
+            if codes.shape[0] > 0 and ends[j] - starts[j] >= tab_min and ns < tabs.shape[0]:
+                if q_plain[j0 + j] and impacts.shape[0] > 0:
+                    continue
+                w = q_weights[j0 + j]
+                for c in range(TAB):
+                    tabs[ns, c] = w - w / (one + np.float32(c >> 8) * cache[c & 255])
+                slots[j] = ns
+                ns += 1
         nc = 0  # keys in the heap
         thr = np.float32(-0.5)  # the heap's smallest score once full; an untouched document (-1) never enters
         skip_bits = np.int64(0)  # (dense windows) blocks whose largest bits are below cannot enter
@@ -186,8 +228,9 @@ def score_block(
             dense = work * 4 > wn
             nt = 0
             for j in range(nterms):
+                tab = tabs[slots[j]] if slots[j] >= 0 else tabs[0, :0]
                 nt = _add_postings(acc, wlo, starts[j], wends[j], post_docs, post_freqs, norms, cache, impacts,
-                                   q_plain[j0 + j], q_weights[j0 + j], touched, nt, not dense)  # fmt: skip
+                                   q_plain[j0 + j], q_weights[j0 + j], touched, nt, not dense, codes, tab)  # fmt: skip
                 starts[j] = wends[j]
             if dense:
                 # The heap's threshold rises fast, so most blocks of 16 documents hold nothing

@@ -109,9 +109,10 @@ def _kernels():
 _IMPACT_LOCK = threading.Lock()
 IMPACTS_BUDGET = 64 * 2**20
 """Bytes up to which :func:`score_batch` keeps the per-posting impacts (4 bytes a posting, 16.8M
-postings) by default: reading a posting's score is faster than computing it (measured in
-docs/bm25-speed.md), but above this a large index would hold a second copy of its postings' size in
-memory; there each score is computed from frequency and norm, the same float32 operations."""
+postings) by default: reading a posting's score is the fastest (measured in docs/bm25-speed.md), but
+above this a large index would hold another array as large as its doc ids; there it keeps 2-byte
+codes per posting instead (:func:`codes`) and looks heavy terms' scores up in per-term tables, or
+computes them from frequency and norm: the same float32 operations, the same bits."""
 
 
 def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
@@ -128,6 +129,23 @@ def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
             store.clear()  # one (k1, b) at a time: the array is as large as the postings
             store[key] = out
         return store[key]
+
+
+TAB_MIN = 4096
+"""Postings (in the scored range) from which a query term's table of scores by code pays: filling
+it takes 1,024 float32 divisions."""
+
+
+def codes(index: ImpactIndex) -> np.ndarray:
+    """Per posting, ``min(freq, 255) << 8 | norm byte`` (uint16, 2 bytes a posting, whatever k1 and
+    b), made once per index and kept with it: where per-posting impacts are not kept, a heavy query
+    term's scores are looked up by code in a small table (see :mod:`irkit.retrieve._impact_kernels`)."""
+    with _IMPACT_LOCK:
+        if "_codes" not in index.__dict__:
+            out = np.empty(len(index.post_docs), dtype=np.uint16)
+            _kernels().make_codes(index.post_docs, index.post_freqs, index.norms, out)
+            index.__dict__["_codes"] = out
+        return index.__dict__["_codes"]
 
 
 def _decode(keys: np.ndarray, counts: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,6 +224,7 @@ def score_batch(
     ptr, terms, weights, plain, cache = prepare(index, queries, k1, b)
     keep = len(index.post_docs) * 4 <= IMPACTS_BUDGET if keep_impacts is None else keep_impacts
     imp = impacts(index, k1, b) if keep else np.empty(0, dtype=np.float32)
+    cod = np.empty(0, dtype=np.uint16) if keep else codes(index)
     k = max(1, int(hits))
     nq = len(queries)
     max_terms = max(1, int(np.diff(ptr).max())) if nq else 1
@@ -232,6 +251,8 @@ def score_batch(
         t_starts = np.empty(max_terms, dtype=np.int64)  # per query term: its postings still to read
         t_ends = np.empty(max_terms, dtype=np.int64)
         t_wends = np.empty(max_terms, dtype=np.int64)
+        slots = np.empty(max_terms, dtype=np.int64)  # per query term: its table's row, or -1
+        tabs = np.empty((0 if keep else min(max_terms, 64), _kernels().TAB), dtype=np.float32)
         while True:
             with lock:
                 if not chunks or errors:
@@ -239,7 +260,7 @@ def score_batch(
                 q0, q1 = chunks.pop()
             try:
                 kernel(ptr, terms, weights, plain, *arrays, lo, hi, k, q0, q1, acc, touched, keys, t_starts, t_ends, t_wends,
-                       window, out_keys, out_docs, out_scores, out_dec, out_counts)  # fmt: skip
+                       window, out_keys, out_docs, out_scores, out_dec, out_counts, cod, tabs, slots, TAB_MIN)  # fmt: skip
             except BaseException as e:  # surfaced in the calling thread
                 errors.append(e)
                 return

@@ -158,9 +158,11 @@ def test_scores_computed_from_freq_and_norm_equal_lucene(request, monkeypatch, n
     lucene = BM25(index, k1=1.2, b=0.75, backend="lucene").search(topics, quiet=True)
     monkeypatch.setattr(impact, "IMPACTS_BUDGET", 0)
     bm25 = BM25(index, k1=1.2, b=0.75, backend="impact", threads=2)
-    computed = bm25.search(topics, quiet=True)
-    assert "_impacts" not in bm25._impact.__dict__  # nothing per posting was kept
-    assert computed.equals(lucene)
+    for tab_min in (1, 10**9):  # heavy terms' scores looked up by code in a table / all computed
+        monkeypatch.setattr(impact, "TAB_MIN", tab_min)
+        computed = bm25.search(topics, quiet=True)
+        assert "_impacts" not in bm25._impact.__dict__  # no per-posting scores were kept
+        assert computed.equals(lucene)
 
 
 def test_kept_and_computed_impacts_and_chunked_threads_agree(vaswani, vaswani_index):
@@ -171,8 +173,12 @@ def test_kept_and_computed_impacts_and_chunked_threads_agree(vaswani, vaswani_in
     terms = analyse(vaswani_index, texts)
     for hits in (10, 1000):
         kept = score_batch(ix, terms, hits=hits, keep_impacts=True)
-        for threads, window in ((1, 0), (2, 0), (2, 777)):
-            other = score_batch(ix, terms, hits=hits, keep_impacts=False, threads=threads, window=window)
+        for threads, window, tab_min in ((1, 0, 1), (2, 0, 10**9), (2, 777, 1), (1, 0, 4096)):
+            impact.TAB_MIN = tab_min
+            try:
+                other = score_batch(ix, terms, hits=hits, keep_impacts=False, threads=threads, window=window)
+            finally:
+                impact.TAB_MIN = 4096
             assert np.array_equal(other.keys, kept.keys) and np.array_equal(other.counts, kept.counts)
             assert np.array_equal(other.decimals, kept.decimals, equal_nan=True)
         # the scores printed as Java does, computed by the scoring threads: as java_decimal gives them
