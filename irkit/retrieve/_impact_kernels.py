@@ -71,9 +71,10 @@ def _add_postings(
     """Add postings [s, e) of one query term of weight ``w`` into ``acc[doc - base]`` (-1 =
     untouched); the new ``nt``. A posting's score is Lucene's float32 ``w - w / (1 + freq *
     cache[norm])``: read from ``impacts`` (the same floats, computed once per posting) for a term
-    of boost 1 (``plain``) when they are kept; else looked up in the term's ``tab`` by the
-    posting's code (the same floats, computed once per query term and code) when the term has
-    one; else computed here from the frequency and the norm byte. ``listed``: append each newly
+    of boost 1 (``plain``) when they are kept; else, with ``codes``, looked up in the term's
+    ``tab`` by the posting's code (the same floats, computed once per query term and code) when
+    the term has one, or computed from the code's frequency and norm byte; else computed from
+    ``post_freqs`` and ``norms``. ``listed``: append each newly
     touched document to ``touched`` (branch-free)."""
     one = np.float32(1.0)
     if plain and impacts.shape[0] > 0:
@@ -88,14 +89,16 @@ def _add_postings(
             for p in range(s, e):
                 a = post_docs[p] - base
                 acc[a] = max(acc[a], 0.0) + impacts[p]
-    elif tab.shape[0] > 0:
+    elif codes.shape[0] > 0:
+        has_tab = tab.shape[0] > 0
         for p in range(s, e):
             d = post_docs[p]
             c = np.int64(codes[p])
-            if c < TAB:
+            if has_tab and c < TAB:
                 sc = tab[c]
-            else:  # (a frequency of TAB_FREQS or more: rare)
-                sc = w - w / (one + np.float32(post_freqs[p]) * cache[norms[d]])
+            else:  # from the code's frequency and norm byte (a frequency of 255 or more: from post_freqs)
+                f = np.float32(c >> 8) if c < (255 << 8) else np.float32(post_freqs[p])
+                sc = w - w / (one + f * cache[c & 255])
             a = d - base
             v = acc[a]
             if listed:

@@ -28,6 +28,7 @@ How it is fast, exactly:
 from __future__ import annotations
 
 import itertools
+import mmap
 import threading
 from dataclasses import dataclass
 
@@ -145,6 +146,11 @@ def codes(index: ImpactIndex) -> np.ndarray:
             out = np.empty(len(index.post_docs), dtype=np.uint16)
             _kernels().make_codes(index.post_docs, index.post_freqs, index.norms, out)
             index.__dict__["_codes"] = out
+            # The codes stand for the frequencies from now on (but those of 255 and more): the
+            # memory-mapped file's pages just read need not stay in this process's memory.
+            mm = getattr(index.post_freqs, "_mmap", None)
+            if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+                mm.madvise(mmap.MADV_DONTNEED)
         return index.__dict__["_codes"]
 
 
