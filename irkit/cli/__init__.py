@@ -37,6 +37,25 @@ def main() -> None:
         sys.exit(result)
 
 
+def run(*args: object) -> tuple[int, str]:
+    """Run ``irkit ARGS`` in this process (a notebook, a test); returns ``(exit code, stdout and stderr)``."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    old = sys.argv
+    sys.argv = ["irkit", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
+            main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (1 if e.code else 0)
+    finally:
+        sys.argv = old
+    return code, out.getvalue()
+
+
 _KEPT: list[str] = []
 
 

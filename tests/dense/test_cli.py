@@ -7,36 +7,15 @@ bad-input paths; effectiveness after real training is in benchmarks/dense_table.
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from irkit.cli import run as irkit
 from irkit.evaluate import evaluate
 from irkit.io.topics import read_topics
 from irkit.io.trec import read_qrels, read_run
-
-
-def irkit(*args: str) -> tuple[int, str]:
-    """Run the CLI in-process as `irkit ARGS`; returns (exit code, stderr+stdout)."""
-    import contextlib
-    import io
-
-    from irkit.cli import main
-
-    out = io.StringIO()
-    old = sys.argv
-    sys.argv = ["irkit", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
-            main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = old
-    return code, out.getvalue()
 
 
 def ok(*args: str) -> str:

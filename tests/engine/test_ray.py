@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 
@@ -19,6 +18,7 @@ import pandas as pd
 import pytest
 
 from irkit import engine
+from irkit.cli import run as irkit
 from irkit.engine import EngineConfig
 from irkit.errors import InputError, IrkitError
 from irkit.io.topics import read_topics
@@ -43,27 +43,6 @@ def ray_cluster():
     cluster._started_here = False
     yield
     ray.shutdown()
-
-
-def irkit(*args) -> tuple[int, str]:
-    """Run the CLI in-process as `irkit ARGS`; returns (exit code, stderr+stdout)."""
-    import contextlib
-    import io
-
-    from irkit.cli import main
-
-    out = io.StringIO()
-    old = sys.argv
-    sys.argv = ["irkit", *map(str, args)]
-    code = 0
-    try:
-        with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
-            main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = old
-    return code, out.getvalue()
 
 
 def run_bytes(run: pd.DataFrame, path) -> bytes:
