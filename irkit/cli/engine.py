@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from irkit.cli.options import Force, Quiet
 from irkit.errors import IrkitError
 
 if TYPE_CHECKING:
@@ -45,8 +46,8 @@ def shard_cmd(
     index: Annotated[Path, typer.Argument(help="irkit index folder with an impact part.")],
     shards: Annotated[int, typer.Option("--shards", "-s", help="Number of document shards.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Shard set folder to write (atomically).")],
-    force: Annotated[bool, typer.Option("--force", "-f", help="Replace an existing output.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Split an index's impact part into document shards for `irkit rank --engine ray --index DIR`.
 
