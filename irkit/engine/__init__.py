@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from irkit.errors import IrkitError
+from irkit.pipeline import Transformer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -151,13 +152,7 @@ def transform_on(
     return rank(name, request, engine)
 
 
-def _stage_base():
-    from irkit.pipeline import Transformer
-
-    return Transformer
-
-
-class EngineStage(_stage_base()):
+class EngineStage(Transformer):
     """Registered model ``name`` as a pipeline stage run on ``engine`` (see :func:`stage`)."""
 
     def __init__(self, name: str, engine: Any = "local", index: Any = None, hits: int = 1000,
