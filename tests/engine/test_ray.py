@@ -218,6 +218,26 @@ def test_desm_reranking_on_ray_equals_local(name, collections, local_bm25, desm_
         engine.rank("desm", tuned, EngineConfig("ray", workers=2))
 
 
+def test_killed_reranking_worker_is_restarted_and_its_topics_redone(collections, local_bm25, desm_models, tmp_path):
+    """kill -9 a DESM worker while it reranks a group of topics: Ray restarts the actor, the group
+    is redone, and the run equals the local one."""
+    from irkit.engine.rerank import ray_rank
+
+    ix, q = collections["cranfield"]
+    # Cranfield's topics 3 times over in 16 groups: enough work in flight to be killed mid-way.
+    many = pd.concat([q.assign(qid=q["qid"] + f"-{i}") for i in range(3)], ignore_index=True)
+    cand = local_bm25["cranfield"]
+    cand = pd.concat([cand.assign(qid=cand["qid"] + f"-{i}") for i in range(3)], ignore_index=True)
+    opts = {"desm": desm_models["cranfield"], "alpha": 0.4}
+    request = RankRequest(queries=many, index=ix.path, candidates=cand, depth=100, quiet=True, options=opts)
+    local = engine.rank("desm", request, "local")
+    killed: list[int] = []
+    run, stats = ray_rank("desm", request, opts, workers=2, tasks_per_worker=8, on_progress=killer(killed))
+    assert killed, "no task was seen running"
+    assert stats.restarts >= 1 and stats.retries >= 1, stats.describe()
+    assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
+
+
 def test_irgan_reranking_on_ray_equals_local(collections, local_bm25, cranfield, tmp_path):
     """A tiny IRGAN cross-validated over 2 folds of 24 Cranfield topics: each topic is scored by the
     fold model that held it out, whichever worker gets it (each worker computes the Lucene features)."""
