@@ -184,6 +184,15 @@ def test_kept_and_computed_impacts_and_chunked_threads_agree(vaswani, vaswani_in
         # the scores printed as Java does, computed by the scoring threads: as java_decimal gives them
         valid = np.arange(hits)[None, :] < kept.counts[:, None]
         assert np.array_equal(kept.decimals[valid], impact.java_decimal(kept.scores[valid]))
+    # the top k in a heap or in a buffer cut back by partition (above HEAP_HITS): the same lists
+    for hits in (129, 300):
+        buffered = score_batch(ix, terms, hits=hits, window=777)
+        impact.HEAP_HITS = 10**9
+        try:
+            heap = score_batch(ix, terms, hits=hits, window=777)
+        finally:
+            impact.HEAP_HITS = 128
+        assert np.array_equal(buffered.keys, heap.keys) and buffered.counts.max() == hits
     # work-balanced chunks: consecutive, covering every query once, several per thread
     ptr, tids, *_ = impact.prepare(ix, terms * 20, 0.9, 0.4)
     chunks = impact._chunks(ptr, tids, ix, 2)
