@@ -260,7 +260,8 @@ def score_batch(
         # one window of accumulator per thread: its memory does not grow with the collection
         acc = np.full(window, -1.0, dtype=np.float64)
         touched = np.empty(window + 1, dtype=np.int32)  # +1: the kernel writes one slot ahead
-        keys = np.empty(k if k <= HEAP_HITS else 4 * k, dtype=np.int64)  # a heap, or a buffer (see _push)
+        # a heap, or a buffer (see _push) no longer than the candidates there can be
+        keys = np.empty(k if k <= HEAP_HITS else min(4 * k, k + max(1, hi - lo)), dtype=np.int64)
         t_starts = np.empty(max_terms, dtype=np.int64)  # per query term: its postings still to read
         t_ends = np.empty(max_terms, dtype=np.int64)
         t_wends = np.empty(max_terms, dtype=np.int64)

@@ -199,3 +199,13 @@ def test_kept_and_computed_impacts_and_chunked_threads_agree(vaswani, vaswani_in
     assert chunks[0][0] == 0 and chunks[-1][1] == len(terms) * 20
     assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(chunks))
     assert len(chunks) > 2
+
+
+def test_more_hits_than_documents(cacm, cacm_index):
+    """A top k longer than the collection (the kernel's buffer is capped at k + documents): every
+    matching document, in Lucene's order."""
+    topics = read_topics(cacm.topics).head(8)
+    impact = BM25(cacm_index, hits=5000, backend="impact", threads=2).search(topics, quiet=True)
+    lucene = BM25(cacm_index, hits=5000, backend="lucene").search(topics, quiet=True)
+    assert impact.equals(lucene)
+    assert impact.groupby("qid").size().max() > 1000
