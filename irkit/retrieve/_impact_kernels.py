@@ -250,8 +250,9 @@ def score_block(
             if work == 0:
                 continue
             # A window with many postings is read whole afterwards; a sparse one lists the
-            # documents it touches as they come.
-            dense = work * 4 > wn
+            # documents it touches as they come. For a short top k (a heap) reading whole pays
+            # sooner, since its threshold, high, skips most blocks (measured: 4x vs 1x postings).
+            dense = work * (4 if keys.shape[0] == k else 1) > wn
             nt = 0
             for j in range(nterms):
                 tab = tabs[slots[j]] if slots[j] >= 0 else tabs[0, :0]
