@@ -287,6 +287,8 @@ def score_block(
                     a = b
                 acc[:wn] = -1.0
             else:
+                # (The offer below repeats the dense loop's: as an inlined helper returning
+                # (nc, thr, skip_bits) it ran 35% slower at 1,000 hits, measured.)
                 for i in range(nt):
                     a = touched[i]
                     sc32 = np.float32(acc[a])
