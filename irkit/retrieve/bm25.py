@@ -120,9 +120,9 @@ class BM25(Retriever):
     def _search_impact(self, queries: pd.DataFrame, hits: int, quiet: bool) -> pd.DataFrame:
         from irkit.retrieve import impact
 
-        terms = impact.analyse(self.index, list(queries["query"]))
+        terms = impact.analyse(self.index, queries["query"].tolist())
         top = impact.score_batch(self._impact, terms, hits, self.k1, self.b, threads=self.threads)
-        qids = list(queries["qid"])
+        qids = queries["qid"].tolist()
         empty = [q for q, n in zip(qids, top.counts, strict=True) if n == 0]
         if empty:
             log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
@@ -156,7 +156,7 @@ class BM25(Retriever):
         """Top ``hits`` documents per query as a run frame."""
         queries = queries_frame(queries)
         hits = self.hits if hits is None else int(hits)
-        for qid, text in zip(queries["qid"], queries["query"], strict=True):
+        for qid, text in zip(queries["qid"].tolist(), queries["query"].tolist(), strict=True):
             if not text.strip():
                 raise InputError(f"topic {qid} has an empty query")
         if self.engine.name != "local":  # irkit.engine's one rule for a stage on an engine
