@@ -11,17 +11,27 @@ import sys
 
 
 def main() -> None:
+    import signal
+    import threading
+
+    previous = None
     try:
+        from irkit.io import atomic
+
+        atomic._INTERRUPTED[0] = False
+        main_thread = threading.current_thread() is threading.main_thread()
+        if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous = signal.signal(signal.SIGINT, atomic.on_sigint)
         from irkit.cli.app import app
         from irkit.errors import IrkitError
 
         # typer returns the exit code (e.g. 130 after Ctrl-C) instead of raising
-        # when standalone_mode is off.
-        from irkit.io.atomic import tracking_inputs
-
-        # Inputs the command reads are recorded, so that no output replaces one.
-        with tracking_inputs():
+        # when standalone_mode is off. Inputs the command reads are recorded, so
+        # that no output replaces one.
+        with atomic.tracking_inputs():
             result = app(standalone_mode=False)
+        if atomic.interrupted():  # a Ctrl-C that Python swallowed: no output was renamed into place since
+            result = 130
     except KeyboardInterrupt:
         result = 130
     except Exception as e:
@@ -29,6 +39,9 @@ def main() -> None:
             print(f"irkit: error: {e}", file=sys.stderr)
             sys.exit(2)
         _unexpected(e)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if result == 130:
         # One message: what a command kept on purpose (say, a checkpoint), or that nothing was left.
         said = "; ".join(_KEPT) or "nothing half-written was left"

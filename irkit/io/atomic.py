@@ -40,6 +40,25 @@ MARKER = ".irkit-output"
 _TRACKING = 0  # > 0 while a CLI command runs: inputs are recorded
 _INPUTS: set[Path] = set()
 _LOCKS: dict[Path, tuple[int, Path]] = {}
+# Ctrl-C as the CLI's SIGINT handler records it (besides raising KeyboardInterrupt): Python can
+# swallow that exception (raised inside an at-fork hook, as when Anserini's JVM is started, it is
+# printed and ignored), so the last step before an output is renamed into place checks here too.
+_INTERRUPTED: list[bool] = [False]
+
+
+def on_sigint(signum: int, frame: object) -> None:
+    """SIGINT handler of the CLI: remember the interrupt, then raise ``KeyboardInterrupt`` as Python does."""
+    _INTERRUPTED[0] = True
+    raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    return _INTERRUPTED[0]
+
+
+def _refuse_if_interrupted() -> None:
+    if _INTERRUPTED[0]:
+        raise KeyboardInterrupt
 
 
 # --- inputs of the running command ------------------------------------------------
@@ -305,6 +324,7 @@ def atomic_file(
                 os.fsync(fh.fileno())
             # Inputs read while writing count too (the check before the work could not know them).
             check_output(target, overwrite, kind=kind)
+            _refuse_if_interrupted()
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -341,6 +361,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = False, *, kind: 
                 if known != written:  # indexes and model folders are known by their own files
                     (inner / MARKER).write_text(written + "\n", encoding="utf-8")
             check_output(target, overwrite, kind=written if inner.is_dir() else "file")
+            _refuse_if_interrupted()
             if target.exists() or target.is_symlink():
                 os.replace(target, tmp / ".old")
             os.replace(inner, target)
