@@ -66,41 +66,6 @@ def ranges(max_doc: int, shards: int) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(shards)]
 
 
-class _GlobalImpacts(dict):
-    """The per-posting boost-1 impacts that :func:`irkit.retrieve.impact.impacts` keeps with an
-    index, computed here with the GLOBAL ``docFreq`` of each term: that function derives
-    ``docFreq`` from the postings it holds, which in a shard are only the shard's. Same float32
-    operations as its kernel (``idf - idf / (1 + freq * cache[norm])``); the byte-identity tests
-    check the result against the unsharded index."""
-
-    def __init__(self, index: ShardIndex) -> None:
-        super().__init__()
-        self.index = index
-
-    def __contains__(self, key: object) -> bool:
-        return True  # computed on demand by __getitem__
-
-    def __getitem__(self, key: tuple[float, float]) -> np.ndarray:
-        if not super().__contains__(key):
-            from irkit.retrieve.impact import idf, norm_cache
-
-            ix = self.index
-            k1, b = key
-            one = np.float32(1.0)
-            w = np.repeat(idf(ix.global_doc_freq, ix.doc_count), np.diff(np.asarray(ix.post_offsets)))
-            ni = norm_cache(k1, b, ix.avgdl)[np.asarray(ix.norms)[np.asarray(ix.post_docs)]]
-            out = w - w / (one + np.asarray(ix.post_freqs).astype(np.float32) * ni)
-            super().clear()  # one (k1, b) at a time, as the unsharded index keeps them
-            super().__setitem__(key, out.astype(np.float32, copy=False))
-        return super().__getitem__(key)
-
-    def __setitem__(self, key, value) -> None:  # the caller's own (local-docFreq) result is not kept
-        pass
-
-    def clear(self) -> None:
-        pass
-
-
 class ShardIndex(ImpactIndex):
     """The impact part of one written shard: its own postings, the global ``docFreq``."""
 
@@ -157,7 +122,6 @@ def open_shard(path: str | os.PathLike[str], doc_range: tuple[int, int] | None =
     if len(ix.global_doc_freq) != ix.num_terms:
         raise InputError(f"{DOC_FREQ} has {len(ix.global_doc_freq)} terms, the shard {ix.num_terms}", p)
     ix.shard = info
-    ix.__dict__["_impacts"] = _GlobalImpacts(ix)
     lo, hi = info["range"]
     return Shard(ix, (int(lo), int(hi)), info["identity"], str(p))
 

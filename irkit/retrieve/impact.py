@@ -127,7 +127,8 @@ def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
     store = index.__dict__.setdefault("_impacts", {})
     with _IMPACT_LOCK:
         if key not in store:
-            idfs = idf(np.diff(np.asarray(index.post_offsets)), index.doc_count)
+            # docFreq as the index gives it (a written shard: the whole collection's, not its postings')
+            idfs = idf(index.doc_freq(np.arange(index.num_terms)), index.doc_count)
             out = np.empty(len(index.post_docs), dtype=np.float32)
             _kernels().fill_impacts(index.post_offsets, index.post_docs, index.post_freqs, index.norms,
                           norm_cache(k1, b, index.avgdl), idfs, out)  # fmt: skip
