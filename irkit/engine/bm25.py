@@ -23,6 +23,7 @@ import pandas as pd
 
 from irkit.errors import InputError, IrkitError
 from irkit.frames import cut_run, queries_frame, rank_run, run_frame
+from irkit.pipeline import Transformer
 from irkit.progress import log
 from irkit.registry import RankRequest
 
@@ -200,13 +201,7 @@ def ray_bm25_rank(
     return run, stats
 
 
-def _transformer_base():
-    from irkit.pipeline import Transformer
-
-    return Transformer
-
-
-class ShardedBM25(_transformer_base()):
+class ShardedBM25(Transformer):
     """BM25 on Ray as a pipeline stage (:mod:`irkit.pipeline`): ``ShardedBM25(index, shards=3) % 100 >> desm``.
 
     Queries in, the top ``hits`` per query out, equal to ``BM25(index)``'s run; a run in, its
