@@ -18,7 +18,7 @@ def main() -> None:
     try:
         from irkit.io import atomic
 
-        atomic._INTERRUPTED[0] = False
+        atomic.interrupted(clear=True)
         main_thread = threading.current_thread() is threading.main_thread()
         if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             previous = signal.signal(signal.SIGINT, atomic.on_sigint)

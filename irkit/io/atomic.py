@@ -43,21 +43,27 @@ _LOCKS: dict[Path, tuple[int, Path]] = {}
 # Ctrl-C as the CLI's SIGINT handler records it (besides raising KeyboardInterrupt): Python can
 # swallow that exception (raised inside an at-fork hook, as when Anserini's JVM is started, it is
 # printed and ignored), so the last step before an output is renamed into place checks here too.
-_INTERRUPTED: list[bool] = [False]
+_interrupted = False
 
 
 def on_sigint(signum: int, frame: object) -> None:
     """SIGINT handler of the CLI: remember the interrupt, then raise ``KeyboardInterrupt`` as Python does."""
-    _INTERRUPTED[0] = True
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt
 
 
-def interrupted() -> bool:
-    return _INTERRUPTED[0]
+def interrupted(clear: bool = False) -> bool:
+    """Whether :func:`on_sigint` has run (``clear``: and forget it, as a new command starts)."""
+    global _interrupted
+    was = _interrupted
+    if clear:
+        _interrupted = False
+    return was
 
 
 def _refuse_if_interrupted() -> None:
-    if _INTERRUPTED[0]:
+    if _interrupted:
         raise KeyboardInterrupt
 
 
