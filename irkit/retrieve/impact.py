@@ -267,7 +267,9 @@ def score_batch(
         t_ends = np.empty(max_terms, dtype=np.int64)
         t_wends = np.empty(max_terms, dtype=np.int64)
         slots = np.empty(max_terms, dtype=np.int64)  # per query term: its table's row, or -1
-        tabs = np.empty((0 if keep else min(max_terms, 64), _kernels().TAB), dtype=np.float32)
+        # at least one row: the kernel's empty table is a zero-length slice of row 0 (no table is built
+        # where codes are not used)
+        tabs = np.empty((1 if keep else min(max_terms, 64), _kernels().TAB), dtype=np.float32)
         while True:
             with lock:
                 if not chunks or errors:
