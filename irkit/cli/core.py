@@ -221,7 +221,9 @@ def rank_cmd(
 def eval_cmd(
     runs: Annotated[list[Path], typer.Argument(help="TREC run files.")],
     qrels: Annotated[Path, typer.Option("--qrels", help="Qrels: TREC, BEIR TSV or Cranfield (3 columns).")],
-    measures: Annotated[str, typer.Option(help="ir-measures names, space separated.")] = "nDCG@10 AP P@10 R@100 RR",
+    measures: Annotated[
+        str, typer.Option(help="ir-measures names (AP nDCG@10) or trec_eval names (map ndcg_cut_10), space separated.")
+    ] = "nDCG@10 AP P@10 R@100 RR",
     per_query: Annotated[bool, typer.Option("--per-query", help="One row per topic.")] = False,
     qrels_format: QrelsFormat = "auto",
     ties: Ties = "trec_eval",
@@ -272,7 +274,7 @@ def leaderboard_cmd(
     qrels: Annotated[Path, typer.Option("--qrels", help="Qrels file.")],
     baseline: Annotated[Path | None, typer.Option(help="Run to test the others against (one of RUN...).")] = None,
     measures: Annotated[
-        str, typer.Option(help="ir-measures names; the first ranks the board.")
+        str, typer.Option(help="ir-measures or trec_eval names (AP or map); the first ranks the board.")
     ] = "nDCG@10 AP P@10 R@100 RR",
     test: Annotated[str, typer.Option(help="Paired test: t|wilcoxon|randomization.")] = "t",
     correction: Annotated[str, typer.Option(help="Multiple-testing correction: holm|bonferroni|none.")] = "holm",

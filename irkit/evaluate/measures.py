@@ -14,6 +14,7 @@ Anserini rank them and as irkit writes run files).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -35,31 +36,46 @@ MISSING_TOPICS_RULE = (
 def parse_measures(measures: str | Iterable) -> list:
     """ir-measures measure objects from names (a space- or comma-separated string or a list).
 
-    A measure named twice is kept once; a cutoff must be a positive integer.
+    ir-measures' names (``AP``, ``nDCG@10``, ``P@30``) and trec_eval's (``map``,
+    ``ndcg_cut_10``, ``ndcg_cut.10``, ``P_30``, ``recip_rank``, ``bpref``) both
+    work; a trec_eval family such as ``P`` without a cutoff means ir-measures'
+    ``P``, and ``ndcg_cut.5,10`` gives both cutoffs. A measure named twice (in
+    either spelling) is kept once; a cutoff must be a positive integer.
     """
-    import ir_measures
-
     if isinstance(measures, str):
-        measures = measures.replace(",", " ").split()
+        # A comma before a digit belongs to a trec_eval parameter list (ndcg_cut.5,10).
+        measures = [m for m in re.split(r"\s+|,(?!\d)", measures) if m]
     out = []
     for m in measures:
-        if isinstance(m, str):
-            try:
-                m = ir_measures.parse_measure(m)
-            except (ValueError, NameError, SyntaxError, TypeError, AttributeError):
-                raise InputError(
-                    f"unknown measure {m!r} (examples: {' '.join(DEFAULT_MEASURES)}, P@5, R@1000)"
-                ) from None
-        cutoff = getattr(m, "params", {}).get("cutoff")
-        if cutoff is not None and (
-            isinstance(cutoff, bool) or not isinstance(cutoff, int | float) or cutoff < 1 or cutoff != int(cutoff)
-        ):
-            raise InputError(f"measure {m}: the cutoff must be a positive integer")
-        if str(m) not in {str(o) for o in out}:
-            out.append(m)
+        for parsed in _parse_one(m) if isinstance(m, str) else [m]:
+            cutoff = getattr(parsed, "params", {}).get("cutoff")
+            if cutoff is not None and (
+                isinstance(cutoff, bool) or not isinstance(cutoff, int | float) or cutoff < 1 or cutoff != int(cutoff)
+            ):
+                raise InputError(f"measure {parsed}: the cutoff must be a positive integer")
+            if str(parsed) not in {str(o) for o in out}:
+                out.append(parsed)
     if not out:
         raise InputError("no measure given")
     return out
+
+
+def _parse_one(name: str) -> list:
+    """One name, ir-measures' spelling first, then trec_eval's (which ir-measures also parses)."""
+    import ir_measures
+
+    errors = (ValueError, NameError, SyntaxError, TypeError, AttributeError, KeyError)
+    try:
+        return [ir_measures.parse_measure(name)]
+    except errors:
+        pass
+    try:
+        return list(ir_measures.parse_trec_measure(name))
+    except errors:
+        raise InputError(
+            f"unknown measure {name!r} (examples: {' '.join(DEFAULT_MEASURES)}, P@5, R@1000;"
+            " or trec_eval's map, ndcg_cut_10, P_30, recip_rank)"
+        ) from None
 
 
 def trec_eval_order(run: pd.DataFrame) -> pd.DataFrame:
