@@ -10,7 +10,7 @@ Stages (:mod:`irkit.pipeline`: ``transform(frame) -> frame``; ``>>``, ``%``, ``+
     irkit.IRGANReranker(model_dir, index, use="d")     # run -> run
     irkit.DenseRetriever("docnade", faiss=dir)         # queries -> run, or run -> run
     irkit.identity, irkit.rrf(a, b, k=60), irkit.Run(frame_or_file)
-    irkit.pipeline.parse("bm25 % 100 >> desm(model=DIR)", request)   # the text form
+    irkit.parse.parse("bm25 % 100 >> desm(model=DIR)", request)   # the text form
 
 Data: ``read_topics``, ``read_qrels``, ``read_run``, ``write_run``, ``read_documents``,
 ``build_index``, ``LuceneIndex``. Experiments: ``Experiment``, ``tune`` (evaluation: :mod:`irkit.evaluate`).

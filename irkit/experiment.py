@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from irkit.errors import IrkitError
-from irkit.pipeline import Cutoff, Then, Transformer, _carry_query, validate
+from irkit.pipeline import Cutoff, Then, Transformer, carry_query, validate
 
 TESTS = {"t": "t", "wilcoxon": "wilcoxon", "randomisation": "randomization", "randomization": "randomization"}
 
@@ -63,14 +63,14 @@ class _Cache:
             for i in range(1, len(stage.stages)):
                 pk = _key(Then(stage.stages[: i + 1]))
                 if pk not in self.runs:
-                    self.runs[pk] = _carry_query(frame, stage.stages[i].transform(frame))
+                    self.runs[pk] = carry_query(frame, stage.stages[i].transform(frame))
                 frame = self.runs[pk]
             out = frame
         elif isinstance(stage, Cutoff):
             inner = self.run(stage.stage)
             out = inner[inner["rank"] <= stage.k].reset_index(drop=True)
         else:
-            out = _carry_query(self.topics, stage.transform(self.topics))
+            out = carry_query(self.topics, stage.transform(self.topics))
         self.runs[key] = out
         return out
 

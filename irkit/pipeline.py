@@ -49,7 +49,9 @@ subclasses :class:`Reranker` and implements ``score(pairs) -> ndarray`` on a fra
 ``qid, query, docno`` (whole queries, ``batch_size`` pairs at most); the base class
 batches, shows progress and ranks. ``repr`` of a stage defaults to
 ``name(option=value, ...)`` from :meth:`Transformer.params`, which is the syntax
-``irkit rank --pipeline`` parses.
+``irkit rank --pipeline`` parses (:func:`irkit.parse.parse`). A composite stage of
+its own passes each child's output through :func:`carry_query` and returns
+:func:`ranked` runs, as the operators here do.
 """
 
 from __future__ import annotations
@@ -81,10 +83,12 @@ __all__ = [
     "Sum",
     "Then",
     "Transformer",
+    "carry_query",
     "identity",
     "is_run",
     "minmax",
     "minmax_values",
+    "ranked",
     "rrf",
     "set_quiet",
     "validate",
@@ -142,8 +146,12 @@ def with_queries(run: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
     return run.drop(columns=["query"], errors="ignore").merge(q, on="qid", how="left")
 
 
-def _carry_query(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    # A stage that turned queries into a run (or dropped the column) passes the query text on.
+def carry_query(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """``after`` with the ``query`` column of ``before`` when ``after`` is a run that lacks it.
+
+    A composite stage calls this on each child's output, so that a stage which turned
+    queries into a run (or dropped the column) passes the query text on to rerankers.
+    """
     if "query" in after.columns or "query" not in before.columns or not is_run(after):
         return after
     texts = before[["qid", "query"]].drop_duplicates("qid")
@@ -167,8 +175,12 @@ def minmax_values(qids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (values - lo) / np.where(span > 0, span, 1.0), 1.0)
 
 
-def _ranked(run: pd.DataFrame) -> pd.DataFrame:
-    """Ranked, with the run columns first and any extras (``query``, ``features``) after."""
+def ranked(run: pd.DataFrame) -> pd.DataFrame:
+    """``run`` (``qid, docno, score`` and any extras) ranked as every stage returns it.
+
+    Scores as float64, ranks recomputed (:func:`irkit.frames.rank_run`), the run
+    columns first and any extras (``query``, ``features``) after.
+    """
     run = run.astype({"score": np.float64}).assign(rank=0)
     extra = [c for c in run.columns if c not in RUN_COLUMNS]
     return rank_run(run[[*RUN_COLUMNS, *extra]])
@@ -322,7 +334,7 @@ class Then(Transformer):
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         for stage in self.stages:
-            frame = _carry_query(frame, stage.transform(frame))
+            frame = carry_query(frame, stage.transform(frame))
         return frame
 
     def children(self) -> tuple[Transformer, ...]:
@@ -345,7 +357,7 @@ class Cutoff(Transformer):
         self.stage, self.k = stage, int(k)
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        run = _carry_query(frame, self.stage.transform(frame))
+        run = carry_query(frame, self.stage.transform(frame))
         return run[run["rank"] <= self.k].reset_index(drop=True)
 
     def children(self) -> tuple[Transformer, ...]:
@@ -377,7 +389,7 @@ class Sum(Transformer):
             raise IrkitError("sum weights must be finite numbers")
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        runs = [_carry_query(frame, s.transform(frame)) for _, s in self.terms]
+        runs = [carry_query(frame, s.transform(frame)) for _, s in self.terms]
         return weighted_sum(runs, [w for w, _ in self.terms])
 
     def children(self) -> tuple[Transformer, ...]:
@@ -395,7 +407,7 @@ def _union(runs: Sequence[pd.DataFrame], scores: Sequence[np.ndarray]) -> pd.Dat
     texts = [r[["qid", "query"]] for r in runs if "query" in r.columns]
     if texts:
         fused = fused.merge(pd.concat(texts).drop_duplicates("qid"), on="qid", how="left")
-    return _ranked(fused)
+    return ranked(fused)
 
 
 def weighted_sum(runs: Sequence[pd.DataFrame], weights: Sequence[float]) -> pd.DataFrame:
@@ -424,7 +436,7 @@ class RRF(Transformer):
         self.stages, self.k = [_stage(s) for s in stages], float(k)
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return rrf_scores([_carry_query(frame, s.transform(frame)) for s in self.stages], self.k)
+        return rrf_scores([carry_query(frame, s.transform(frame)) for s in self.stages], self.k)
 
     def children(self) -> tuple[Transformer, ...]:
         return tuple(self.stages)
@@ -572,8 +584,8 @@ class Reranker(Transformer):
                 raise InputError(f"{self.name} returned {scores.shape} scores for {len(frame)} pairs")
             scored.append(frame.drop(columns=["score", "rank", "features"], errors="ignore").assign(score=scores))
         if not scored:
-            return _ranked(pd.DataFrame({"qid": [], "docno": [], "score": []}).astype(str).astype({"score": float}))
-        return _ranked(pd.concat(scored, ignore_index=True))
+            return ranked(pd.DataFrame({"qid": [], "docno": [], "score": []}).astype(str).astype({"score": float}))
+        return ranked(pd.concat(scored, ignore_index=True))
 
     def rerank(
         self, queries: pd.DataFrame, run: pd.DataFrame, depth: int = 100, quiet: bool | None = None
@@ -612,165 +624,3 @@ class Encoder(ABC):
 
     @abstractmethod
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-# --------------------------------------------------------------------- the text form
-
-
-def parse(text: str, request: Any = None) -> Transformer:
-    """A pipeline from its text form, as ``irkit rank --pipeline`` takes it::
-
-        bm25 % 100 >> (0.7 * identity + 0.3 * desm(model=models/desm))
-        rrf(bm25, docnade(faiss=indexes/cran.faiss), k=60)
-        run(path=runs/bm25.run) % 50 >> irgan(model=models/irgan, use=g)
-
-    Names are registered models (:mod:`irkit.registry`) whose ``key=value`` options go
-    to their options dataclass, plus ``identity``, ``rrf(...)`` and ``run(path=...)``.
-    Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>``). No
-    code is evaluated: a small recursive-descent parser reads the expression.
-    ``request`` (a :class:`irkit.registry.RankRequest`) gives the stages ``--index``,
-    ``--hits`` and ``--threads``.
-    """
-    return _Parser(text, request).parse()
-
-
-class _Parser:
-    TOKEN = re.compile(r"\s*(?:(?P<op>>>|\*\*|[*%+(),=])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z0-9_./~:\-]+))")
-
-    def __init__(self, text: str, request: Any):
-        self.text, self.request = text, request
-        self.tokens: list[tuple[str, str, int]] = []
-        pos = 0
-        while pos < len(text):
-            if text[pos:].strip() == "":
-                break
-            m = self.TOKEN.match(text, pos)
-            if not m or m.end() == pos:
-                self.fail("unexpected character", pos + len(text[pos:]) - len(text[pos:].lstrip()))
-            kind = m.lastgroup or "op"
-            value = m.group(kind)
-            if kind == "str":
-                kind, value = "word", value[1:-1]
-            self.tokens.append((kind, value, m.start(kind) if m.lastgroup else pos))
-            pos = m.end()
-        self.i = 0
-
-    def fail(self, message: str, pos: int | None = None) -> None:
-        if pos is None:
-            pos = self.tokens[self.i][2] if self.i < len(self.tokens) else len(self.text)
-        raise IrkitError(f"--pipeline: {message} at column {pos + 1} of {self.text!r}")
-
-    def peek(self, value: str | None = None) -> bool:
-        if self.i >= len(self.tokens):
-            return False
-        kind, tok, _ = self.tokens[self.i]
-        return value is None or (kind == "op" and tok == value)
-
-    def take(self, value: str | None = None) -> str:
-        if not self.peek(value) or (value is None and self.tokens[self.i][0] != "word"):
-            self.fail(f"expected {value!r}" if value else "expected a name or a number")
-        self.i += 1
-        return self.tokens[self.i - 1][1]
-
-    def parse(self) -> Transformer:
-        if not self.tokens:
-            self.fail("empty pipeline", 0)
-        out = self.chain()
-        if self.i < len(self.tokens):
-            self.fail(f"unexpected {self.tokens[self.i][1]!r}")
-        return self.stage(out)
-
-    def stage(self, x: Any) -> Transformer:
-        if not isinstance(x, Transformer):
-            self.fail(f"{x!r} is a number where a stage belongs")
-        return x
-
-    def chain(self) -> Any:
-        out = self.sum()
-        while self.peek(">>"):
-            self.take(">>")
-            out = self.stage(out) >> self.stage(self.sum())
-        return out
-
-    def sum(self) -> Any:
-        out = self.product()
-        while self.peek("+"):
-            self.take("+")
-            out = self.stage(out) + self.stage(self.product())
-        return out
-
-    def product(self) -> Any:
-        out = self.power()
-        while self.peek("*") or self.peek("%"):
-            op = self.tokens[self.i][1]
-            self.i += 1
-            right = self.power()
-            if op == "%":
-                if not isinstance(right, float) or right != int(right):
-                    self.fail("a rank cutoff (%) takes a whole number")
-                out = self.stage(out) % int(right)
-            elif isinstance(out, float) and isinstance(right, float):
-                out = out * right
-            elif isinstance(out, float):
-                out = out * self.stage(right)
-            else:
-                if not isinstance(right, float):
-                    self.fail("stages are weighted by numbers; two stages cannot be multiplied")
-                out = self.stage(out) * right
-        return out
-
-    def power(self) -> Any:
-        out = self.atom()
-        if self.peek("**"):
-            self.take("**")
-            out = self.stage(out) ** self.stage(self.power())
-        return out
-
-    def atom(self) -> Any:
-        if self.peek("("):
-            self.take("(")
-            out = self.chain()
-            self.take(")")
-            return out
-        word = self.take()
-        try:
-            return float(word)
-        except ValueError:
-            pass
-        args: list[Any] = []
-        kwargs: dict[str, str] = {}
-        if self.peek("("):
-            self.take("(")
-            while not self.peek(")"):
-                if (
-                    self.i + 1 < len(self.tokens)
-                    and self.tokens[self.i + 1][1] == "="
-                    and self.tokens[self.i][0] == "word"
-                ):
-                    key = self.take()
-                    self.take("=")
-                    kwargs[key] = self.take()
-                else:
-                    args.append(self.chain())
-                if not self.peek(")"):
-                    self.take(",")
-            self.take(")")
-        return self.make(word, args, kwargs)
-
-    def make(self, name: str, args: list[Any], kwargs: dict[str, str]) -> Transformer:
-        if name == "rrf":
-            unknown = set(kwargs) - {"k"}
-            if unknown:
-                self.fail(f"rrf takes stages and k=, not {', '.join(sorted(unknown))}")
-            return RRF([self.stage(a) for a in args], k=float(kwargs.get("k", 60)))
-        if args:
-            self.fail(f"{name} takes key=value options, not positional arguments")
-        if name == "identity":
-            return identity
-        if name == "run":
-            if set(kwargs) != {"path"}:
-                self.fail("run takes one option, path=FILE")
-            return Run(kwargs["path"])
-        from irkit import registry
-
-        return registry.build(name, kwargs, self.request)

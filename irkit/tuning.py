@@ -159,8 +159,8 @@ def tune(
         run = runs[i] if i in runs else make(**points[i]).transform(frame)
         mine = run["qid"].map(pick).fillna(overall).astype(int) == i
         parts.append(run[mine])
-    from irkit.pipeline import _ranked
+    from irkit.pipeline import ranked
 
-    out = _ranked(pd.concat(parts, ignore_index=True))
+    out = ranked(pd.concat(parts, ignore_index=True))
     means = pd.DataFrame(points).assign(**{name: table.mean(axis=1)})
     return Tuned(out, [points[i] for i in chosen], points[overall], name, len(judged), means)

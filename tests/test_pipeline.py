@@ -15,7 +15,8 @@ import pytest
 import irkit
 from irkit.errors import IrkitError
 from irkit.frames import run_frame
-from irkit.pipeline import Cutoff, FeatureUnion, Reranker, Sum, Then, Transformer, identity, minmax, parse, rrf
+from irkit.parse import parse
+from irkit.pipeline import Cutoff, FeatureUnion, Reranker, Sum, Then, Transformer, identity, minmax, rrf
 from irkit.tuning import assign_folds, split_folds, tune
 
 

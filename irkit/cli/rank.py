@@ -4,7 +4,7 @@ Model options arrive as ``-O key=value`` (repeatable) and are validated by the
 model's options dataclass (:mod:`irkit.registry`); the old per-model flags
 (``--k1``, ``--desm``, ``--alpha``, ...) still work and say once that they are
 deprecated. ``--pipeline "bm25 % 100 >> desm(model=DIR, alpha=0.3)"`` runs a whole
-pipeline (:func:`irkit.pipeline.parse`).
+pipeline (:func:`irkit.parse.parse`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def rank(model: str, pipeline: str | None, given: dict[str, str], flags: dict[st
          request: RankRequest) -> tuple[pd.DataFrame, str]:  # fmt: skip
     """The run of ``--model`` (or ``--pipeline``) on the request, and its default tag."""
     from irkit import registry
-    from irkit.pipeline import parse
+    from irkit.parse import parse
 
     if pipeline is not None:
         used = [f"--{k}" for k, v in flags.items() if v is not None] + [f"-O {k}=" for k in given]

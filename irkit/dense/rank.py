@@ -26,7 +26,7 @@ import pandas as pd
 
 from irkit.errors import InputError, IrkitError
 from irkit.frames import run_frame
-from irkit.pipeline import Transformer, _ranked, is_run, minmax
+from irkit.pipeline import Transformer, is_run, minmax, ranked
 from irkit.progress import log
 from irkit.registry import RankRequest
 
@@ -139,7 +139,7 @@ class DenseRetriever(Transformer):
             a = float(self.alpha)
             out = scored.assign(score=a * minmax(scored.assign(score=dense)) + (1 - a) * minmax(scored))
         cols = ["qid", "docno", "score", "query"]
-        return _ranked(pd.concat([out[cols], kept[cols]], ignore_index=True))
+        return ranked(pd.concat([out[cols], kept[cols]], ignore_index=True))
 
 
 def _builder(kind: str):

@@ -1,0 +1,176 @@
+"""The text form of a pipeline, as ``irkit rank --pipeline`` takes it.
+
+:func:`parse` reads an expression over stage names with Python's operators
+(:mod:`irkit.pipeline`) and builds the stage; ``repr`` of a stage prints the same
+syntax back. Nothing is evaluated: a small recursive-descent parser reads the tokens
+and looks each name up in the model registry (:mod:`irkit.registry`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from irkit.errors import IrkitError
+from irkit.pipeline import RRF, Run, Transformer, identity
+
+__all__ = ["parse"]
+
+
+def parse(text: str, request: Any = None) -> Transformer:
+    """A pipeline from its text form, as ``irkit rank --pipeline`` takes it::
+
+        bm25 % 100 >> (0.7 * identity + 0.3 * desm(model=models/desm))
+        rrf(bm25, docnade(faiss=indexes/cran.faiss), k=60)
+        run(path=runs/bm25.run) % 50 >> irgan(model=models/irgan, use=g)
+
+    Names are registered models (:mod:`irkit.registry`) whose ``key=value`` options go
+    to their options dataclass, plus ``identity``, ``rrf(...)`` and ``run(path=...)``.
+    Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>``). No
+    code is evaluated: a small recursive-descent parser reads the expression.
+    ``request`` (a :class:`irkit.registry.RankRequest`) gives the stages ``--index``,
+    ``--hits`` and ``--threads``.
+    """
+    return _Parser(text, request).parse()
+
+
+class _Parser:
+    TOKEN = re.compile(r"\s*(?:(?P<op>>>|\*\*|[*%+(),=])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z0-9_./~:\-]+))")
+
+    def __init__(self, text: str, request: Any):
+        self.text, self.request = text, request
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = 0
+        while pos < len(text):
+            if text[pos:].strip() == "":
+                break
+            m = self.TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                self.fail("unexpected character", pos + len(text[pos:]) - len(text[pos:].lstrip()))
+            kind = m.lastgroup or "op"
+            value = m.group(kind)
+            if kind == "str":
+                kind, value = "word", value[1:-1]
+            self.tokens.append((kind, value, m.start(kind) if m.lastgroup else pos))
+            pos = m.end()
+        self.i = 0
+
+    def fail(self, message: str, pos: int | None = None) -> None:
+        if pos is None:
+            pos = self.tokens[self.i][2] if self.i < len(self.tokens) else len(self.text)
+        raise IrkitError(f"--pipeline: {message} at column {pos + 1} of {self.text!r}")
+
+    def peek(self, value: str | None = None) -> bool:
+        if self.i >= len(self.tokens):
+            return False
+        kind, tok, _ = self.tokens[self.i]
+        return value is None or (kind == "op" and tok == value)
+
+    def take(self, value: str | None = None) -> str:
+        if not self.peek(value) or (value is None and self.tokens[self.i][0] != "word"):
+            self.fail(f"expected {value!r}" if value else "expected a name or a number")
+        self.i += 1
+        return self.tokens[self.i - 1][1]
+
+    def parse(self) -> Transformer:
+        if not self.tokens:
+            self.fail("empty pipeline", 0)
+        out = self.chain()
+        if self.i < len(self.tokens):
+            self.fail(f"unexpected {self.tokens[self.i][1]!r}")
+        return self.stage(out)
+
+    def stage(self, x: Any) -> Transformer:
+        if not isinstance(x, Transformer):
+            self.fail(f"{x!r} is a number where a stage belongs")
+        return x
+
+    def chain(self) -> Any:
+        out = self.sum()
+        while self.peek(">>"):
+            self.take(">>")
+            out = self.stage(out) >> self.stage(self.sum())
+        return out
+
+    def sum(self) -> Any:
+        out = self.product()
+        while self.peek("+"):
+            self.take("+")
+            out = self.stage(out) + self.stage(self.product())
+        return out
+
+    def product(self) -> Any:
+        out = self.power()
+        while self.peek("*") or self.peek("%"):
+            op = self.tokens[self.i][1]
+            self.i += 1
+            right = self.power()
+            if op == "%":
+                if not isinstance(right, float) or right != int(right):
+                    self.fail("a rank cutoff (%) takes a whole number")
+                out = self.stage(out) % int(right)
+            elif isinstance(out, float) and isinstance(right, float):
+                out = out * right
+            elif isinstance(out, float):
+                out = out * self.stage(right)
+            else:
+                if not isinstance(right, float):
+                    self.fail("stages are weighted by numbers; two stages cannot be multiplied")
+                out = self.stage(out) * right
+        return out
+
+    def power(self) -> Any:
+        out = self.atom()
+        if self.peek("**"):
+            self.take("**")
+            out = self.stage(out) ** self.stage(self.power())
+        return out
+
+    def atom(self) -> Any:
+        if self.peek("("):
+            self.take("(")
+            out = self.chain()
+            self.take(")")
+            return out
+        word = self.take()
+        try:
+            return float(word)
+        except ValueError:
+            pass
+        args: list[Any] = []
+        kwargs: dict[str, str] = {}
+        if self.peek("("):
+            self.take("(")
+            while not self.peek(")"):
+                if (
+                    self.i + 1 < len(self.tokens)
+                    and self.tokens[self.i + 1][1] == "="
+                    and self.tokens[self.i][0] == "word"
+                ):
+                    key = self.take()
+                    self.take("=")
+                    kwargs[key] = self.take()
+                else:
+                    args.append(self.chain())
+                if not self.peek(")"):
+                    self.take(",")
+            self.take(")")
+        return self.make(word, args, kwargs)
+
+    def make(self, name: str, args: list[Any], kwargs: dict[str, str]) -> Transformer:
+        if name == "rrf":
+            unknown = set(kwargs) - {"k"}
+            if unknown:
+                self.fail(f"rrf takes stages and k=, not {', '.join(sorted(unknown))}")
+            return RRF([self.stage(a) for a in args], k=float(kwargs.get("k", 60)))
+        if args:
+            self.fail(f"{name} takes key=value options, not positional arguments")
+        if name == "identity":
+            return identity
+        if name == "run":
+            if set(kwargs) != {"path"}:
+                self.fail("run takes one option, path=FILE")
+            return Run(kwargs["path"])
+        from irkit import registry
+
+        return registry.build(name, kwargs, self.request)
