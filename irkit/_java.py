@@ -88,6 +88,24 @@ def jvm_options(home: str) -> list[str]:
     return opts
 
 
+MIN_HEAP_MB = 64
+_HEAP_UNITS = {"": 1 / 2**20, "k": 1 / 2**10, "m": 1, "g": 2**10, "t": 2**20}
+
+
+def check_heap(value: str) -> str:
+    """``value`` as a JVM ``-Xmx`` size (``512m``, ``4g``), or an IrkitError naming IRKIT_JAVA_HEAP.
+
+    The JVM aborts (signal 6) on a size it cannot read and exits 1 without a word
+    on one too small to start in, so both are refused here.
+    """
+    m = re.fullmatch(r"([1-9][0-9]{0,12})([kKmMgGtT]?)", value.strip())
+    if not m or int(m.group(1)) * _HEAP_UNITS[m.group(2).lower()] < MIN_HEAP_MB:
+        raise IrkitError(
+            f"IRKIT_JAVA_HEAP={value!r}: expected a Java heap size of at least {MIN_HEAP_MB}m, such as 512m or 4g"
+        )
+    return value.strip()
+
+
 def start_jvm(max_heap: str | None = None) -> None:
     """Start the JVM once per process (idempotent and thread-safe)."""
     global _started
@@ -104,7 +122,7 @@ def start_jvm(max_heap: str | None = None) -> None:
             jnius_config.set_options(*options)
             heap = max_heap or os.environ.get("IRKIT_JAVA_HEAP")
             if heap:
-                jnius_config.add_options(f"-Xmx{heap}")
+                jnius_config.add_options(f"-Xmx{check_heap(heap)}")
             jnius_config.add_options(*jvm_options(home))
         import jnius
 

@@ -31,6 +31,28 @@ TIES = ("trec_eval", "file")
 MISSING_TOPICS_RULE = (
     "means over the judged topics present in each run (trec_eval's default; missing topics are not scored 0)"
 )
+# ir-measures parses a name with Python's own parser (deep nesting: RecursionError;
+# ``P@1e20``: a float cutoff): a name is checked against this grammar first.
+# NAME, NAME(key=value,...), either followed by @ and a number written in digits;
+# or trec_eval's NAME, NAME_10, NAME.5,10.
+MAX_MEASURE_NAME = 100
+MAX_CUTOFF = 10**9
+_VALUE = r"""(?:[+-]?[0-9]+(?:\.[0-9]+)?|True|False|'[^'\\()]*'|"[^"\\()]*")"""
+_MEASURE_SYNTAX = re.compile(
+    rf"(?:[^\W\d]\w*)(?:\(\s*(?:\w+\s*=\s*{_VALUE}\s*(?:,\s*\w+\s*=\s*{_VALUE}\s*)*)?\))?(?:@[0-9]+(?:\.[0-9]+)?)?"
+    r"|[A-Za-z_]\w*\.[0-9]+(?:,[0-9]+)*"
+)
+
+
+def _check_measure_syntax(name: str) -> None:
+    if len(name) > MAX_MEASURE_NAME:
+        raise InputError(f"measure name of {len(name):,} characters (at most {MAX_MEASURE_NAME})")
+    # Python reads other scripts' digits ("P_\uff11") as numbers; trec_eval does not.
+    if not _MEASURE_SYNTAX.fullmatch(name) or any(c.isdigit() and not c.isascii() for c in name):
+        raise InputError(
+            f"measure {name!r} is not NAME, NAME(key=value,...) or either with @ and a number in digits,"
+            f" or trec_eval's name (examples: {' '.join(DEFAULT_MEASURES)}, P(rel=2)@5)"
+        )
 
 
 def parse_measures(measures: str | Iterable) -> list:
@@ -50,9 +72,9 @@ def parse_measures(measures: str | Iterable) -> list:
         for parsed in _parse_one(m) if isinstance(m, str) else [m]:
             cutoff = getattr(parsed, "params", {}).get("cutoff")
             if cutoff is not None and (
-                isinstance(cutoff, bool) or not isinstance(cutoff, int | float) or cutoff < 1 or cutoff != int(cutoff)
+                isinstance(cutoff, bool) or not isinstance(cutoff, int) or not 1 <= cutoff <= MAX_CUTOFF
             ):
-                raise InputError(f"measure {parsed}: the cutoff must be a positive integer")
+                raise InputError(f"measure {parsed}: the cutoff must be a positive integer up to {MAX_CUTOFF:,}")
             if str(parsed) not in {str(o) for o in out}:
                 out.append(parsed)
     if not out:
@@ -64,6 +86,7 @@ def _parse_one(name: str) -> list:
     """One name, ir-measures' spelling first, then trec_eval's (which ir-measures also parses)."""
     import ir_measures
 
+    _check_measure_syntax(name)
     errors = (ValueError, NameError, SyntaxError, TypeError, AttributeError, KeyError)
     try:
         return [ir_measures.parse_measure(name)]
