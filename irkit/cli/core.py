@@ -89,7 +89,7 @@ def index_cmd(
     from irkit.index import build_index
 
     if impact_only:
-        from irkit.index.impact import add_impact
+        from irkit.index import add_impact
 
         ix = add_impact(path, force=force, quiet=quiet)
         _echo(f"added the impact index ({ix.num_terms:,} terms, {ix.meta['postings']:,} postings) to {path}")

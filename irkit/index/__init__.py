@@ -1,5 +1,5 @@
 """Lucene indexes built and read through Pyserini/Anserini."""
 
-from irkit.index.lucene import LuceneIndex, build_index
+from irkit.index.lucene import LuceneIndex, add_impact, build_index
 
-__all__ = ["LuceneIndex", "build_index"]
+__all__ = ["LuceneIndex", "add_impact", "build_index"]

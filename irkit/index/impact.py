@@ -3,7 +3,7 @@
 An impact part lives in the folder ``impact/`` inside an irkit (Lucene) index
 folder. ``irkit index`` writes it inside the same temporary folder as the Lucene
 index, before the rename; ``irkit index --impact-only DIR`` (or
-:func:`add_impact`) adds one to an existing index. Everything in it is read from
+:func:`irkit.index.add_impact`) adds one to an existing index. Everything in it is read from
 the Lucene index itself (the ``contents`` field), so BM25 computed from it with
 Lucene's arithmetic (:mod:`irkit.retrieve.impact`) gives Lucene's exact scores.
 
@@ -56,17 +56,26 @@ import shutil
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from irkit import _java
 from irkit.errors import InputError, IrkitError
-from irkit.io.atomic import atomic_path
-from irkit.progress import log, spinner
+from irkit.progress import spinner
 
-if TYPE_CHECKING:
-    from irkit.index.lucene import LuceneIndex
+
+class LuceneIndex(Protocol):
+    """What the impact part reads of a Lucene index (:class:`irkit.index.LuceneIndex` has it).
+
+    A protocol rather than an import: :mod:`irkit.index.lucene` writes the impact part
+    when it builds an index, so this module stays below it.
+    """
+
+    path: Path
+    reader: Any  # the JVM IndexReader
+    docnos: Any  # the external docno of each Lucene document number
+
 
 IMPACT_DIR = "impact"
 FORMAT = 1
@@ -309,20 +318,6 @@ def write_impact(lucene: LuceneIndex, out: str | os.PathLike[str], *, quiet: boo
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
-
-
-def add_impact(index_dir: str | os.PathLike[str], *, force: bool = False, quiet: bool = False) -> ImpactIndex:
-    """Add (or with ``force`` rebuild) the impact part of an existing irkit index, atomically."""
-    from irkit.index.lucene import LuceneIndex
-
-    lucene = LuceneIndex(index_dir)
-    target = impact_path(index_dir)
-    if target.exists() and not force:
-        raise InputError(f"index already has an impact part ({IMPACT_DIR}/); pass --force to rebuild it", index_dir)
-    with atomic_path(target, overwrite=force) as tmp:
-        meta = write_impact(lucene, tmp, quiet=quiet)
-    log(f"impact index: {meta['num_terms']:,} terms, {meta['postings']:,} postings in {meta['seconds']} s", quiet)
-    return ImpactIndex.open(index_dir, lucene=lucene)
 
 
 class ImpactIndex:

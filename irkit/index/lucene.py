@@ -24,6 +24,7 @@ import numpy as np
 
 from irkit import _java
 from irkit.errors import InputError, IrkitError
+from irkit.index.impact import IMPACT_DIR, ImpactIndex, impact_path, write_impact
 from irkit.io.atomic import atomic_path, note_input
 from irkit.io.documents import detect_format, iter_documents
 from irkit.progress import log, progress, spinner
@@ -119,8 +120,6 @@ def build_index(
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if impact:  # irkit's impact index (fast BM25), inside the same atomic folder
-            from irkit.index.impact import IMPACT_DIR, write_impact
-
             write_impact(idx, tmp / IMPACT_DIR, quiet=quiet)
         idx.close()
     return LuceneIndex(index)
@@ -362,3 +361,15 @@ def analyzer() -> Analyzer:
 def _java_message(e: Exception) -> str:
     msg = getattr(e, "innermessage", None) or str(e)
     return str(msg).strip().splitlines()[0] if msg else type(e).__name__
+
+
+def add_impact(index_dir: str | os.PathLike[str], *, force: bool = False, quiet: bool = False) -> ImpactIndex:
+    """Add (or with ``force`` rebuild) the impact part of an existing irkit index, atomically."""
+    lucene = LuceneIndex(index_dir)
+    target = impact_path(index_dir)
+    if target.exists() and not force:
+        raise InputError(f"index already has an impact part ({IMPACT_DIR}/); pass --force to rebuild it", index_dir)
+    with atomic_path(target, overwrite=force) as tmp:
+        meta = write_impact(lucene, tmp, quiet=quiet)
+    log(f"impact index: {meta['num_terms']:,} terms, {meta['postings']:,} postings in {meta['seconds']} s", quiet)
+    return ImpactIndex.open(index_dir, lucene=lucene)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from irkit.errors import InputError
-from irkit.index import LuceneIndex
-from irkit.index.impact import IMPACT_DIR, ImpactIndex, add_impact, has_impact
+from irkit.index import LuceneIndex, add_impact
+from irkit.index.impact import IMPACT_DIR, ImpactIndex, has_impact
 from irkit.retrieve import BM25
 
 
