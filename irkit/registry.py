@@ -151,6 +151,49 @@ def option_fields(entry: ModelEntry) -> list[tuple[str, str, Any]]:
     return out
 
 
+def option_defaults(entry: ModelEntry) -> list[tuple[str, Any]]:
+    """``(name, default)`` of each option of a new-style entry, read from the dataclass's source
+    when every default there is a literal, so that listing models (``irkit models``) imports no
+    model module; otherwise from the imported class (:func:`option_fields`)."""
+    declared = _declared_defaults(entry.config or "")
+    if declared is not None:
+        return declared
+    return [(name, default) for name, _, default in option_fields(entry)]
+
+
+def _declared_defaults(target: str) -> list[tuple[str, Any]] | None:
+    import ast
+    import importlib.util
+
+    module, _, cls_name = target.partition(":")
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)  # the top package only: its sub-packages' __init__ may be heavy
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0], *rest).with_suffix(".py")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+    if cls is None or cls.bases or cls.keywords:  # inherited fields: leave it to dataclasses
+        return None
+    out = []
+    for node in cls.body:
+        if not isinstance(node, ast.AnnAssign) or not isinstance(node.target, ast.Name):
+            continue
+        if "ClassVar" in ast.unparse(node.annotation):
+            continue
+        value = node.value
+        if isinstance(value, ast.Call) and ast.unparse(value.func) in ("field", "dataclasses.field"):
+            value = next((k.value for k in value.keywords if k.arg == "default"), None)
+        try:
+            out.append((node.target.id, ast.literal_eval(value) if value is not None else None))
+        except ValueError:  # a default computed from a name: ask the class itself
+            return None
+    return out
+
+
 def _type_name(tp: Any) -> str:
     base = _base_type(tp)
     return {float: "number", int: "integer", bool: "true|false", Path: "path", str: "text"}.get(base, str(base))

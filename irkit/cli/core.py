@@ -343,7 +343,7 @@ def models_cmd() -> None:
     for name in registry.names():
         e = registry.get(name)
         if e.new_style:
-            opts = " ".join(f"-O {n}={'...' if d is None else d}" for n, _, d in registry.option_fields(e))
+            opts = " ".join(f"-O {n}={'...' if d is None else d}" for n, d in registry.option_defaults(e))
         else:
             opts = " ".join(f"--{o}" for o in e.options)
         train = " (trainable: irkit train " + name + ")" if e.train else ""

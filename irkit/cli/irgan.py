@@ -25,7 +25,6 @@ from irkit.cli.options import (
     TrainQrels,
     TrainTopics,
 )
-from irkit.rerank.irgan_rank import _use, cv_run
 
 
 def train_command(
@@ -66,6 +65,7 @@ def train_command(
 
     from irkit.io.atomic import check_output
     from irkit.rerank.irgan import IRGANConfig, train_cv
+    from irkit.rerank.irgan_rank import _use, cv_run
 
     if not (resume and output.exists()):
         check_output(output, force)

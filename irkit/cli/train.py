@@ -1,14 +1,20 @@
-"""``irkit train NAME``: one sub-command per registered trainable model."""
+"""``irkit train NAME``: one sub-command per registered trainable model.
+
+The sub-commands are listed from the registry's names and help, and a model's
+command module is imported only when that command runs (or shows its own
+help), so ``irkit --help`` and ``irkit train --help`` import no model code.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer import _click  # the click that typer vendors and builds its commands from
+from typer.core import TyperCommand, TyperGroup
 
 from irkit import registry
-
-train_app = typer.Typer(help="Train a model on a collection (see `irkit train NAME --help`).", no_args_is_help=True)
 
 
 def _with_provenance(command):
@@ -39,5 +45,26 @@ def _with_provenance(command):
     return train
 
 
-for _name, _entry in registry.trainers().items():
-    train_app.command(_name, help=_entry.help)(_with_provenance(registry.resolve(_entry.train)))
+def train_command(name: str) -> _click.Command:
+    """The click command of ``irkit train NAME`` (imports the model's command module)."""
+    entry = registry.trainers()[name]
+    one = typer.Typer(add_completion=False)
+    one.command(name, help=entry.help)(_with_provenance(registry.resolve(entry.train)))
+    return typer.main.get_command(one)
+
+
+class _TrainGroup(TyperGroup):
+    # Listing (help, suggestions, completion) sees stand-ins that carry only the name and help.
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, entry in registry.trainers().items():
+            self.commands[name] = TyperCommand(name=name, help=entry.help)
+
+    def resolve_command(self, ctx: _click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, train_command(command.name) if command is not None else None, rest
+
+
+train_app = typer.Typer(
+    cls=_TrainGroup, help="Train a model on a collection (see `irkit train NAME --help`).", no_args_is_help=True
+)
