@@ -150,12 +150,12 @@ class ImageDataset(_Packaged):
 
     def images(self) -> np.ndarray:
         """uint8 images, shape ``(n, 28, 28)``."""
-        from irkit.generative.images.data import read_idx
+        from irkit.io.idx import read_idx
 
         return read_idx(self.paths["images"])
 
     def labels(self) -> np.ndarray:
-        from irkit.generative.images.data import read_idx
+        from irkit.io.idx import read_idx
 
         return read_idx(self.paths["labels"])
 

@@ -11,14 +11,12 @@ second data set, split 1,438/359 the same way.
 
 from __future__ import annotations
 
-import gzip
-import os
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from irkit.errors import InputError
+from irkit.io.idx import read_idx
 
 SPLIT_SEED = 0
 MNIST_TRAIN = 8000
@@ -30,24 +28,6 @@ def mnist_dir() -> Path:
     from irkit.datasets import locate
 
     return locate("mnist")
-
-
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """An IDX file (gzipped or not) as a uint8 array."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("no such IDX file", p)
-    opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rb") as fh:
-        head = fh.read(4)
-        if len(head) != 4 or head[:2] != b"\0\0" or head[2] != 0x08:
-            raise InputError("not an unsigned-byte IDX file (bad magic number)", p)
-        ndim = head[3]
-        dims = struct.unpack(f">{ndim}I", fh.read(4 * ndim))
-        data = np.frombuffer(fh.read(), dtype=np.uint8)
-    if data.size != int(np.prod(dims)):
-        raise InputError(f"IDX says {dims} but holds {data.size} bytes", p)
-    return data.reshape(dims)
 
 
 def _split(n: int, n_train: int) -> tuple[np.ndarray, np.ndarray]:
