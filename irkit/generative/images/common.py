@@ -193,9 +193,14 @@ class ImageRecipe(Recipe):
         return save_grid(samples.float().cpu(), output, nrow=nrow, scale=scale)
 
     def sharpen(self, samples, sharpener, opts: dict[str, Any]):
-        from irkit.generative.images.sharpen import apply
+        # The sharpener is a model folder of kind "sharpen", loaded by the recipe the registry
+        # names (its recipe subclasses this class, so it is not imported here).
+        from irkit.generative.registry import recipe
 
-        return apply(samples, sharpener)
+        model, _ = recipe("sharpen").load(sharpener, "cpu")
+        if isinstance(samples, tuple):  # (images, images per row)
+            return model.sharpen(samples[0]), samples[1]
+        return model.sharpen(samples)
 
     def test_data(self, meta: dict[str, Any], opts: dict[str, Any]) -> Images:
         import torch

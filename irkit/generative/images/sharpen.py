@@ -20,9 +20,7 @@ composites (:mod:`captions`): ``irkit generate train sharpen --data mnist-captio
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -146,11 +144,6 @@ class Sharpener(nn.Module):
         return (level + self.residual(level)).clamp(0, 1).to(images.device)
 
 
-def load_sharpener(folder: str | os.PathLike[str], device: str = "cpu") -> Sharpener:
-    """A sharpener model folder (kind ``sharpen``), ready to use."""
-    return Recipe().load(folder, device)[0]
-
-
 class Recipe(ImageRecipe):
     """The sharpener, trained on real captioned composites (``--data mnist-captions``)."""
 
@@ -226,11 +219,3 @@ class Recipe(ImageRecipe):
         return {
             "protocol": self.protocol("mnist-captions", {}) + f"; {len(data)} test composites (seed {self.test_seed})"
         }
-
-
-def apply(samples: Any, folder: str | Path, device=None) -> Any:
-    """Sharpen an image recipe's samples (a tensor, or ``(images, images_per_row)``) with the sharpener at ``folder``."""
-    model = load_sharpener(folder, "cpu" if device is None else str(device))
-    if isinstance(samples, tuple):
-        return model.sharpen(samples[0]), samples[1]
-    return model.sharpen(samples)
