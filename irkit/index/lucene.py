@@ -144,10 +144,42 @@ def _run_index_collection(collection: Path, out: Path, threads: int, *, quiet: b
     ]  # fmt: skip
     log = out.parent / "anserini.log"
     with open(log, "w") as fh, spinner(f"Anserini is indexing {n:,} documents with {threads} thread(s)", quiet):
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False, preexec_fn=_die_with_parent())
-    if proc.returncode != 0 or not any(out.glob("segments_*")):
+        returncode = _run_child(cmd, fh)
+    if returncode != 0 or not any(out.glob("segments_*")):
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
         raise IrkitError("Anserini IndexCollection failed: " + " | ".join(tail))
+
+
+def _run_child(cmd: list[str], out) -> int:
+    """Run ``cmd`` to its end and return its exit code; an interrupt kills it.
+
+    The stop signals are blocked while the child is forked: CPython runs at-fork hooks
+    (logging's lock release) around the fork, and a KeyboardInterrupt raised inside one is
+    printed as "Exception ignored ... Traceback" and dropped. Blocked, a Ctrl-C arrives
+    just after the fork, in ordinary code; the child unblocks them before exec.
+    """
+    import signal
+
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    die = _die_with_parent()
+
+    def preexec() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        if die is not None:
+            die()
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    with proc:
+        try:
+            return proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
 
 
 def _die_with_parent():
