@@ -64,13 +64,20 @@ def _runs(paths: list[Path]) -> dict:
 def index_cmd(
     path: Annotated[
         Path,
-        typer.Argument(help="Collection: a file, folder or archive (.tar.gz), or a built-in name (`irkit datasets`)."),
+        typer.Argument(
+            help="Collection: a file, folder or archive (.tar.gz), a built-in name (`irkit datasets`) "
+            "or an ir_datasets name (irds:cranfield)."
+        ),
     ],
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Index folder to create.")] = None,
     format: Annotated[
         str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")
     ] = "auto",
     threads: Annotated[int, typer.Option(help="Indexing threads (default: all cores).")] = 0,
+    fields: Annotated[
+        str | None,
+        typer.Option(help="irds: collections: the document fields to index, comma separated (default_text())."),
+    ] = None,
     impact_only: Annotated[
         bool,
         typer.Option(
@@ -96,7 +103,7 @@ def index_cmd(
         return
     if index is None:
         raise InputError("--index is required (the index folder to create)")
-    path = resolve(path, "documents", quiet=quiet)  # a built-in name works too
+    path = resolve(path, "documents", quiet=quiet, fields=fields)  # a built-in or irds: name works too
     idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
     from irkit.provenance import write_sidecar
 

@@ -24,12 +24,14 @@ Each collection's quirks are handled here, in one place:
   available); :mod:`irkit.generative.images.data` splits them.
 
 Wherever the command line takes a collection, topics or qrels path, a built-in name
-works too (:func:`resolve`); an existing path of the same name wins.
+works too (:func:`resolve`); an existing path of the same name wins. So does an
+ir_datasets name, ``irds:NAME`` (``get("irds:cranfield")``; :mod:`irkit.interop.irds`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +42,8 @@ from irkit.errors import InputError
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from irkit.interop.irds import IrdsDataset
 
 DATA = Path(__file__).resolve().parent / "data"
 KINDS = ("documents", "topics", "qrels")
@@ -231,8 +235,17 @@ def names(kind: str | None = None) -> list[str]:
     return list(_DATASETS)
 
 
-def get(name: str) -> Dataset | ImageDataset:
-    """The built-in dataset ``name`` (``cacm``, ``cranfield``, ``vaswani``, ``mnist``)."""
+def get(name: str) -> Dataset | ImageDataset | IrdsDataset:
+    """The built-in dataset ``name`` (``cacm``, ``cranfield``, ``vaswani``, ``mnist``), or ``irds:NAME``.
+
+    ``irds:NAME`` is ir_datasets' dataset ``NAME``, read from its cache
+    (:class:`irkit.interop.irds.IrdsDataset`: the same ``documents()``, ``topics()``,
+    ``qrels()`` and ``path(kind)``).
+    """
+    from irkit.interop.irds import IrdsDataset, is_irds
+
+    if is_irds(name):
+        return IrdsDataset.parse(name)
     try:
         return _DATASETS[name.lower()]
     except KeyError:
@@ -263,16 +276,26 @@ def _log(message: str, quiet: bool) -> None:
     log(message, quiet)
 
 
-def resolve(value: str | os.PathLike[str], kind: str, *, quiet: bool = False) -> Path:
+def resolve(
+    value: str | os.PathLike[str], kind: str, *, quiet: bool = False, fields: Sequence[str] | None = None
+) -> Path:
     """The path a command-line collection, topics or qrels argument means.
 
     An existing file or folder is used as is (and if it shares a built-in's name,
     irkit says so). Otherwise a built-in name (``cacm``, ``cranfield``,
-    ``vaswani``) gives that dataset's file of ``kind``; anything else is returned
-    unchanged, so the reader reports the missing path as before.
+    ``vaswani``) gives that dataset's file of ``kind``, and ``irds:NAME`` the file
+    irkit reads ir_datasets' part from (documents: their ``default_text()``, or
+    ``fields``); anything else is returned unchanged, so the reader reports the
+    missing path as before.
     """
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    from irkit.interop.irds import IrdsDataset, is_irds
+
+    if is_irds(value) and not Path(value).exists():
+        return IrdsDataset.parse(value).path(kind, fields, quiet=quiet)
+    if fields is not None:
+        raise InputError("--fields chooses the fields of an irds: collection's documents")
     p = Path(value)
     name = str(value).lower()
     builtin = name in names("text")
@@ -293,9 +316,14 @@ def resolve_qrels(value: str | os.PathLike[str], format: str = "auto", *, quiet:
     """:func:`resolve` for qrels, with the built-in's qrels format when ``format`` is ``auto``.
 
     Cranfield's three columns are then read as the ``cranfield`` format (grade
-    mapping) explicitly, not by guessing from the column count.
+    mapping) explicitly, not by guessing from the column count; ``irds:NAME``
+    qrels are TREC qrels with ir_datasets' labels.
     """
     path = resolve(value, "qrels", quiet=quiet)
+    from irkit.interop.irds import is_irds
+
+    if format == "auto" and is_irds(value) and not Path(value).exists():
+        return path, "trec"
     if format == "auto":
         for d in _DATASETS.values():
             if isinstance(d, Dataset) and path.resolve() == d.paths["qrels"]:
