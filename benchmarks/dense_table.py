@@ -38,12 +38,13 @@ os.environ.setdefault("IRKIT_QUIET", "1")
 from irkit.datasets import get  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
-from irkit.dense.fusion import rrf, tune_interpolation  # noqa: E402
 from irkit.dense.rank import dense_rank  # noqa: E402
 from irkit.dense.train import TrainOptions, train_encoder  # noqa: E402
 from irkit.dense.vocab import index_tokens  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, to_markdown  # noqa: E402
 from irkit.frames import run_frame  # noqa: E402
+from irkit.fusion import rrf  # noqa: E402
+from irkit.fusion.tune import tune_interpolation  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402

@@ -54,11 +54,12 @@ from irkit.datasets import locate  # noqa: E402
 from irkit.dense.docnade import perplexity  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
-from irkit.dense.fusion import rrf, tune_interpolation  # noqa: E402
 from irkit.dense.rank import dense_rank  # noqa: E402
 from irkit.dense.train import _split, train_encoder  # noqa: E402
 from irkit.dense.vocab import index_tokens  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, to_markdown  # noqa: E402
+from irkit.fusion import rrf  # noqa: E402
+from irkit.fusion.tune import tune_interpolation  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402

@@ -103,6 +103,17 @@ def rank_run(run: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def ranked(run: pd.DataFrame) -> pd.DataFrame:
+    """``run`` (``qid, docno, score`` and any extras) ranked as every stage returns it.
+
+    Scores as float64, ranks recomputed (:func:`rank_run`), the run columns first and
+    any extras (``query``, ``features``) after.
+    """
+    run = run.astype({"score": np.float64}).assign(rank=0)
+    extra = [c for c in run.columns if c not in RUN_COLUMNS]
+    return rank_run(run[[*RUN_COLUMNS, *extra]])
+
+
 def cut_run(run: pd.DataFrame, depth: int) -> pd.DataFrame:
     """Keep the top ``depth`` documents of each query."""
     return run[run["rank"] <= depth].reset_index(drop=True)

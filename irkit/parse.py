@@ -162,7 +162,11 @@ class _Parser:
             unknown = set(kwargs) - {"k"}
             if unknown:
                 self.fail(f"rrf takes stages and k=, not {', '.join(sorted(unknown))}")
-            return RRF([self.stage(a) for a in args], k=float(kwargs.get("k", 60)))
+            k = kwargs.get("k", "60")
+            try:
+                return RRF([self.stage(a) for a in args], k=float(k))
+            except ValueError:  # not a number (an impossible k raises InputError, a ValueError too)
+                self.fail(f"rrf's k is a non-negative number, not {k!r}")
         if args:
             self.fail(f"{name} takes key=value options, not positional arguments")
         if name == "identity":

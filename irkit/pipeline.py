@@ -34,13 +34,12 @@ Operators (each a tiny class below; ``repr`` prints the expression back)
 reranker with the candidates' own scores); :class:`Run` is a fixed run (from a
 frame or a TREC file) used as a stage.
 
-Per-query normalisation (the one rule)
---------------------------------------
-:func:`minmax` maps each query's scores to ``[0, 1]``. A query whose scores are all
-equal (a "flat" query: one document, or ties everywhere) maps to **1**: its
-documents were retrieved, none is worse than another, and they must stay above
-the documents the run did not retrieve (0). DESM, dense mixing, ``+``/``*`` and
-``irkit fuse --method interpolate`` all use this function.
+Score arithmetic
+----------------
+The sums behind ``+``/``*`` and ``rrf(...)`` live in :mod:`irkit.fusion`, one file
+per method, which ``irkit fuse`` uses on run files too. :func:`minmax` (from
+:mod:`irkit.fusion.norm`) is the one per-query normalisation: each query's scores
+to ``[0, 1]``, a query whose scores are all equal to **1**.
 
 Writing a stage
 ---------------
@@ -69,7 +68,10 @@ import numpy as np
 import pandas as pd
 
 from irkit.errors import InputError, IrkitError
-from irkit.frames import QUERY_COLUMNS, RUN_COLUMNS, queries_frame, rank_run
+from irkit.frames import QUERY_COLUMNS, RUN_COLUMNS, queries_frame, ranked
+from irkit.fusion.interpolate import weighted_sum
+from irkit.fusion.norm import minmax, minmax_values
+from irkit.fusion.rrf import check_k, rrf_scores
 
 __all__ = [
     "RRF",
@@ -156,34 +158,6 @@ def carry_query(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         return after
     texts = before[["qid", "query"]].drop_duplicates("qid")
     return after.merge(texts, on="qid", how="left")
-
-
-def minmax(run: pd.DataFrame, column: str = "score") -> np.ndarray:
-    """Each query's ``column`` mapped to [0, 1]; a flat query (all scores equal) maps to 1.
-
-    The one per-query normalisation of irkit (see the module docstring for why 1).
-    """
-    return minmax_values(run["qid"].to_numpy(), run[column].to_numpy(dtype=np.float64))
-
-
-def minmax_values(qids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """:func:`minmax` on arrays: ``values`` mapped to [0, 1] within each query id (flat: 1)."""
-    values = np.asarray(values, dtype=np.float64)
-    g = pd.Series(values).groupby(np.asarray(qids), sort=False)
-    lo, hi = g.transform("min").to_numpy(), g.transform("max").to_numpy()
-    span = hi - lo
-    return np.where(span > 0, (values - lo) / np.where(span > 0, span, 1.0), 1.0)
-
-
-def ranked(run: pd.DataFrame) -> pd.DataFrame:
-    """``run`` (``qid, docno, score`` and any extras) ranked as every stage returns it.
-
-    Scores as float64, ranks recomputed (:func:`irkit.frames.rank_run`), the run
-    columns first and any extras (``query``, ``features``) after.
-    """
-    run = run.astype({"score": np.float64}).assign(rank=0)
-    extra = [c for c in run.columns if c not in RUN_COLUMNS]
-    return rank_run(run[[*RUN_COLUMNS, *extra]])
 
 
 # ------------------------------------------------------------------------ the contract
@@ -400,29 +374,6 @@ class Sum(Transformer):
         return " + ".join(parts)
 
 
-def _union(runs: Sequence[pd.DataFrame], scores: Sequence[np.ndarray]) -> pd.DataFrame:
-    """Sum each run's ``scores`` over (qid, docno); keep a ``query`` column when the runs have one."""
-    parts = [r[["qid", "docno"]].assign(score=s) for r, s in zip(runs, scores, strict=True)]
-    fused = pd.concat(parts, ignore_index=True).groupby(["qid", "docno"], as_index=False, sort=False)["score"].sum()
-    texts = [r[["qid", "query"]] for r in runs if "query" in r.columns]
-    if texts:
-        fused = fused.merge(pd.concat(texts).drop_duplicates("qid"), on="qid", how="left")
-    return ranked(fused)
-
-
-def weighted_sum(runs: Sequence[pd.DataFrame], weights: Sequence[float]) -> pd.DataFrame:
-    """``sum_i w_i * minmax(run_i)`` per (qid, docno); what :class:`Sum` computes."""
-    return _union(runs, [w * minmax(r) for r, w in zip(runs, weights, strict=True)])
-
-
-def rrf_scores(runs: Sequence[pd.DataFrame], k: float = 60.0, weights: Sequence[float] | None = None) -> pd.DataFrame:
-    """``sum_i w_i / (k + rank_i)`` per (qid, docno) (Cormack et al., SIGIR 2009); what :class:`RRF` computes."""
-    if k < 0:
-        raise InputError("RRF's k must be non-negative")
-    w = [1.0] * len(runs) if weights is None else list(weights)
-    return _union(runs, [wi / (k + r["rank"].to_numpy(dtype=np.float64)) for r, wi in zip(runs, w, strict=True)])
-
-
 class RRF(Transformer):
     """``rrf(a, b, ..., k=60)``: reciprocal rank fusion of the stages' runs."""
 
@@ -431,9 +382,7 @@ class RRF(Transformer):
     def __init__(self, stages: Sequence[Transformer], k: float = 60.0):
         if len(stages) < 2:
             raise IrkitError("rrf fuses at least two stages")
-        if k < 0:
-            raise IrkitError("RRF's k must be non-negative")
-        self.stages, self.k = [_stage(s) for s in stages], float(k)
+        self.stages, self.k = [_stage(s) for s in stages], check_k(k)
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         return rrf_scores([carry_query(frame, s.transform(frame)) for s in self.stages], self.k)

@@ -182,8 +182,9 @@ def fuse_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Fuse runs (e.g. dense and BM25) by reciprocal rank fusion or min-max score interpolation."""
-    from irkit.dense.fusion import METHODS, fuse, tune_interpolation
     from irkit.frames import cut_run, rank_run
+    from irkit.fusion import METHODS, fuse
+    from irkit.fusion.tune import tune_interpolation
     from irkit.io.atomic import check_output
     from irkit.io.trec import read_qrels, read_run, write_run
 

@@ -110,8 +110,8 @@ def test_negative_torch_and_faiss_threads_are_refused():
 
 @pytest.mark.parametrize("k", [math.nan, math.inf, -1.0])
 def test_fusion_k_must_be_a_non_negative_number(k):
-    from irkit.dense.fusion import rrf
     from irkit.frames import run_frame
+    from irkit.fusion import rrf
 
     run = run_frame(pd.DataFrame({"qid": ["1"], "docno": ["a"], "score": [1.0]}))
     with pytest.raises(InputError, match="RRF's k"):

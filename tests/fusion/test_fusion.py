@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from irkit.dense.fusion import interpolate, minmax, rrf, tune_interpolation
 from irkit.errors import InputError
 from irkit.frames import qrels_frame, run_frame
+from irkit.fusion import interpolate, rrf
+from irkit.fusion.norm import minmax
+from irkit.fusion.tune import tune_interpolation
 
 
 def _run(rows):
@@ -33,7 +35,7 @@ def test_interpolation_end_points_reproduce_each_run():
     assert order(interpolate([a, b], [1.0, 0.0])) == order(a)
     assert order(interpolate([a, b], [0.0, 1.0])) == order(b)
     mm = minmax(a)
-    assert mm["score"].min() == 0.0 and mm["score"].max() == 1.0
+    assert mm.min() == 0.0 and mm.max() == 1.0
     with pytest.raises(InputError):
         interpolate([a])
     with pytest.raises(InputError):
