@@ -1,14 +1,17 @@
-"""Training data of the learned rerankers (``irkit train irgan``, ``irkit train lambdamart``).
+"""The training-data options of the learned rerankers (``irkit train irgan``, ``irkit train lambdamart``).
 
-One place turns the training options into labelled features: from a Lucene index
-(``--index --topics --qrels --candidates``, optionally ``--desm`` features) or from
-a LETOR file (``--letor``), with the same checks and messages for both trainers.
+One place turns the options into labelled features (:mod:`irkit.rerank.training`):
+from a Lucene index (``--index --topics --qrels --candidates``, optionally
+``--desm`` features) or from a LETOR file (``--letor``), with the same checks and
+messages for both trainers.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from irkit.errors import IrkitError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,69 +35,29 @@ def training_features(
     quiet: bool = False,
 ) -> tuple[Features, pd.DataFrame, dict[str, Any]]:
     """``(labelled features, judgements, meta)``; bad combinations of options raise one line."""
-    from irkit.errors import InputError, IrkitError
-    from irkit.progress import log
-    from irkit.rerank.irgan_rank import lucene_features
+    from irkit.rerank.training import labelled_features, letor_features
 
+    lucene = {"--index": index, "--topics": topics, "--qrels": qrels, "--candidates": candidates}
     if letor is not None:
-        from irkit.io.letor import read_letor
-
-        given = [
-            n
-            for n, v in (
-                ("--index", index),
-                ("--topics", topics),
-                ("--qrels", qrels),
-                ("--candidates", candidates),
-                ("--desm", desm),
-            )
-            if v
-        ]
+        given = [name for name, value in {**lucene, "--desm": desm}.items() if value]
         if given:
             raise IrkitError(f"--letor brings its own features and labels; drop {', '.join(given)}")
-        feats = read_letor(letor).normalised()
-        judgements = feats.qrels()
-        meta = {"letor": str(letor)}
-    else:
-        missing = [
-            n
-            for n, v in (("--index", index), ("--topics", topics), ("--qrels", qrels), ("--candidates", candidates))
-            if v is None
-        ]
-        if missing:
-            raise IrkitError(f"{', '.join(missing)} required (or train from a LETOR file with --letor)")
-        from irkit.index import LuceneIndex
-        from irkit.io.topics import read_topics
-        from irkit.io.trec import normalise_docnos, read_qrels, read_run
+        feats, judgements = letor_features(letor)
+        return feats, judgements, {"letor": str(letor)}
+    missing = [name for name, value in lucene.items() if value is None]
+    if missing:
+        raise IrkitError(f"{', '.join(missing)} required (or train from a LETOR file with --letor)")
+    from irkit.index import LuceneIndex
+    from irkit.io.topics import read_topics
+    from irkit.io.trec import normalise_docnos, read_qrels, read_run
+    from irkit.progress import log
 
-        idx = LuceneIndex(index)
-        queries = read_topics(topics, topics_format, field=topic_field)
-        judgements = read_qrels(qrels, qrels_format)
-        if normalise_ids:
-            judgements, changed = normalise_docnos(judgements, set(idx.docnos))
-            log(f"{qrels}: mapped {changed} judged ids to the index's ids", quiet)
-        cand = read_run(candidates)
-        feats = lucene_features(idx, queries, cand, depth, desm, quiet)
-        judged = set(judgements["qid"])
-        unjudged = sorted(set(feats.qids) - judged)
-        if unjudged:
-            log(
-                f"{len(unjudged)} candidate topics have no judgements and are not trained on (e.g. {', '.join(unjudged[:5])})",
-                quiet,
-            )
-        no_cands = sorted(judged - set(feats.qids))
-        if no_cands:
-            log(
-                f"{len(no_cands)} judged topics have no candidates (missing from {candidates}) and are not trained on",
-                quiet,
-            )
-        feats = feats.with_labels(judgements)
-        meta = {
-            "index": str(Path(index).resolve()),
-            "candidates": str(candidates),
-            "depth": depth,
-            "topics": str(topics),
-        }
-    if feats.labels is None or not (feats.labels > 0).any():
-        raise InputError("no candidate is judged relevant: check that the qrels match the candidates' topics and ids")
+    idx = LuceneIndex(index)
+    queries = read_topics(topics, topics_format, field=topic_field)
+    judgements = read_qrels(qrels, qrels_format)
+    if normalise_ids:
+        judgements, changed = normalise_docnos(judgements, set(idx.docnos))
+        log(f"{qrels}: mapped {changed} judged ids to the index's ids", quiet)
+    feats = labelled_features(idx, queries, judgements, read_run(candidates), depth=depth, desm=desm, quiet=quiet)
+    meta = {"index": str(Path(index).resolve()), "candidates": str(candidates), "depth": depth, "topics": str(topics)}
     return feats, judgements, meta
