@@ -1,12 +1,12 @@
 """Semi-supervised sequence learning (Dai & Le, 2015) on Debian's fortunes; writes docs/semi-supervised.md.
 
-The same LSTM classifier (``irkit.dense.classifier``) is initialised three ways
+The same LSTM classifier (``irkit.generative.text.classifier``) is initialised three ways
 (random; the embedding and LSTM of a sequence autoencoder; those of an LSTM
 language model, both pretrained on unlabelled text) and fine-tuned on 5%, 20%
 and 100% of the training labels, for 3 seeds. Test accuracy: mean and sample
 standard deviation over the seeds.
 
-Protocol (the library's :func:`irkit.dense.classifier.fortune_task`): the 4
+Protocol (the library's :func:`irkit.generative.text.classifier.fortune_task`): the 4
 largest fortune categories are the classes, split 80/20 per class by the seed;
 the label subset is drawn per class by the same seed. The unlabelled text is
 every other fortune category plus the Cranfield, CACM and Vaswani abstracts
@@ -36,7 +36,7 @@ os.environ.setdefault("IRKIT_QUIET", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from irkit.dense.classifier import (  # noqa: E402
+from irkit.generative.text.classifier import (  # noqa: E402
     INITS,
     ClassifierConfig,
     ClassifierOptions,
@@ -163,7 +163,7 @@ def render(out: dict, args, command: str, seconds: float, cpu: float) -> str:
         f"- Unlabelled text: a seeded sample of {out['pool']:,} texts from the other fortune categories and the "
         "Cranfield, CACM and Vaswani abstracts; the labelled categories are never pretrained on. The vocabulary "
         f"({out['vocab']:,} words, lowercased word tokens, the rest `<unk>`) comes from the unlabelled text.",
-        f"- Model (`irkit.dense.classifier.LSTMClassifier`): {config.embed_dim}-d embeddings, one LSTM of "
+        f"- Model (`irkit.generative.text.classifier.LSTMClassifier`): {config.embed_dim}-d embeddings, one LSTM of "
         f"{config.dim} units over the first {config.max_len} words and `<eos>`, dropout {config.dropout}, a linear "
         "layer on the last hidden state. `seqae`: embedding and LSTM copied from a sequence autoencoder "
         "(`irkit.dense.seqae`, encoder and decoder sharing the LSTM, adaptive softmax); `lm`: copied from irkit's LSTM "

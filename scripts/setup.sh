@@ -21,7 +21,7 @@ command -v espeak-ng >/dev/null || apt_install espeak-ng || echo "warning: espea
 # the test skips with a reason where it cannot be installed.
 command -v chromium >/dev/null || apt_install chromium || echo "warning: chromium not installed; the HTML report's browser test will be skipped" >&2
 # Debian's fortunes (/usr/share/games/fortunes) are the labelled texts of the semi-supervised
-# classifier (irkit.dense.classifier); its fortune tests skip with a reason where they are missing.
+# classifier (irkit.generative.text.classifier); its fortune tests skip with a reason where they are missing.
 [ -d /usr/share/games/fortunes ] || apt_install fortunes || echo "warning: fortunes not installed; the semi-supervised classifier's data and tests will be skipped" >&2
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

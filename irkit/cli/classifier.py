@@ -51,7 +51,7 @@ def train_command(
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM classifier of the largest fortune categories; prints its test accuracy (Dai & Le, 2015)."""
-    from irkit.dense.classifier import ClassifierOptions, train_classifier
+    from irkit.generative.text.classifier import ClassifierOptions, train_classifier
 
     opts = ClassifierOptions(
         init=init, categories=categories, labels=labels, collections=collections, vocab=vocab, dim=dim,

@@ -45,11 +45,27 @@ def _with_provenance(command):
     return train
 
 
+# Models that do not rank, so are not in the ranking registry, but are trained here too:
+# name -> (command "module:function", help).
+OTHER_TRAINERS = {
+    "classifier": (
+        "irkit.cli.classifier:train_command",
+        "LSTM text classifier of fortune categories, initialised randomly or from a pretrained "
+        "sequence autoencoder or LM (Dai & Le, 2015); it does not rank",
+    ),
+}
+
+
+def trainers() -> dict[str, tuple[str, str]]:
+    """``{name: (command, help)}`` of every ``irkit train NAME``: the registry's trainers, then the others."""
+    return {**{n: (e.train, e.help) for n, e in registry.trainers().items()}, **OTHER_TRAINERS}
+
+
 def train_command(name: str) -> _click.Command:
     """The click command of ``irkit train NAME`` (imports the model's command module)."""
-    entry = registry.trainers()[name]
+    target, help = trainers()[name]
     one = typer.Typer(add_completion=False)
-    one.command(name, help=entry.help)(_with_provenance(registry.resolve(entry.train)))
+    one.command(name, help=help)(_with_provenance(registry.resolve(target)))
     return typer.main.get_command(one)
 
 
@@ -57,8 +73,8 @@ class _TrainGroup(TyperGroup):
     # Listing (help, suggestions, completion) sees stand-ins that carry only the name and help.
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        for name, entry in registry.trainers().items():
-            self.commands[name] = TyperCommand(name=name, help=entry.help)
+        for name, (_, help) in trainers().items():
+            self.commands[name] = TyperCommand(name=name, help=help)
 
     def resolve_command(self, ctx: _click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from irkit.dense.classifier import (
+from irkit.errors import InputError
+from irkit.generative.text.classifier import (
     ClassifierConfig,
     ClassifierOptions,
     LSTMClassifier,
@@ -24,7 +25,6 @@ from irkit.dense.classifier import (
     tensors,
     train_classifier,
 )
-from irkit.errors import InputError
 
 CONFIG = ClassifierConfig(vocab_size=40, num_classes=3, dim=12, embed_dim=6, max_len=10)
 
@@ -125,6 +125,16 @@ def _fake_fortunes(root, per: int = 40) -> None:
     (root / "misc").write_text("\n%\n".join(" ".join(rng.choice([*common, "cat", "car", "bug"], 6)) for _ in range(30)))
 
 
+def test_the_classifier_is_trained_by_irkit_train_but_is_no_ranking_model(cli):
+    from irkit import registry
+
+    code, out, _ = cli("train", "--help")
+    assert code == 0 and "classifier" in out
+    assert "classifier" not in registry.names()
+    code, _, err = cli("rank", "--model", "classifier", "-t", "cranfield", "-o", "x.run")
+    assert code == 2 and "unknown model 'classifier'" in err
+
+
 def test_unknown_init_is_refused_with_one_line(tmp_path):
     code, text = irkit("train", "classifier", "--init", "glove", "-o", tmp_path / "m")
     assert code != 0
@@ -153,7 +163,7 @@ def test_cli_trains_and_saves_a_classifier(tmp_path):
     reason=f"Debian's fortunes package is not installed ({fortunes_dir()} is missing; scripts/setup.sh installs it)",
 )
 def test_a_tiny_fit_on_real_fortunes_learns(monkeypatch):
-    from irkit.dense import classifier
+    from irkit.generative.text import classifier
 
     opts = ClassifierOptions(
         init="seqae", categories=2, collections=False, vocab=3000, dim=32, embed_dim=16, max_len=30,

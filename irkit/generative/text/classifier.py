@@ -476,18 +476,3 @@ def train_classifier(
         return summary
     finally:
         torch.set_num_threads(before)
-
-
-# -- the registry's view ---------------------------------------------------------------
-
-
-@dataclass
-class RankOptions:
-    """The classifier takes no ranking options: it labels texts and is trained by ``irkit train classifier``."""
-
-
-def build(options: RankOptions, request: Any = None):
-    """The registry's stage builder: a classifier is not a ranking stage, so using it as one is refused."""
-    from irkit.errors import IrkitError
-
-    raise IrkitError("'classifier' labels texts and does not rank documents; train it with `irkit train classifier`")
