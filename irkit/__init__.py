@@ -12,6 +12,9 @@ Stages (:mod:`irkit.pipeline`: ``transform(frame) -> frame``; ``>>``, ``%``, ``+
     irkit.identity, irkit.rrf(a, b, k=60), irkit.Run(frame_or_file)
     irkit.parse.parse("bm25 % 100 >> desm(model=DIR)", request)   # the text form
 
+PyTerrier: ``to_pyterrier(stage)`` is a ``pt.Transformer``, ``from_pyterrier(t)`` an irkit stage
+(:mod:`irkit.interop.pyterrier`); ir_datasets: ``irkit.datasets.get("irds:NAME")``.
+
 Data: ``read_topics``, ``read_qrels``, ``read_run``, ``write_run``, ``read_documents``,
 ``build_index``, ``LuceneIndex``. Experiments: ``Experiment``, ``tune`` (evaluation: :mod:`irkit.evaluate`).
 """
@@ -43,6 +46,9 @@ _LAZY = {
     # evaluation and experiments
     "Experiment": "irkit.experiment",
     "tune": "irkit.tuning",
+    # other libraries (irkit.interop)
+    "to_pyterrier": "irkit.interop.pyterrier",
+    "from_pyterrier": "irkit.interop.pyterrier",
 }
 
 __all__ = sorted(_LAZY)

@@ -59,6 +59,7 @@ import contextvars
 import functools
 import os
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -266,11 +267,24 @@ def _value(v: Any) -> str:
     return repr(v)
 
 
+# Other libraries' stages that the operators wrap where a stage goes: the library's
+# module -> irkit's adapter module, whose wrap(x) gives an irkit stage (or None). Named,
+# not imported: the adapter imports this module, and neither loads unless in use.
+FOREIGN_STAGES = {"pyterrier": "irkit.interop.pyterrier"}
+
+
 def _stage(x: Any) -> Transformer:
     if isinstance(x, Transformer):
         return x
     if isinstance(x, pd.DataFrame):
         return Run(x)
+    for library, adapter in FOREIGN_STAGES.items():
+        if library in sys.modules:  # no object of a library that is not loaded exists
+            import importlib
+
+            stage = importlib.import_module(adapter).wrap(x)
+            if stage is not None:
+                return stage
     raise TypeError(f"cannot compose a {type(x).__name__} into a pipeline")
 
 
