@@ -71,7 +71,7 @@ def index_cmd(
     ],
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Index folder to create.")] = None,
     format: Annotated[
-        str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html; auto says what it chose.")
+        str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html|archive; auto says what it chose.")
     ] = "auto",
     threads: Annotated[int, typer.Option(help="Indexing threads (default: all cores).")] = 0,
     fields: Annotated[

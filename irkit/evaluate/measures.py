@@ -102,14 +102,19 @@ def _parse_one(name: str) -> list:
 
 
 def trec_eval_order(run: pd.DataFrame) -> pd.DataFrame:
-    """A run sorted as trec_eval sorts it: by qid, descending score, ties by descending docno.
+    """A run sorted as trec_eval 9.0.8 sorts it: by qid, descending score, ties by descending docno.
 
+    trec_eval 9.0.8 (and pytrec_eval, which ir-measures calls) holds a score in a C
+    ``float``: scores equal in float32 are ties there even when float64 tells them
+    apart (trec_eval 10 reads doubles), so they are compared as float32 here too.
     ``rank`` is renumbered in that order. trec_eval compares docnos with
     ``strcmp``; Python compares str by code point, which is the same order as
     the UTF-8 bytes.
     """
-    df = run_frame(run).sort_values(["qid", "score", "docno"], ascending=[True, False, False], kind="stable")
-    df = df.reset_index(drop=True)
+    df = run_frame(run)
+    key = pd.Series(df["score"].to_numpy(np.float32), index=df.index)
+    df = df.assign(_key=key).sort_values(["qid", "_key", "docno"], ascending=[True, False, False], kind="stable")
+    df = df.drop(columns="_key").reset_index(drop=True)
     df["rank"] = df.groupby("qid", sort=False).cumcount().astype(np.int64) + 1
     return df
 

@@ -17,7 +17,18 @@ import pandas as pd
 from irkit.errors import InputError
 from irkit.frames import queries_frame
 from irkit.io.atomic import note_input
-from irkit.io.documents import iter_smart_records
+from irkit.io.documents import (
+    _DOC_CLOSE,
+    _DOC_OPEN,
+    _DOCNO_CLOSE,
+    _DOCNO_OPEN,
+    _clean,
+    _inner,
+    _json,
+    check_id,
+    elements,
+    iter_smart_records,
+)
 
 TOPIC_FORMATS = ("auto", "trec", "cacm", "smart", "beir", "tsv")
 TREC_FIELDS = ("title", "desc", "narr")
@@ -26,7 +37,7 @@ TREC_FIELDS = ("title", "desc", "narr")
 def detect_topics_format(path: Path) -> str:
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         head = fh.read(4096)
-    first = next((ln.strip() for ln in head.splitlines() if ln.strip()), "")
+    first = next((ln.strip() for ln in head.split("\n") if ln.strip()), "")
     if first.lower().startswith("<top"):
         return "trec"
     if first.upper().startswith("<DOC"):
@@ -73,32 +84,47 @@ def read_topics(
             for i, (n, rid, rec) in enumerate(iter_smart_records(p), 1)
         ]
     else:
-        # utf-8-sig: a byte-order mark is not part of the first topic id.
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
+        # utf-8-sig: a byte-order mark is not part of the first topic id. Invalid
+        # UTF-8 stays apart (surrogateescape): refused in an id, U+FFFD in a query.
+        with open(p, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+            text = fh.read()
         rows = {"trec": _trec, "cacm": _cacm, "beir": _beir, "tsv": _tsv}[fmt](p, text, field)
     if not rows:
         raise InputError("no topics found", p)
     seen: dict[str, int] = {}
     for line, qid, query in rows:
-        if not qid.strip():
-            raise InputError("a topic has an empty id", p, line)
+        check_id(qid, "topic id", p, line)
+        if not isinstance(query, str):
+            raise InputError(f"topic {qid} has a query of {json.dumps(query)[:40]}, not a string", p, line)
         if not query.strip():
             raise InputError(f"topic {qid} has an empty query", p, line)
         if qid in seen:
             raise InputError(f"topic {qid} appears twice (first at line {seen[qid]})", p, line)
         seen[qid] = line
-    return queries_frame([(q, " ".join(t.split())) for _, q, t in rows])
+    return queries_frame([(q, " ".join(_clean(t).split())) for _, q, t in rows])
 
 
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def _lines(text: str):
+    # A line ends at \n (or \r\n) only: U+2028, \x0b, \x1c... are text in TSV
+    # and JSON lines, where str.splitlines() would cut a query in two.
+    for n, line in enumerate(text.split("\n"), 1):
+        yield n, line.removesuffix("\r")
+
+
+_TOP_OPEN = re.compile(r"<top>", re.I)
+_TOP_CLOSE = re.compile(r"</top>", re.I)
+
+
 def _trec(path: Path, text: str, field: str) -> list[tuple[int, str, str]]:
     rows = []
-    for m in re.finditer(r"<top>(.*?)</top>", text, flags=re.S | re.I):
-        body, line = m.group(1), _line_of(text, m.start())
-        num = re.search(r"<num>\s*(?:Number:)?\s*([^\s<]+)", body, flags=re.I)
+    for start, body in elements(text, _TOP_OPEN, _TOP_CLOSE, "<top>", path):
+        line = _line_of(text, start)
+        # Possessive quantifiers: "<num>" and 200k spaces is one scan, not a backtrack.
+        num = re.search(r"<num>\s*+(?:Number:)?\s*+([^\s<]++)", body, flags=re.I)
         if not num:
             raise InputError("<top> without <num>", path, line)
         fm = re.search(rf"<{field}>(.*?)(?=<[a-z/]|$)", body, flags=re.S | re.I)
@@ -111,31 +137,30 @@ def _trec(path: Path, text: str, field: str) -> list[tuple[int, str, str]]:
 
 def _cacm(path: Path, text: str, field: str) -> list[tuple[int, str, str]]:
     rows = []
-    for m in re.finditer(r"<DOC>(.*?)</DOC>", text, flags=re.S | re.I):
-        body, line = m.group(1), _line_of(text, m.start())
-        dm = re.search(r"<DOCNO>\s*(.*?)\s*</DOCNO>", body, flags=re.S | re.I)
-        if not dm or not dm.group(1):
+    for start, body in elements(text, _DOC_OPEN, _DOC_CLOSE, "<DOC>", path):
+        line = _line_of(text, start)
+        dm = next(_inner(body, _DOCNO_OPEN, _DOCNO_CLOSE), None)
+        if not dm or not dm[2].strip():
             raise InputError("<DOC> without <DOCNO>", path, line)
-        rows.append((line, dm.group(1), body[dm.end() :]))
+        rows.append((line, dm[2].strip(), body[dm[1] :]))
     return rows
 
 
 def _beir(path: Path, text: str, field: str) -> list[tuple[int, str, str]]:
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in _lines(text):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-            rows.append((n, str(obj["_id"]), str(obj["text"])))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise InputError("expected a JSON object with '_id' and 'text'", path, n) from None
+        obj = _json(line, path, n)
+        if not isinstance(obj, dict) or "_id" not in obj or "text" not in obj:
+            raise InputError("expected a JSON object with '_id' and 'text'", path, n)
+        rows.append((n, check_id(obj["_id"], "query id", path, n), obj["text"]))
     return rows
 
 
 def _tsv(path: Path, text: str, field: str) -> list[tuple[int, str, str]]:
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in _lines(text):
         if not line.strip():
             continue
         parts = line.split("\t", 1)

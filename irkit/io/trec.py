@@ -14,8 +14,11 @@ from irkit.frames import qrels_frame, rank_run, run_frame
 from irkit.io.atomic import atomic_file, note_input
 
 QRELS_FORMATS = ("auto", "trec", "beir", "cranfield")
-# Labels are integers that trec_eval (pytrec_eval) holds in a C int.
-MAX_LABEL = 2**31 - 1
+# Labels are integers that trec_eval (pytrec_eval) holds in a C int and keeps a
+# count for each grade up to the largest: pytrec_eval crashes at a label of 1e6 and
+# runs for minutes at 3e5, so grades beyond MAX_LABEL are refused.
+MIN_LABEL = -(2**31)
+MAX_LABEL = 10_000
 
 
 def read_run(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -29,24 +32,15 @@ def read_run(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError("no such run file" if not p.exists() else "not a regular file", p)
     note_input(p)
     qids, docnos, scores = [], [], []
-    # utf-8-sig: a byte-order mark is not part of the first topic id.
-    with open(p, encoding="utf-8-sig", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise InputError(f"expected 6 columns 'qid Q0 docno rank score tag', found {len(parts)}", p, n)
-            try:
-                int(parts[3])
-                score = float(parts[4])
-            except ValueError:
-                raise InputError("rank must be an integer and score a number", p, n) from None
-            if not np.isfinite(score):
-                raise InputError(f"score {parts[4]} is not finite", p, n)
-            qids.append(parts[0])
-            docnos.append(parts[2])
-            scores.append(score)
+    for n, parts in fields(p):
+        if len(parts) != 6:
+            raise InputError(f"expected 6 columns 'qid Q0 docno rank score tag', found {len(parts)}", p, n)
+        if not _INTEGER.fullmatch(parts[3]):
+            raise InputError(f"rank {parts[3]!r} is not an integer", p, n)
+        score = parse_score(parts[4], p, n)
+        qids.append(parts[0])
+        docnos.append(parts[2])
+        scores.append(score)
     if not qids:
         raise InputError("run file is empty", p)
     df = pd.DataFrame({"qid": qids, "docno": docnos, "score": scores})
@@ -58,14 +52,50 @@ def read_run(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _nth_nonempty_line(path: Path, index: int) -> int:
-    seen = -1
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                seen += 1
-                if seen == index:
-                    return n
+    for seen, (n, _) in enumerate(fields(path)):
+        if seen == index:
+            return n
     return 0
+
+
+# Numbers as trec_eval 9.0.8 reads them: a label with atol, a score with atof. Python
+# reads more ("1_0", "\uff11", "1e1" as an integer, "0x10" not at all) and C stops
+# early where Python goes on; a field is accepted only where both read it whole
+# and alike, and refused with its line otherwise.
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_LABEL = re.compile(r"([+-]?[0-9]+)(?:\.0*)?", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def parse_score(text: str, path: Path, line: int) -> float:
+    """A run's score as trec_eval's ``atof`` reads it (a decimal number, finite), or a located InputError."""
+    if not _DECIMAL.fullmatch(text):
+        raise InputError(
+            f"score {text!r} is not a decimal number (as trec_eval reads one: 12, -0.5, 1.5e-3)", path, line
+        )
+    score = float(text)
+    if not np.isfinite(score):
+        raise InputError(f"score {text} is not finite", path, line)
+    return score
+
+
+def fields(path: Path):
+    """``(line, fields)`` of each non-empty line, split as trec_eval splits (ASCII white space only).
+
+    Ids are bytes to trec_eval: a field that is not UTF-8 is refused with its line
+    rather than decoded into a replacement character two distinct ids would share.
+    """
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a byte-order mark is not part of the first id
+            parts = raw.split()
+            if not parts:
+                continue
+            try:
+                yield n, [f.decode("utf-8") for f in parts]
+            except UnicodeDecodeError as e:
+                raise InputError(f"invalid UTF-8 ({e.reason} at byte {e.start} of a field)", path, n) from None
 
 
 def write_run(run: pd.DataFrame, path: str | os.PathLike[str], tag: str = "irkit", overwrite: bool = False) -> Path:
@@ -95,11 +125,7 @@ def detect_qrels_format(path: Path) -> tuple[str, str]:
     -1..5 and exactly one ``-1`` line per topic. Only then is Cranfield's
     relabelling (gain ``5 - rel``) applied without being asked.
     """
-    lines = []
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                lines.append((n, line.split()))
+    lines = list(fields(path))
     if not lines:
         raise InputError("qrels file is empty", path)
     n, parts = lines[0]
@@ -111,7 +137,7 @@ def detect_qrels_format(path: Path) -> tuple[str, str]:
         minus_one: dict[str, int] = {}
         cranfield = True
         for _, cols in lines:
-            if len(cols) != 3 or cols[2] not in ("-1", "1", "2", "3", "4", "5"):
+            if len(cols) != 3 or _label_value(cols[2]) not in (-1, 1, 2, 3, 4, 5):
                 cranfield = False
                 break
             minus_one[cols[0]] = minus_one.get(cols[0], 0) + (cols[2] == "-1")
@@ -121,16 +147,25 @@ def detect_qrels_format(path: Path) -> tuple[str, str]:
     raise InputError(f"cannot tell the qrels format from a line of {len(parts)} columns; pass --qrels-format", path, n)
 
 
+def _label_value(text: str) -> int | None:
+    m = _LABEL.fullmatch(text)
+    if not m:
+        return None
+    # Past 12 digits a label is out of range anyway (and Python refuses to convert 4,300).
+    return int(m.group(1)) if len(m.group(1).lstrip("+-0")) <= 12 else MAX_LABEL + 1
+
+
 def _label(text: str, path: Path, line: int) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"relevance {text!r} is not a number", path, line) from None
-    if not value.is_integer():
-        raise InputError(f"relevance {text!r} is not an integer (trec_eval reads whole grades)", path, line)
-    if abs(value) > MAX_LABEL:
-        raise InputError(f"relevance {text!r} is out of range (|label| <= {MAX_LABEL})", path, line)
-    return int(value)
+    value = _label_value(text)
+    if value is None:
+        raise InputError(
+            f"relevance {text!r} is not a whole number in digits (trec_eval reads whole grades: 0, 1, 2, -1)",
+            path,
+            line,
+        )
+    if not MIN_LABEL <= value <= MAX_LABEL:
+        raise InputError(f"relevance {text!r} is out of range ({MIN_LABEL} to {MAX_LABEL:,})", path, line)
+    return value
 
 
 def cranfield_gain(rel: int) -> int:
@@ -160,27 +195,26 @@ def read_qrels(path: str | os.PathLike[str], format: str = "auto") -> pd.DataFra
     else:
         fmt = format
     ncols = {"trec": 4, "beir": 3, "cranfield": 3}[fmt]
-    rows = []
-    with open(p, encoding="utf-8-sig", errors="replace") as fh:
-        first = True
-        for n, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if fmt == "beir" and first and not parts[-1].lstrip("-").isdigit():
-                first = False
-                continue  # the header
-            first = False
-            if len(parts) != ncols:
-                raise InputError(f"expected {ncols} columns ({fmt} qrels), found {len(parts)}", p, n)
-            label = _label(parts[-1], p, n)
-            qid, docno = (parts[0], parts[2]) if fmt == "trec" else (parts[0], parts[1])
-            rows.append((qid, docno, cranfield_gain(label) if fmt == "cranfield" else label))
+    rows, where = [], {}
+    for i, (n, parts) in enumerate(fields(p)):
+        if fmt == "beir" and i == 0 and _label_value(parts[-1]) is None:
+            continue  # the header
+        if len(parts) != ncols:
+            raise InputError(f"expected {ncols} columns ({fmt} qrels), found {len(parts)}", p, n)
+        label = _label(parts[-1], p, n)
+        qid, docno = (parts[0], parts[2]) if fmt == "trec" else (parts[0], parts[1])
+        rows.append((qid, docno, cranfield_gain(label) if fmt == "cranfield" else label))
+        # trec_eval refuses a document judged twice for one topic with two grades.
+        first = where.setdefault((qid, docno), (n, label))
+        if first[1] != label:
+            raise InputError(
+                f"document {docno} is judged {first[1]} for topic {qid} at line {first[0]} and {label} here", p, n
+            )
     if not rows:
         raise InputError("qrels file is empty", p)
     df = qrels_frame(rows)
-    # A document judged twice for one topic keeps its last judgement, as trec_eval does.
-    return df.drop_duplicates(["qid", "docno"], keep="last").reset_index(drop=True)
+    # The same judgement written twice is one judgement.
+    return df.drop_duplicates(["qid", "docno"]).reset_index(drop=True)
 
 
 def normalise_docnos(qrels: pd.DataFrame, docnos: set[str] | pd.Index) -> tuple[pd.DataFrame, int]:

@@ -64,3 +64,377 @@ def test_trec_eval_measure_names_still_parse():
     from irkit.evaluate import parse_measures
 
     assert [str(m) for m in parse_measures("map ndcg_cut_10 ndcg_cut.5,10 P_30")] == ["AP", "nDCG@10", "nDCG@5", "P@30"]
+
+
+# ---- archives and compressed files: bounded, member by member ------------------------------
+
+
+@pytest.fixture
+def small_bounds(monkeypatch):
+    """Bounds of 1 MiB, so a bomb is a few kilobytes and is caught in milliseconds."""
+    from irkit.io import documents
+
+    monkeypatch.setattr(documents, "RATIO_FLOOR", 2**20)
+    monkeypatch.setattr(documents, "MAX_RECORD", 2**20)
+
+
+def _tar(path, members, mode="w"):
+    """A tarball of ``(TarInfo, bytes | None)``."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, mode, format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _member(name, data=None, type=None, linkname=""):
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    if type is not None:
+        info.type = type
+    info.linkname = linkname
+    return info, data
+
+
+def test_a_gzipped_line_bomb_is_refused(tmp_path, small_bounds, monkeypatch):
+    import gzip
+
+    from irkit.io import documents
+    from irkit.io.documents import read_documents
+
+    monkeypatch.setattr(documents, "RATIO_FLOOR", 64 * 2**20)  # the line's bound, not the total's
+
+    p = tmp_path / "docs.jsonl.gz"
+    p.write_bytes(gzip.compress(b'{"id": "1", "contents": "' + b"a" * 5 * 2**20 + b'"}\n'))
+    with pytest.raises(InputError, match="longer than 1 MiB") as e:
+        read_documents(p, "jsonl")
+    assert e.value.path == str(p) and e.value.line == 1
+
+
+def test_a_gzip_bomb_of_many_lines_is_refused(tmp_path, small_bounds):
+    import gzip
+
+    from irkit.io.documents import read_documents
+
+    p = tmp_path / "cran.gz"
+    p.write_bytes(gzip.compress(b".I 1\n.W\n" + (b" " * 1000 + b"\n") * 5000))
+    with pytest.raises(InputError, match="decompression bomb") as e:
+        read_documents(p, "smart")
+    assert e.value.path == str(p)
+
+
+@pytest.mark.parametrize("where", ["member", "trailer"])
+def test_a_tar_gz_bomb_is_refused(tmp_path, small_bounds, where):
+    import gzip
+
+    from irkit.io.documents import read_documents
+
+    plain = _tar(tmp_path / "x.tar", [_member("a.html", b"<p>x</p>" if where == "trailer" else b"a" * 5 * 2**20)])
+    data = plain.read_bytes() + (b"\0" * 5 * 2**20 if where == "trailer" else b"")
+    p = tmp_path / "c.tar.gz"
+    p.write_bytes(gzip.compress(data))
+    with pytest.raises(InputError, match="decompress") as e:
+        read_documents(p)
+    assert e.value.path == str(p)
+
+
+def test_a_member_whose_pax_header_lies_about_its_size_is_refused(tmp_path):
+    import tarfile
+
+    from irkit.io.documents import read_documents
+
+    info, data = _member("a.html", b"<p>hello</p>")
+    info.pax_headers = {"size": str(10**15)}
+    p = _tar(tmp_path / "c.tar", [(info, data)])
+    with tarfile.open(p) as tar:
+        assert tar.next().size == 10**15  # the forged size is what tarfile believes
+    with pytest.raises(InputError, match="truncated or forged") as e:
+        read_documents(p)
+    assert "'a.html'" in str(e.value)
+
+
+def test_junk_after_the_end_of_a_complete_tar_is_not_truncation(tmp_path):
+    from irkit.io.documents import read_documents
+
+    p = _tar(tmp_path / "c.tar", [_member("CACM-1.html", b"<p>one</p>")])
+    p.write_bytes(p.read_bytes() + b"junk that is not the archive's" * 40)
+    assert read_documents(p).values.tolist() == [["CACM-1", "one"]]
+
+
+def test_a_tar_cut_before_its_end_is_truncated(tmp_path):
+    from irkit.io.documents import read_documents
+
+    p = _tar(tmp_path / "c.tar", [_member("CACM-1.html", b"<p>one</p>")] * 2)
+    p.write_bytes(p.read_bytes()[:1536])  # pax header + header + data of the first member
+    with pytest.raises(InputError, match="truncated"):
+        read_documents(p)
+
+
+def test_members_are_read_each_in_its_own_format(tmp_path):
+    from irkit.io.documents import read_documents
+
+    jsonl = b'{"id": "j1", "contents": "from jsonl"}\n{"id": "j2", "contents": "two"}\n'
+    trec = b"<DOC>\n<DOCNO> t1 </DOCNO>\n<TEXT>from trec</TEXT>\n</DOC>\n"
+    p = _tar(
+        tmp_path / "mixed.tar",
+        [_member("a/docs.jsonl", jsonl), _member("b.trec", trec), _member("c.html", b"<b>page</b>")],
+    )
+    got = read_documents(p).values.tolist()
+    assert got == [["j1", "from jsonl"], ["j2", "two"], ["t1", "from trec"], ["c", "page"]]
+
+
+def test_archive_links_are_read_or_counted(tmp_path, monkeypatch, capsys):
+    import tarfile
+
+    from irkit.io.documents import read_documents
+
+    monkeypatch.setenv("IRKIT_QUIET", "0")
+    p = _tar(
+        tmp_path / "links.tar",
+        [
+            _member("d/a.html", b"<p>alpha</p>"),
+            _member("d/hard.html", None, tarfile.LNKTYPE, "d/a.html"),
+            _member("d/soft.html", None, tarfile.SYMTYPE, "a.html"),
+            _member("d/out.html", None, tarfile.SYMTYPE, "../../etc/passwd"),
+        ],
+    )
+    assert read_documents(p).values.tolist() == [["a", "alpha"], ["hard", "alpha"], ["soft", "alpha"]]
+    assert "skipped 1 symbolic link member" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "type", "reason"),
+    [
+        ("dev.html", "3", "character device"),
+        ("blk.html", "4", "block device"),
+        ("fifo.html", "6", "FIFO"),
+        ("/etc/abs.html", "0", "path out of the archive"),
+        ("../up.html", "0", "path out of the archive"),
+    ],
+)
+def test_archive_member_types_are_refused_by_name(tmp_path, name, type, reason):
+    from irkit.io.documents import read_documents
+
+    p = _tar(
+        tmp_path / "bad.tar", [_member("ok.html", b"x"), _member(name, b"" if type == "0" else None, type.encode())]
+    )
+    with pytest.raises(InputError, match=reason) as e:
+        read_documents(p)
+    assert repr(name) in str(e.value)
+
+
+def test_a_hard_link_to_a_missing_member_is_named(tmp_path):
+    import tarfile
+
+    from irkit.io.documents import read_documents
+
+    p = _tar(tmp_path / "bad.tar", [_member("h.html", None, tarfile.LNKTYPE, "gone.html")])
+    with pytest.raises(InputError, match=r"'h\.html' is a hard link to 'gone\.html'"):
+        read_documents(p)
+
+
+# ---- JSON, nulls, separators and ids ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"id": "1", "contents": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested more than 100 deep"),
+        ('{"id": "1", "contents": null}', "'contents' is null, not a string"),
+        ('{"id": null, "contents": "text"}', "document id is null, not a string"),
+        ('{"id": "a b", "contents": "text"}', "has white space"),
+        ('{"id": ["1"], "contents": "text"}', "not a string"),
+    ],
+)
+def test_jsonl_documents_refuse_nulls_nesting_and_spaced_ids(tmp_path, line, reason):
+    from irkit.io.documents import read_documents
+
+    p = tmp_path / "docs.jsonl"
+    p.write_text('{"id": "0", "contents": "fine"}\n' + line + "\n")
+    with pytest.raises(InputError, match=reason) as e:
+        read_documents(p, "jsonl")
+    assert (e.value.path, e.value.line) == (str(p), 2)
+
+
+def test_a_null_beir_query_id_is_refused(tmp_path):
+    from irkit.io.topics import read_topics
+
+    p = tmp_path / "queries.jsonl"
+    p.write_text('{"_id": "1", "text": "one"}\n{"_id": null, "text": "two"}\n')
+    with pytest.raises(InputError, match="query id is null") as e:
+        read_topics(p, "beir")
+    assert e.value.line == 2
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x85"])
+def test_a_tsv_query_is_one_line_up_to_a_newline(tmp_path, sep):
+    from irkit.io.topics import read_topics
+
+    p = tmp_path / "q.tsv"
+    p.write_text(f"1\tparallel{sep}algorithms\n2\tsorting\r\n", newline="")
+    got = read_topics(p, "tsv")
+    assert got.qid.tolist() == ["1", "2"]
+    assert got["query"].iloc[0].startswith("parallel") and got["query"].iloc[0].endswith("algorithms")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "line"),
+    [
+        ("tsv", "1\tone\nq 2\ttwo\n", 2),
+        ("trec", "<DOC>\n<DOCNO>a</DOCNO>\n</DOC>\n<DOC>\n<DOCNO> b c </DOCNO>\n</DOC>\n", 4),
+        ("smart", ".I 1\n.W\nx\n.I 2 3\n.W\ny\n", 4),
+    ],
+)
+def test_an_id_with_a_space_is_refused_where_it_is_read(tmp_path, fmt, text, line):
+    from irkit.io.documents import read_documents
+    from irkit.io.topics import read_topics
+
+    p = tmp_path / f"f.{fmt}"
+    p.write_text(text)
+    with pytest.raises(InputError, match="white space") as e:
+        read_topics(p, fmt) if fmt == "tsv" else read_documents(p, fmt)
+    assert (e.value.path, e.value.line) == (str(p), line)
+
+
+@pytest.mark.parametrize("kind", ["run", "qrels", "jsonl", "tsv"])
+def test_invalid_utf8_ids_are_refused_not_merged(tmp_path, kind):
+    from irkit.io.documents import read_documents
+    from irkit.io.topics import read_topics
+    from irkit.io.trec import read_qrels, read_run
+
+    p = tmp_path / kind
+    lines = {
+        "run": [b"1 Q0 d\xff 1 2.0 t", b"1 Q0 d\xfe 2 1.0 t"],
+        "qrels": [b"1 0 d\xff 1", b"1 0 d\xfe 0"],
+        "jsonl": [b'{"id": "d\xff", "contents": "x"}', b'{"id": "d\xfe", "contents": "y"}'],
+        "tsv": [b"q\xff\tone", b"q\xfe\ttwo"],
+    }[kind]
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    read = {"run": read_run, "qrels": read_qrels, "jsonl": lambda x: read_documents(x, "jsonl"), "tsv": read_topics}
+    with pytest.raises(InputError, match="UTF-8") as e:
+        read[kind](p)
+    assert (e.value.path, e.value.line) == (str(p), 1)
+
+
+def test_invalid_utf8_in_document_text_is_a_replacement_character(tmp_path):
+    from irkit.io.documents import read_documents
+
+    p = tmp_path / "d.jsonl"
+    p.write_bytes(b'{"id": "1", "contents": "caf\xe9"}\n')
+    assert read_documents(p, "jsonl").text.tolist() == ["caf\ufffd"]
+
+
+# ---- numbers as trec_eval 9.0.8 reads them ----------------------------------------------------
+
+
+def test_conflicting_duplicate_judgements_are_refused(tmp_path):
+    from irkit.io.trec import read_qrels
+
+    p = tmp_path / "q"
+    p.write_text("1 0 d1 1\n1 0 d2 0\n1 0 d1 1\n")
+    assert read_qrels(p).values.tolist() == [["1", "d1", 1], ["1", "d2", 0]]  # the same judgement twice is one
+    p.write_text("1 0 d1 1\n1 0 d2 0\n1 0 d1 0\n")
+    with pytest.raises(InputError, match="judged 1 for topic 1 at line 1 and 0 here") as e:
+        read_qrels(p)
+    assert e.value.line == 3
+
+
+@pytest.mark.parametrize("first", ["+1", "1.0", "01", "1."])
+def test_how_a_three_column_qrels_is_read_does_not_depend_on_how_its_first_label_is_written(tmp_path, first):
+    from irkit.io.trec import read_qrels
+
+    p = tmp_path / "q"
+    rest = "1 d2 2\n1 d3 -1\n2 d1 3\n2 d4 -1\n"
+    p.write_text("1 d1 1\n" + rest)
+    expected = read_qrels(p)
+    p.write_text(f"1 d1 {first}\n" + rest)
+    assert read_qrels(p).equals(expected)
+
+
+def test_scores_equal_in_float32_are_ties_as_in_trec_eval_9(tmp_path):
+    import pandas as pd
+    import pytrec_eval
+
+    from irkit.evaluate import evaluate
+    from irkit.frames import qrels_frame, run_frame
+
+    qrels = qrels_frame([("q", "a", 1), ("q", "b", 0)])
+    for sa, sb in [(1.0000000001, 1.0), (1.0, 1.0000000001), (2.0, 1.0)]:
+        run = run_frame(pd.DataFrame({"qid": ["q", "q"], "docno": ["a", "b"], "score": [sa, sb]}))
+        ref = pytrec_eval.RelevanceEvaluator({"q": {"a": 1, "b": 0}}, {"map"}).evaluate({"q": {"a": sa, "b": sb}})
+        assert evaluate(run, qrels, "AP").iloc[0, 0] == ref["q"]["map"]
+
+
+# ---- parsers linear in their input: 1 MB adversarial files of each format ----------------------
+
+MB = 2**20
+ADVERSARIAL = {
+    # format: (reader, suffix, bytes); each took more than 30 s at 200-400 KB with a backtracking scan
+    "trec-unclosed-doc": ("documents-trec", b"<DOC>\n" * (MB // 6)),
+    "trec-unclosed-text": ("documents-trec", b"<DOC><DOCNO>1</DOCNO>" + b"<TEXT>\n" * (MB // 7) + b"</DOC>\n"),
+    "trec-unclosed-tag": ("documents-trec", b"<DOC><DOCNO>1</DOCNO><TEXT>" + b"<a" * (MB // 2) + b"</TEXT></DOC>\n"),
+    "trec-unclosed-comment": (
+        "documents-trec",
+        b"<DOC><DOCNO>1</DOCNO><TEXT>" + b"<!--" * (MB // 4) + b"</TEXT></DOC>\n",
+    ),
+    "trec-spaced-docno": ("documents-trec", b"<DOC><DOCNO>1" + b" " * MB + b"</DOC>\n"),
+    "smart-spaced-tag": ("documents-smart", b".I 1\n.T" + b" " * MB + b"x\n"),
+    "smart-many-tags": ("documents-smart", b".I 1\n" + b".T \n" * (MB // 4)),
+    "jsonl-nested": ("documents-jsonl", b'{"id": "1", "contents": ' + b"[" * (MB // 2) + b"]" * (MB // 2) + b"}\n"),
+    "jsonl-escapes": ("documents-jsonl", b'{"id": "1", "contents": "' + b"\\\\" * (MB // 2) + b'"}\n'),
+    "beir-nested": ("documents-beir", b'{"_id": "1", "text": ' + b"{" * (MB // 2) + b"\n"),
+    "html-unclosed": ("documents-html", b"<a" * (MB // 4) + b"<!--" * (MB // 8)),
+    "topics-trec-unclosed": ("topics-trec", b"<top>\n" * (MB // 6)),
+    "topics-trec-num": ("topics-trec", b"<top><num>" + b" " * MB + b"</top>\n"),
+    "topics-cacm-docno": ("topics-cacm", b"<DOC><DOCNO>x" + b" " * MB + b"y</DOCNO></DOC>\n"),
+    "topics-tsv-separators": ("topics-tsv", b"1\t" + "a\u2028".encode() * (MB // 4) + b"\n"),
+    "topics-beir-nested": ("topics-beir", b'{"_id": "1", "text": ' + b"[" * MB + b"\n"),
+    "topics-smart-spaces": ("topics-smart", b".I 1\n.W" + b" " * MB + b"\n"),
+    "qrels-long-line": ("qrels", b"1 0 d " + b"1" * MB + b"\n"),
+    "run-long-field": ("run", b"1 Q0 d 1 " + b"9" * MB + b" t\n"),
+    "letor-many-features": ("letor", b"0 qid:1 " + b"1:0.5 " * (MB // 6) + b"\n"),
+    "letor-docid-spaces": ("letor", b"0 qid:1 1:0.5 #" + b"docid " * (MB // 6) + b"\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADVERSARIAL))
+def test_a_1mb_adversarial_file_is_read_in_linear_time(tmp_path, case):
+    import io
+    import tarfile
+    import time
+
+    from irkit.io.documents import read_documents
+    from irkit.io.letor import read_letor
+    from irkit.io.topics import read_topics
+    from irkit.io.trec import read_qrels, read_run
+
+    kind, data = ADVERSARIAL[case]
+    p = tmp_path / "input"
+    if kind == "documents-html":
+        p = tmp_path / "pages.tar"
+        with tarfile.open(p, "w") as tar:
+            info = tarfile.TarInfo("page.html")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    else:
+        p.write_bytes(data)
+    read = {
+        "documents": lambda fmt: read_documents(p, fmt),
+        "topics": lambda fmt: read_topics(p, fmt),
+        "qrels": lambda _: read_qrels(p, "trec"),
+        "run": lambda _: read_run(p),
+        "letor": lambda _: read_letor(p),
+    }
+    family, _, fmt = kind.partition("-")
+    t0 = time.perf_counter()
+    try:
+        read[family]({"html": "auto"}.get(fmt, fmt))
+    except InputError as e:
+        assert e.path is not None and "\n" not in str(e)
+    # Generous (a linear read of 1 MB takes well under a second; a quadratic one minutes).
+    assert time.perf_counter() - t0 < 5, case

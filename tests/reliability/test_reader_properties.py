@@ -226,3 +226,42 @@ def test_every_truncation_point_gives_a_frame_or_one_input_error(name, readers):
         _check(name, reader, seed[:cut], suffix)
 
     prop()
+
+
+# ---- numbers as trec_eval 9.0.8 reads them: atol for labels, atof for scores -------------------
+
+_libc = __import__("ctypes").CDLL(None)
+_libc.atof.restype, _libc.atof.argtypes = __import__("ctypes").c_double, [__import__("ctypes").c_char_p]
+_libc.atol.restype, _libc.atol.argtypes = __import__("ctypes").c_long, [__import__("ctypes").c_char_p]
+NUMBER_TEXT = st.one_of(
+    st.from_regex(r"\A[+-]?[0-9]{1,4}(\.[0-9]{0,3})?([eE][+-]?[0-9]{1,2})?\Z"),
+    st.text(alphabet="0123456789+-.eE_x\uff11\u0661\u00b2naif", min_size=1, max_size=8),
+)
+
+
+@SETTINGS
+@given(text=NUMBER_TEXT)
+def test_a_score_is_read_as_atof_reads_it_or_refused(text):
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "run"
+        p.write_text(f"1 Q0 d1 1 {text} t\n")
+        try:
+            score = read_run(p).score.iloc[0]
+        except InputError as e:
+            assert e.line == 1 and "score" in e.reason
+            return
+    assert score == _libc.atof(text.encode())
+
+
+@SETTINGS
+@given(text=NUMBER_TEXT)
+def test_a_label_is_read_as_atol_reads_it_or_refused(text):
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "qrels"
+        p.write_text(f"1 0 d1 {text}\n")
+        try:
+            label = read_qrels(p, "trec").label.iloc[0]
+        except InputError as e:
+            assert e.line == 1 and "relevance" in e.reason
+            return
+    assert label == _libc.atol(text.encode())

@@ -58,7 +58,14 @@ def test_three_column_qrels_are_relabelled_only_when_cranfield_is_certain_or_ask
 
 @pytest.mark.parametrize(
     ("label", "reason"),
-    [("1e10", "out of range"), ("0.5", "not an integer"), ("2.7", "not an integer"), ("x", "not a number")],
+    [
+        ("1e10", "not a whole number"),
+        ("0.5", "not a whole number"),
+        ("2.7", "not a whole number"),
+        ("x", "not a whole number"),
+        ("2147483647", "out of range"),
+        ("1000000000", "out of range"),
+    ],
 )
 def test_impossible_qrels_labels_are_refused(tmp_path, label, reason):
     p = tmp_path / "q.txt"
