@@ -21,8 +21,8 @@ def test_a_10000_word_query_is_answered(cacm_index, backend):
     rng = np.random.default_rng(0)
     vocab = sorted({w for t in cacm_index.texts()[:300] for w in t.split() if w.isalpha()})
     long = " ".join(rng.choice(vocab, 10_000))
-    if backend == "impact" and not (cacm_index.path / "impact").exists():
-        pytest.skip("this index has no impact part")
+    # the test index has an impact part (build_index writes one by default): no skip can hide a missing one
+    assert backend != "impact" or (cacm_index.path / "impact").exists()
     run = BM25(cacm_index, backend=backend).search(queries_frame({"1": long, "2": "parallel algorithms"}))
     assert sorted(run.qid.unique()) == ["1", "2"]
 

@@ -34,7 +34,10 @@ SETTINGS = settings(
 
 
 def _head(path: Path, lines: int) -> bytes:
-    with open(path, "rb") as fh:
+    # The first lines of the text (the shipped collections are gzipped: their text, not the gzip bytes)
+    import gzip
+
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
         return b"".join(fh.readline() for _ in range(lines))
 
 
@@ -168,13 +171,17 @@ FRAME_COLUMNS = {
 }
 
 
-def _check(name: str, reader, data: bytes, suffix: str) -> None:
+def _check(name: str, reader, data: bytes, suffix: str, *, must_read: bool = False) -> None:
+    """``data`` as a file read by ``reader``: a well-formed result, or one InputError naming the file
+    (with ``must_read``, any error fails)."""
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / f"input{suffix}"
         p.write_bytes(data)
         try:
             out = reader(p)
         except InputError as e:
+            if must_read:
+                raise AssertionError(f"{name}: the reader refused a well-formed file: {e}") from e
             assert e.path == str(p), f"{name}: the error does not name the file: {e}"
             assert str(e).count("\n") == 0, f"{name}: not one line: {e!r}"
             assert e.line is None or 1 <= e.line <= data.count(b"\n") + 1, f"{name}: line {e.line} is not in the file"
@@ -187,6 +194,7 @@ def _check(name: str, reader, data: bytes, suffix: str) -> None:
             return
         # a collection file may hold no documents (indexing says so); every other reader refuses emptiness
         assert isinstance(out, pd.DataFrame) and (len(out) > 0 or name.startswith("documents"))
+        assert not must_read or len(out) > 0, f"{name}: the seed file read as empty"
         assert list(out.columns) == FRAME_COLUMNS[name.split("-")[0]]
         assert all(isinstance(x, str) and x for x in out.iloc[:, 0]), f"{name}: empty or non-str id"
 
@@ -201,7 +209,7 @@ READERS = [
 @pytest.mark.parametrize("name", READERS)
 def test_seed_files_read_cleanly(name, readers):
     seed, suffix, reader = readers[name]
-    _check(name, reader, seed, suffix)
+    _check(name, reader, seed, suffix, must_read=True)
 
 
 @pytest.mark.parametrize("name", READERS)

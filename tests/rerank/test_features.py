@@ -92,7 +92,8 @@ def test_unknown_documents_and_missing_columns_fail_clearly(extractor):
 
 
 def test_desm_features_are_the_desm_reranker_scores(pairs, cranfield_index, tmp_path):
-    desm = pytest.importorskip("irkit.rerank.desm")
+    from irkit.rerank import desm
+
     frame, _ = pairs
     words = sorted(
         {t for text in cranfield_index.texts(cranfield_index.docnos[:200]) for t in cranfield_index.analyze(text)}

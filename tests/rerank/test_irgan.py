@@ -238,7 +238,8 @@ def test_missing_topics_and_feature_source_mismatch(cran_setup, cranfield, cranf
 
 
 def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, capsys, monkeypatch, cli):
-    desm = pytest.importorskip("irkit.rerank.desm")
+    from irkit.rerank import desm
+
     root, topics, run, _ = cran_setup
     words = sorted(
         {t for text in cranfield_index.texts(cranfield_index.docnos[:300]) for t in cranfield_index.analyze(text)}

@@ -16,8 +16,6 @@ from irkit.io.trec import read_qrels, read_run, write_run
 from irkit.rerank.lambdamart import LambdaMARTConfig, LambdaMARTModel, LambdaMARTReranker, rank_letor, train_cv
 from irkit.retrieve.bm25 import BM25
 
-pytest.importorskip("lightgbm")
-
 DEPTH = 100
 
 

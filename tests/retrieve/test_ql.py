@@ -156,7 +156,6 @@ def test_rm3_expanded_query_scored_by_the_impact_engine_gives_the_same_run(cacm,
     RM3 search on Lucene: the same documents in the same order, the same scores to 1e-4."""
     import numpy as np
 
-    pytest.importorskip("numba")
     from irkit.index.impact import ImpactIndex, has_impact
     from irkit.retrieve import impact
 
