@@ -38,6 +38,23 @@ from irkit.pipeline import Cutoff, Then, Transformer, carry_query, validate
 TESTS = {"t": "t", "wilcoxon": "wilcoxon", "randomisation": "randomization", "randomization": "randomization"}
 
 
+class Leaderboard(pd.DataFrame):
+    """The frame :func:`Experiment` returns: a DataFrame that prints every column.
+
+    pandas hides the columns that do not fit the terminal behind ``...``; a
+    leaderboard is read across (means, p-values, ``sig``), so ``print`` and ``repr``
+    show the whole table (:meth:`~pandas.DataFrame.to_string`). Everything else is a
+    DataFrame's.
+    """
+
+    @property
+    def _constructor(self) -> type[Leaderboard]:  # pandas' rule for subclasses: derived frames keep the class
+        return Leaderboard
+
+    def __repr__(self) -> str:
+        return self.to_string()
+
+
 def _key(stage: Transformer) -> tuple:
     """A key equal for two stages that compute the same thing (same objects, same structure)."""
     if isinstance(stage, Cutoff):
@@ -112,6 +129,8 @@ def Experiment(  # a function named as PyTerrier users expect
 ) -> pd.DataFrame:
     """Evaluate ``pipelines`` (a list, or a dict of name -> pipeline) on ``topics`` (see the module docstring).
 
+    The table is a :class:`Leaderboard`, a DataFrame that prints all its columns.
+
     ``baseline`` is a position or a name; ``test`` is ``t``, ``wilcoxon`` or
     ``randomisation``; ``correction`` ``holm``, ``bonferroni`` or ``None``.
     """
@@ -163,6 +182,7 @@ def Experiment(  # a function named as PyTerrier users expect
     table = leaderboard(runs, qrels, ms, baseline=base, test=TESTS[test], correction=correction or "none", level=level)
     order = {name: i for i, name in enumerate(named)}
     out = table.sort_values("run", key=lambda s: s.map(order)).reset_index(drop=True).rename(columns={"run": "name"})
+    out = Leaderboard(out)
     out.attrs.update(table.attrs)
     if report is not None:
         plot = None
