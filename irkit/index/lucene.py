@@ -231,6 +231,12 @@ class LuceneIndex:
         if not self.path.is_dir():
             raise InputError("no such index folder (build one with `irkit index`)", self.path)
         if not any(self.path.glob("segments_*")):
+            # shards.json marks a shard set (irkit.engine.shards.SHARDS_FILE; imported, it would
+            # close an import circle through the engine); a test writes one and reads this message
+            if (self.path / "shards.json").is_file():
+                raise InputError(
+                    "not a Lucene index but a shard set (`irkit shard`): rank it with --engine ray", self.path
+                )
             raise InputError("not a Lucene index (no segments_N file)", self.path)
         self._reader = None
         if _check:
