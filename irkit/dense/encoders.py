@@ -97,10 +97,10 @@ class DocNADEEncoder(DenseEncoder):
 
     def _build(self, config, state):
         from irkit.dense.docnade import DocNADE, DocNADEConfig
+        from irkit.nn.checkpoint import fitted
 
-        model = DocNADE(DocNADEConfig(**config), tree=(state["nodes"], state["codes"], state["lengths"]))
-        model.load_state_dict(state)
-        return model
+        build = lambda: DocNADE(DocNADEConfig(**config), tree=(state["nodes"], state["codes"], state["lengths"]))  # noqa: E731
+        return fitted(build, state, self.path)
 
     def _vectors(self, ids):
         import torch
@@ -126,10 +126,9 @@ class SeqAEEncoder(DenseEncoder):
 
     def _build(self, config, state):
         from irkit.dense.seqae import SeqAE, SeqAEConfig
+        from irkit.nn.checkpoint import fitted
 
-        model = SeqAE(SeqAEConfig(**config))
-        model.load_state_dict(state)
-        return model
+        return fitted(lambda: SeqAE(SeqAEConfig(**config)), state, self.path)
 
     def _vectors(self, ids):
         from irkit.dense.seqae import tensors

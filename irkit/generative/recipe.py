@@ -246,6 +246,7 @@ class Recipe:
         """``(model, meta)`` from a model folder of this recipe's kind (another kind fails clearly);
         ``meta["folder"]`` is the folder."""
         from irkit.nn import load_model, pick_device
+        from irkit.nn.checkpoint import fitted
 
         meta, state = load_model(model_dir, self.kind)
         tuples = {f.name for f in dataclasses.fields(self.config_cls) if isinstance(f.default, tuple)}
@@ -254,8 +255,7 @@ class Recipe:
             config = self.config_cls(**values)
         except TypeError as e:
             raise InputError(f"model.json does not fit {self.config_cls.__name__} ({e})", Path(model_dir)) from None
-        model = self.build(config)
-        model.load_state_dict(state)
+        model = fitted(lambda: self.build(config), state, Path(model_dir))
         model.to(pick_device(device or self.device)).eval()
         return model, {**meta, "folder": str(model_dir)}
 

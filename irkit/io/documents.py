@@ -288,17 +288,24 @@ def read_documents(path: str | os.PathLike[str], format: str = "auto") -> pd.Dat
 
 
 def _json(line: str, where, n: int):
-    # json.loads recurses once per level (a RecursionError far past any document's
-    # depth): brackets outside strings are counted first, where there are many.
-    if line.count("[") + line.count("{") > MAX_JSON_DEPTH:
-        brackets = np.frombuffer(_JSON_STRING.sub("", line).encode("utf-8", "surrogateescape"), np.uint8)
+    return parse_json(line, where, n)
+
+
+def parse_json(text: str, where, line: int | None = None):
+    """``json.loads(text)``, or an InputError at ``where`` (and ``line``): malformed, or nested too deep.
+
+    json.loads recurses once per level (a RecursionError far past any real
+    file's depth): brackets outside strings are counted first where there are many.
+    """
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        brackets = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "surrogateescape"), np.uint8)
         steps = np.isin(brackets, _OPENERS).astype(np.int64) - np.isin(brackets, _CLOSERS)
         if steps.size and np.cumsum(steps).max() > MAX_JSON_DEPTH:
-            raise InputError(f"JSON nested more than {MAX_JSON_DEPTH} deep", where, n)
+            raise InputError(f"JSON nested more than {MAX_JSON_DEPTH} deep", where, line)
     try:
-        return json.loads(line)
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"malformed JSON ({e.msg})", where, n) from None
+        raise InputError(f"malformed JSON ({e.msg})", where, line if line is not None else e.lineno) from None
 
 
 # A JSON string (with its escapes): brackets are counted outside strings.

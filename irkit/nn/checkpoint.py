@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,65 @@ def _read_meta(p: Path) -> dict[str, Any]:
     f = p / META
     if not f.is_file():
         raise InputError(f"not an irkit model folder (no {META})", p)
-    try:
-        meta = json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"corrupt {META} ({e.msg})", f, e.lineno) from None
-    if "kind" not in meta:
+    meta = read_json(f)
+    if not isinstance(meta, dict) or "kind" not in meta:
         raise InputError("model.json has no 'kind'", f)
+    if not isinstance(meta.get("config", {}), dict):
+        raise InputError("model.json's 'config' is not an object", f)
     return meta
+
+
+def read_json(path: Path) -> Any:
+    """A model's JSON file, its nesting bounded (a 100k-deep file raised RecursionError)."""
+    from irkit.io.documents import parse_json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start})", path) from None
+    return parse_json(text, path)
+
+
+def check_state(model: Any, state: Any, where: str | os.PathLike[str]) -> None:
+    """Refuse ``state`` unless it has exactly ``model``'s tensors, each of the same shape."""
+    import torch
+
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError("the weights are not a dict of tensors (a foreign or damaged file)", where)
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items()}
+    for k in sorted(want.keys() | have.keys()):
+        if want.get(k) != have.get(k):
+            said = "missing" if k not in have else f"of shape {list(have[k])}"
+            made = "no such tensor" if k not in want else f"shape {list(want[k])}"
+            raise InputError(
+                f"the weights do not fit the model's config: {k} is {said}, the config makes {made}", where
+            )
+
+
+def fitted(build: Callable[[], Any], state: Any, where: str | os.PathLike[str]) -> Any:
+    """``build()`` with ``state`` loaded, once the state is known to fit.
+
+    The model is first built on torch's ``meta`` device, which allocates nothing:
+    a config asking for 1e12 dimensions, or weights of another shape, is then one
+    line naming the tensor instead of a failed 8 TB allocation or a KeyError.
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            shell = build()
+    except InputError:
+        raise
+    except Exception as e:  # a config's values reach the model's constructor: any error is the file's
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise InputError(
+            f"the config and weights describe no model irkit can build ({type(e).__name__} {first})", where
+        ) from None
+    check_state(shell, state, where)
+    model = build()
+    model.load_state_dict(state)
+    return model
 
 
 def load_model(path: str | os.PathLike[str], kind: str | tuple[str, ...], weights: bool = True) -> tuple[dict, Any]:

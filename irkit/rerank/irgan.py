@@ -560,8 +560,10 @@ class IRGANModel:
     def _net(self, part: Part, use: str) -> Scorer:
         key = (part.name, use)
         if key not in self._nets:
-            net = Scorer(self.config.n_features, self.config.hidden)
-            net.load_state_dict(part.states[use])
+            from irkit.nn.checkpoint import fitted
+
+            where = Path(getattr(self, "path", None) or ".") / "weights.pt"
+            net = fitted(lambda: Scorer(self.config.n_features, self.config.hidden), part.states[use], where)
             net.eval()
             self._nets[key] = net
         return self._nets[key]

@@ -186,6 +186,7 @@ class LambdaMARTModel:
     def load(cls, path: str | os.PathLike[str]) -> LambdaMARTModel:
         """Read a model folder; anything missing or malformed is one :class:`InputError`."""
         from irkit.rerank.irgan import Part
+        from irkit.rerank.lightgbm_text import checked_model_text
 
         folder = Path(path)
         if not folder.is_dir():
@@ -193,12 +194,9 @@ class LambdaMARTModel:
         cfg_path = folder / CONFIG_FILE
         if not cfg_path.is_file():
             raise InputError(f"not a LambdaMART model folder (no {CONFIG_FILE})", folder)
-        try:
-            doc = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(
-                f"malformed JSON ({e.msg if hasattr(e, 'msg') else e})", cfg_path, getattr(e, "lineno", None)
-            ) from None
+        from irkit.nn.checkpoint import read_json
+
+        doc = read_json(cfg_path)
         if not isinstance(doc, dict) or doc.get("kind") != KIND:
             kind = doc.get("kind") if isinstance(doc, dict) else None
             raise InputError(f"holds a {kind or 'unknown'} model, not a LambdaMART model", cfg_path)
@@ -221,16 +219,14 @@ class LambdaMARTModel:
             file = folder / f"{p.name}.txt"
             if not file.is_file():
                 raise InputError(f"the trees of part {p.name} are missing", file)
+            # LightGBM's parser trusts its input (a crafted file aborted the process or
+            # predicted with indexes out of range): it gets only text checked here.
+            text = checked_model_text(file, len(features.get("names", ())))
             try:
-                booster = lgb.Booster(model_file=str(file))
+                boosters[p.name] = lgb.Booster(model_str=text)
             except lgb.basic.LightGBMError as e:
                 reason = str(e).strip().splitlines()[-1] if str(e).strip() else "unreadable"
                 raise InputError(f"not a LightGBM text model ({reason})", file) from None
-            if booster.num_feature() != len(features.get("names", ())):
-                raise InputError(
-                    f"has {booster.num_feature()} features, config.json names {len(features.get('names', ()))}", file
-                )
-            boosters[p.name] = booster
         rest = {k: v for k, v in doc.items() if k not in ("kind", "format", "config", "parts", "features")}
         model = cls(config, parts, boosters, features, rest)
         model.path = folder

@@ -438,3 +438,155 @@ def test_a_1mb_adversarial_file_is_read_in_linear_time(tmp_path, case):
         assert e.path is not None and "\n" not in str(e)
     # Generous (a linear read of 1 MB takes well under a second; a quadratic one minutes).
     assert time.perf_counter() - t0 < 5, case
+
+
+# ---- LightGBM model files checked before LightGBM's parser reads them ---------------------------
+
+
+@pytest.fixture(scope="module")
+def lgb_folder(tmp_path_factory):
+    """A saved LambdaMART folder of one part: 5 features, 3 trees of 4 leaves."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from irkit.rerank.irgan import Part
+    from irkit.rerank.lambdamart import LambdaMARTConfig, LambdaMARTModel
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((200, 5)), rng.integers(0, 3, 200)
+    params = {"objective": "lambdarank", "verbose": -1, "num_leaves": 4, "min_data_in_leaf": 5, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(x, y, group=[20] * 10), num_boost_round=3)
+    features = {"names": [f"f{i}" for i in range(5)], "source": "letor"}
+    model = LambdaMARTModel(LambdaMARTConfig(), [Part("all", ["1"], [], [])], {"all": booster}, features, {})
+    return model.save(tmp_path_factory.mktemp("lgb") / "m"), x
+
+
+def _mangled(folder, tmp_path, edit):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(folder, copy)
+    tree = copy / "all.txt"
+    tree.write_text(edit(tree.read_text()))
+    return copy
+
+
+def _set(key, value, tree=0):
+    """Replace ``key=...`` in tree ``tree`` (or the header when tree is None)."""
+
+    def edit(text):
+        start = 0 if tree is None else text.index(f"\nTree={tree}\n")
+        i = text.index(f"\n{key}=", start) + 1
+        return text[:i] + f"{key}={value}" + text[text.index("\n", i) :]
+
+    return edit
+
+
+CRAFTED = {
+    # name: (edit, what the message says); "negative-child" and "short-split" loaded and ranked before (rc=0)
+    "negative-child": (_set("left_child", "1 2 -99"), "child leaf 98"),
+    "child-past-end": (_set("right_child", "-2 7 -4"), "child node 7"),
+    "cycle": (_set("left_child", "1 0 -1"), "child node 0"),
+    "short-split": (_set("split_feature", "3"), "split_feature has 1 entries"),
+    "feature-99": (_set("split_feature", "99 1 2"), "feature outside 0..4"),
+    "max-feature": (_set("max_feature_idx", "1000000", None), "max_feature_idx=1000000"),
+    "leaves": (_set("num_leaves", "100000000"), "num_leaves"),
+    "tree-sizes": (_set("tree_sizes", "1 2 99999999", None), None),  # dropped, not followed
+    "nan-leaf": (_set("leaf_value", "nan 1 2 3"), "not finite"),
+    "categorical": (_set("num_cat", "5"), "categorical"),
+    "objective": (_set("objective", "custom", None), "not a ranking objective"),
+    "unknown-key": (lambda t: t.replace("num_cat=0", "num_cat=0\nevil=1", 1), "'evil'"),
+    "cut": (lambda t: t[: t.index("end of trees")], "truncated"),
+    "no-trees": (lambda t: t[: t.index("Tree=0")] + "end of trees\n", "no trees"),
+    "binary": (lambda t: "\x00\xff" + t, "not a LightGBM text model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_a_crafted_lightgbm_model_is_refused_before_lightgbm_reads_it(lgb_folder, tmp_path, case):
+    from irkit.rerank.lambdamart import LambdaMARTModel
+
+    folder, x = lgb_folder
+    edit, reason = CRAFTED[case]
+    bad = _mangled(folder, tmp_path, edit)
+    if reason is None:  # read without what LightGBM would trust: same predictions as the good model
+        good = LambdaMARTModel.load(folder).boosters["all"].predict(x)
+        assert (LambdaMARTModel.load(bad).boosters["all"].predict(x) == good).all()
+        return
+    with pytest.raises(InputError, match=reason) as e:
+        LambdaMARTModel.load(bad)
+    assert e.value.path == str(bad / "all.txt") and "\n" not in str(e.value)
+
+
+def test_a_checked_lightgbm_model_predicts_as_lightgbm_read_it(lgb_folder):
+    import lightgbm as lgb
+
+    from irkit.rerank.lambdamart import LambdaMARTModel
+
+    folder, x = lgb_folder
+    direct = lgb.Booster(model_file=str(folder / "all.txt")).predict(x)
+    assert (LambdaMARTModel.load(folder).boosters["all"].predict(x) == direct).all()
+
+
+# ---- torch model folders: config and weights checked before anything is allocated -------------
+
+
+def _seqae_folder(tmp_path, **config):
+    from irkit.dense.seqae import SeqAE, SeqAEConfig
+    from irkit.nn import save_model
+
+    model = SeqAE(SeqAEConfig(vocab_size=50, dim=8, embed_dim=4))
+    folder = save_model(
+        tmp_path / "m", "seqae", {"vocab_size": 50, "dim": 8, "embed_dim": 4, **config}, model.state_dict()
+    )
+    return folder, model.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ({"dim": 10**12}, "Storage size calculation overflowed"),  # no 8 TB allocation tried
+        ({"dim": 10**5}, r"decoder\.\S+ is of shape"),  # built on torch's meta device: nothing allocated
+        ({"embed_dim": 5}, "is of shape"),
+        ({"dim": "many"}, "describe no model irkit can build"),
+        ({"surprise": 1}, "describe no model irkit can build"),
+    ],
+)
+def test_a_config_that_does_not_fit_its_weights_is_one_line(tmp_path, config, reason):
+    from irkit.dense.seqae import SeqAE, SeqAEConfig
+    from irkit.nn import load_model
+    from irkit.nn.checkpoint import fitted
+
+    folder, _ = _seqae_folder(tmp_path, **config)
+    meta, state = load_model(folder, "seqae")
+    with pytest.raises(InputError, match=reason) as e:
+        fitted(lambda: SeqAE(SeqAEConfig(**meta["config"])), state, folder)
+    assert e.value.path == str(folder)
+
+
+def test_weights_of_another_model_are_one_line(tmp_path):
+    import torch
+
+    from irkit.nn.checkpoint import fitted
+    from irkit.rerank.irgan import Scorer
+
+    with pytest.raises(InputError, match=r"conv1\.weight is of shape"):
+        fitted(lambda: Scorer(5, 4), {"conv1.weight": torch.zeros(2)}, tmp_path)
+    with pytest.raises(InputError, match="is missing"):
+        fitted(lambda: Scorer(5, 4), {}, tmp_path)
+    with pytest.raises(InputError, match="not a dict of tensors"):
+        fitted(lambda: Scorer(5, 4), {"x": [1, 2]}, tmp_path)
+    good = Scorer(5, 4).state_dict()
+    assert fitted(lambda: Scorer(5, 4), good, tmp_path).state_dict().keys() == good.keys()
+
+
+@pytest.mark.parametrize("name", ["model.json", "config.json"])
+def test_a_model_json_nested_100k_deep_is_one_line(tmp_path, name):
+    from irkit.nn import load_model
+    from irkit.rerank.lambdamart import LambdaMARTModel
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / name).write_text('{"kind": "seqae", "config": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(InputError, match="nested more than 100 deep"):
+        load_model(folder, "seqae") if name == "model.json" else LambdaMARTModel.load(folder)

@@ -163,6 +163,9 @@ def continue_from(model: VAE, folder: str | Path) -> dict[str, Any]:
     if ours != theirs:
         diff = ", ".join(f"{k} {theirs.get(k)} (here {v})" for k, v in ours.items() if theirs.get(k) != v)
         raise InputError(f"init model does not fit this one: {diff}", Path(folder))
+    from irkit.nn.checkpoint import check_state
+
+    check_state(model, state, Path(folder))
     model.load_state_dict(state)
     return meta
 
