@@ -21,12 +21,13 @@ def parse(text: str, request: Any = None) -> Transformer:
     """A pipeline from its text form, as ``irkit rank --pipeline`` takes it::
 
         bm25 % 100 >> (0.7 * identity + 0.3 * desm(model=models/desm))
+        bm25 % 100 >> desm(model=models/desm) ^ bm25
         rrf(bm25, docnade(faiss=indexes/cran.faiss), k=60)
         run(path=runs/bm25.run) % 50 >> irgan(model=models/irgan, use=g)
 
     Names are registered models (:mod:`irkit.registry`) whose ``key=value`` options go
     to their options dataclass, plus ``identity``, ``rrf(...)`` and ``run(path=...)``.
-    Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>``). No
+    Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>`` > ``^``). No
     code is evaluated: a small recursive-descent parser reads the expression.
     ``request`` (a :class:`irkit.registry.RankRequest`) gives the stages ``--index``,
     ``--hits`` and ``--threads``.
@@ -35,7 +36,7 @@ def parse(text: str, request: Any = None) -> Transformer:
 
 
 class _Parser:
-    TOKEN = re.compile(r"\s*(?:(?P<op>>>|\*\*|[*%+(),=])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z0-9_./~:\-]+))")
+    TOKEN = re.compile(r"\s*(?:(?P<op>>>|\*\*|[*%+(),=^])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z0-9_./~:\-]+))")
 
     def __init__(self, text: str, request: Any):
         self.text, self.request = text, request
@@ -75,7 +76,7 @@ class _Parser:
     def parse(self) -> Transformer:
         if not self.tokens:
             self.fail("empty pipeline", 0)
-        out = self.chain()
+        out = self.concat()
         if self.i < len(self.tokens):
             self.fail(f"unexpected {self.tokens[self.i][1]!r}")
         return self.stage(out)
@@ -84,6 +85,13 @@ class _Parser:
         if not isinstance(x, Transformer):
             self.fail(f"{x!r} is a number where a stage belongs")
         return x
+
+    def concat(self) -> Any:
+        out = self.chain()
+        while self.peek("^"):
+            self.take("^")
+            out = self.stage(out) ^ self.stage(self.chain())
+        return out
 
     def chain(self) -> Any:
         out = self.sum()
@@ -129,7 +137,7 @@ class _Parser:
     def atom(self) -> Any:
         if self.peek("("):
             self.take("(")
-            out = self.chain()
+            out = self.concat()
             self.take(")")
             return out
         word = self.take()
@@ -151,7 +159,7 @@ class _Parser:
                     self.take("=")
                     kwargs[key] = self.take()
                 else:
-                    args.append(self.chain())
+                    args.append(self.concat())
                 if not self.peek(")"):
                     self.take(",")
             self.take(")")

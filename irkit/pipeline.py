@@ -28,6 +28,9 @@ Operators (each a tiny class below; ``repr`` prints the expression back)
 ``rrf(a, b, k=60)``    reciprocal rank fusion ``sum 1 / (k + rank)`` (:class:`RRF`)
 ``a ** b``             feature union for learned rankers (:class:`FeatureUnion`):
                        the input run with a ``features`` column, one float per stage
+``a ^ b``              concatenate, as PyTerrier's ``^`` (:class:`Concat`): ``a``'s
+                       run, then the documents of ``b``'s that ``a`` did not return;
+                       ``(bm25 % 100 >> desm) ^ bm25`` keeps BM25's ranks 101-1000
 =====================  =========================================================
 
 :data:`identity` returns its input run (``0.7 * identity + 0.3 * desm`` mixes a
@@ -76,6 +79,7 @@ from irkit.fusion.rrf import check_k, rrf_scores
 
 __all__ = [
     "RRF",
+    "Concat",
     "Cutoff",
     "Encoder",
     "FeatureUnion",
@@ -87,6 +91,7 @@ __all__ = [
     "Then",
     "Transformer",
     "carry_query",
+    "concat_runs",
     "identity",
     "is_run",
     "minmax",
@@ -236,7 +241,7 @@ class Transformer(ABC):
         return ()
 
     # ------------------------------------------------------------------ operators
-    precedence = 100  # of the expression repr prints: >> 1, + 2, * and % 3, ** 4, a name 100
+    precedence = 100  # of the expression repr prints: ^ 0, >> 1, + 2, * and % 3, ** 4, a name 100
 
     def __rshift__(self, other: Transformer) -> Then:
         return Then([self, _stage(other)])
@@ -257,6 +262,9 @@ class Transformer(ABC):
 
     def __pow__(self, other: Transformer) -> FeatureUnion:
         return FeatureUnion([*_features(self), *_features(_stage(other))])
+
+    def __xor__(self, other: Transformer) -> Concat:
+        return Concat(self, _stage(other))
 
 
 def _value(v: Any) -> str:
@@ -452,6 +460,50 @@ class FeatureUnion(Transformer):
 
     def __repr__(self) -> str:
         return " ** ".join(_wrap(s, 5) for s in self.stages)
+
+
+CONCAT_EPSILON = 1e-4  # PyTerrier's Concatenate.epsilon: the gap between the head's last score and the tail
+
+
+def concat_runs(head: pd.DataFrame, tail: pd.DataFrame) -> pd.DataFrame:
+    """``head``, then the documents of ``tail`` that ``head`` does not have, below it (what :class:`Concat` computes).
+
+    PyTerrier's rule (``pyterrier._ops.Concatenate``): per query, the remaining
+    documents keep ``tail``'s score gaps, shifted so that the first is ``1e-4`` below
+    ``head``'s lowest score; a query that ``head`` did not answer gets nothing from
+    ``tail``. Ranked as every stage's run.
+    """
+    last = head.groupby("qid")["score"].min()
+    seen = pd.MultiIndex.from_frame(head[["qid", "docno"]])
+    rest = tail[~pd.MultiIndex.from_frame(tail[["qid", "docno"]]).isin(seen) & tail["qid"].isin(last.index)]
+    first = rest.groupby("qid")["score"].transform("max")
+    # The same operations in the same order as PyTerrier, so the scores are its to the last bit.
+    rest = rest.assign(score=rest["score"] - first + rest["qid"].map(last) - CONCAT_EPSILON)
+    return ranked(pd.concat([head, rest], ignore_index=True))
+
+
+class Concat(Transformer):
+    """``a ^ b``: ``a``'s run, then the documents of ``b``'s run that ``a`` did not return (:func:`concat_runs`).
+
+    ``(bm25 % 100 >> reranker) ^ bm25`` reranks BM25's top 100 and keeps its ranks
+    101-1000 below them, as PyTerrier's ``^`` does.
+    """
+
+    name = "concat"
+    precedence = 0
+
+    def __init__(self, head: Transformer, tail: Transformer):
+        self.head, self.tail = _stage(head), _stage(tail)
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        head = carry_query(frame, self.head.transform(frame))
+        return concat_runs(head, carry_query(frame, self.tail.transform(frame)))
+
+    def children(self) -> tuple[Transformer, ...]:
+        return (self.head, self.tail)
+
+    def __repr__(self) -> str:
+        return f"{_wrap(self.head, 0)} ^ {_wrap(self.tail, 1)}"
 
 
 class Identity(Transformer):

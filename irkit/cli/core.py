@@ -135,6 +135,14 @@ def rank_cmd(
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index folder.")] = None,
     rerank: Annotated[Path | None, typer.Option(help="Candidate run to rerank instead of retrieving.")] = None,
     depth: Annotated[int, typer.Option(help="Candidates per topic reranked from --rerank.")] = 100,
+    keep_rest: Annotated[
+        bool,
+        typer.Option(
+            "--keep-rest",
+            help="With --rerank: the candidates not reranked follow the reranked ones, in their own order "
+            "(PyTerrier's ^: (run % DEPTH >> model) ^ run).",
+        ),
+    ] = False,
     hits: Annotated[int, typer.Option(help="Documents retrieved per topic.")] = 1000,
     qrels: Annotated[Path | None, typer.Option(help="Qrels, for models that tune on judged topics.")] = None,
     topics_format: TopicsFormat = "auto",
@@ -210,6 +218,8 @@ def rank_cmd(
     )
     if hits < 1 or depth < 1:
         raise InputError("--hits and --depth must be at least 1")
+    if keep_rest and rerank is None:
+        raise InputError("--keep-rest keeps the rest of a candidate run: give it with --rerank RUN")
     if engine == "local" and not (workers or shards or ray_address):
         run, default_tag = rank_with(model, pipeline, given, flags, request)
     else:  # --engine ray (irkit/engine/): the same run, computed on a Ray cluster
@@ -217,6 +227,10 @@ def rank_cmd(
 
         cfg = engine_from_options(engine, workers, shards, ray_address)
         run, default_tag = rank_on_engine(model, pipeline, given, flags, request, cfg)
+    if keep_rest:
+        from irkit.pipeline import concat_runs
+
+        run = concat_runs(run, request.candidates)
     write_run(run, output, tag=tag or default_tag, overwrite=force)
     from irkit.provenance import write_sidecar
 
