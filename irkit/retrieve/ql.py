@@ -1,9 +1,11 @@
-"""Query likelihood (Dirichlet) and RM3 pseudo-relevance feedback, through Pyserini's own code.
+"""Query likelihood (Dirichlet) and RM3 pseudo-relevance feedback, through Anserini's own code.
 
 Both are the implementations that Anserini's regressions and Pyserini's
 ``LuceneSearcher`` use (``set_qld(mu)``, ``set_rm3(fb_terms, fb_docs,
 original_query_weight)``), run on an irkit index (a plain Lucene index with the
-document vectors RM3 needs). Nothing is re-implemented here, so the runs are
+document vectors RM3 needs). Nothing is re-implemented here: the calls go to
+Anserini's ``SimpleSearcher``, the Java object ``LuceneSearcher`` wraps, through
+:mod:`irkit._java` (Pyserini's Python package is not imported), so the runs are
 Pyserini's runs: ``tests/retrieve/test_ql.py`` checks them against a bare
 ``LuceneSearcher`` and against Anserini's CACM regression.
 
@@ -101,7 +103,8 @@ class QLRM3Options:
 
 
 class PyseriniRetriever(Retriever):
-    """BM25 or QL, with or without RM3, by Pyserini's ``LuceneSearcher`` on an irkit index."""
+    """BM25 or QL, with or without RM3, by Anserini's ``SimpleSearcher`` (what Pyserini's ``LuceneSearcher``
+    calls) on an irkit index."""
 
     def __init__(
         self,
@@ -121,18 +124,21 @@ class PyseriniRetriever(Retriever):
         self._searcher = self._open()
 
     def _open(self) -> Any:
-        lucene = _java.import_pyserini("pyserini.search.lucene")
+        # Anserini's SimpleSearcher, the object Pyserini's LuceneSearcher wraps, reached through the
+        # JNI bridge BM25 uses: importing pyserini.search.lucene would load transformers, torch,
+        # onnxruntime and faiss (about 9 s and 0.9 GB) for a wrapper of a few calls. The calls and
+        # their arguments are those of LuceneSearcher.set_qld/set_bm25/set_rm3/batch_search.
         o = self.options
-        searcher = lucene.LuceneSearcher(str(self.index.path.resolve()))
+        searcher = _java.autoclass("io.anserini.search.SimpleSearcher")(str(self.index.path.resolve()))
         if o.base == "ql":
             searcher.set_qld(float(o.mu))
         else:
             searcher.set_bm25(float(o.k1), float(o.b))
         if o.rm3:
-            try:
-                searcher.set_rm3(int(o.fb_terms), int(o.fb_docs), float(o.original_weight))
-            except TypeError as e:  # Pyserini's way of saying "no document vectors"
-                raise InputError(f"RM3 needs an index with document vectors ({e})", self.index.path) from None
+            if not searcher.reader.getTermVectors(0):
+                raise InputError("RM3 needs an index with document vectors", self.index.path)
+            # collection class (None: read the stored vectors), terms, docs, weight, debug, filter terms
+            searcher.set_rm3(None, int(o.fb_terms), int(o.fb_docs), float(o.original_weight), False, True)
         return searcher
 
     def params(self) -> dict[str, Any]:
@@ -148,7 +154,8 @@ class PyseriniRetriever(Retriever):
         """RM3's expansion terms and their weights for ``query`` (empty without RM3)."""
         if not self.options.rm3:
             return {}
-        return dict(self._searcher.get_feedback_terms(query) or {})
+        terms = self._searcher.get_feedback_terms(query)
+        return {e.getKey(): e.getValue() for e in terms.entrySet().toArray()} if terms else {}
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The stage contract (:mod:`irkit.pipeline`): queries -> the top ``hits`` per query;
@@ -168,9 +175,10 @@ class PyseriniRetriever(Retriever):
                 raise InputError(f"topic {qid} has an empty query")
         qids, texts = list(queries["qid"]), list(queries["query"])
         with spinner(
-            f"{self.name}: Pyserini is searching {len(qids)} topic(s)", quiet or getattr(self, "quiet", False)
+            f"{self.name}: Anserini is searching {len(qids)} topic(s)", quiet or getattr(self, "quiet", False)
         ):
-            results = self._searcher.batch_search(texts, qids, k=hits, threads=self.threads)
+            found = self._searcher.batch_search(_java_list(texts), _java_list(qids), hits, self.threads)
+            results = {e.getKey(): e.getValue() for e in found.entrySet().toArray()}
         parts, empty = [], []
         for qid in qids:
             found = results.get(qid) or []
@@ -193,6 +201,13 @@ class PyseriniRetriever(Retriever):
         run = pd.concat(parts, ignore_index=True)
         run["rank"] = run.groupby("qid", sort=False).cumcount() + 1
         return run_frame(run)
+
+
+def _java_list(items: list[str]) -> Any:
+    out = _java.autoclass("java.util.ArrayList")()
+    for item in items:
+        out.add(item)
+    return out
 
 
 class QL(PyseriniRetriever):
