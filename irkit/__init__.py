@@ -9,6 +9,8 @@ Stages (:mod:`irkit.pipeline`: ``transform(frame) -> frame``; ``>>``, ``%``, ``+
     irkit.DESMReranker.from_path(model_dir, index)     # run -> run (queries -> run: DESM alone)
     irkit.IRGANReranker(model_dir, index, use="d")     # run -> run
     irkit.DenseRetriever("docnade", faiss=dir)         # queries -> run, or run -> run
+    irkit.BiEncoder(st_dir, faiss=dir, index=index)     # a sentence-transformers model: the same
+    irkit.CrossEncoder(hf_dir, index)                   # run -> run
     irkit.identity, irkit.rrf(a, b, k=60), irkit.Run(frame_or_file)
     irkit.parse.parse("bm25 % 100 >> desm(model=DIR)", request)   # the text form
 
@@ -35,6 +37,8 @@ _LAZY = {
     "DESMReranker": "irkit.rerank.desm",
     "IRGANReranker": "irkit.rerank.irgan_rank",
     "DenseRetriever": "irkit.dense.rank",
+    "BiEncoder": "irkit.dense.pretrained",
+    "CrossEncoder": "irkit.rerank.crossencoder",
     # data
     "read_topics": "irkit.io.topics",
     "read_qrels": "irkit.io.trec",

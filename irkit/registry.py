@@ -360,3 +360,5 @@ add("ql", "retriever", "irkit.retrieve.ql:build_ql", "irkit.retrieve.ql:QLOption
 add("bm25+rm3", "retriever", "irkit.retrieve.ql:build_bm25_rm3", "irkit.retrieve.ql:BM25RM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on BM25 (Pyserini's set_rm3)")
 add("ql+rm3", "retriever", "irkit.retrieve.ql:build_ql_rm3", "irkit.retrieve.ql:QLRM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on QL (Pyserini's set_rm3)")
 add("rm3", "retriever", "irkit.retrieve.ql:build", "irkit.retrieve.ql:PRFOptions", "RM3 on -O base=bm25|ql: bm25+rm3 and ql+rm3 as one pipeline stage, rm3(base=ql)")
+add("biencoder", "dense", "irkit.dense.pretrained:build", "irkit.dense.pretrained:BiEncoderOptions", "Pretrained sentence-transformers bi-encoder (a local folder, safetensors), e.g. all-MiniLM-L6-v2: dense retrieval over FAISS, reranking or fusion")
+add("crossencoder", "reranker", "irkit.rerank.crossencoder:build", "irkit.rerank.crossencoder:CrossEncoderOptions", "Pretrained cross-encoder (a local sentence-transformers or Hugging Face sequence-classification folder, safetensors) reranking candidates")

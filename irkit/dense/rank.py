@@ -47,10 +47,11 @@ class DenseOptions:
 class DenseRetriever(Transformer):
     """Dense retrieval over FAISS, or reranking of candidates, with a DocNADE or SeqAE encoder."""
 
+    encoder_flag = "--encoder MODEL"  # how a user names the encoder, in messages
+
     def __init__(self, kind: str, faiss: str | os.PathLike[str] | None = None,
                  encoder: str | os.PathLike[str] | None = None, alpha: float | None = None,
                  index: Any = None, hits: int = 1000, threads: int | None = None):  # fmt: skip
-        from irkit.dense.encoders import load_encoder
         from irkit.dense.faiss_index import FaissIndex
 
         self.name, self.kind = kind, kind
@@ -60,15 +61,16 @@ class DenseRetriever(Transformer):
         self.lucene, self.hits = index, int(hits)
         self.faiss = FaissIndex(faiss, threads=threads) if faiss else None
         encoder_path = encoder or (self.faiss.encoder if self.faiss else None)
+        flag = self.encoder_flag
         if encoder_path is None:
             raise IrkitError(
-                "--encoder MODEL is required (the FAISS index records none)"
+                f"{flag} is required (the FAISS index records none)"
                 if self.faiss
-                else "--faiss DIR (or --encoder MODEL with --rerank) is required"
+                else f"--faiss DIR (or {flag} with --rerank) is required"
             )
         if self.faiss is not None and not encoder and not Path(encoder_path).exists():
-            raise InputError(f"the encoder recorded in the FAISS index is gone ({encoder_path}); pass --encoder", faiss)
-        self.encoder = load_encoder(encoder_path, kind, threads=threads or 1)
+            raise InputError(f"the encoder recorded in the FAISS index is gone ({encoder_path}); pass {flag}", faiss)
+        self.encoder = self._load_encoder(encoder_path, threads)
         if self.faiss is not None and self.encoder.dim != self.faiss.dim:
             raise InputError(
                 f"the encoder makes {self.encoder.dim}-dimensional vectors but the FAISS index holds "
@@ -76,6 +78,11 @@ class DenseRetriever(Transformer):
                 faiss,
             )
         self.alpha = alpha
+
+    def _load_encoder(self, path: str | os.PathLike[str], threads: int | None) -> Any:
+        from irkit.dense.encoders import load_encoder
+
+        return load_encoder(path, self.kind, threads=threads or 1)
 
     def _encode_queries(self, queries: pd.DataFrame, reranking: bool) -> tuple[list[str], np.ndarray]:
         from irkit.dense.vocab import analyzer
