@@ -180,6 +180,10 @@ def Experiment(  # a function named as PyTerrier users expect
         ]
         return pd.concat(rows, ignore_index=True)
     table = leaderboard(runs, qrels, ms, baseline=base, test=TESTS[test], correction=correction or "none", level=level)
+    if table.attrs.get("depths"):
+        from irkit.progress import warn
+
+        warn(table.attrs["depths"])
     order = {name: i for i, name in enumerate(named)}
     out = table.sort_values("run", key=lambda s: s.map(order)).reset_index(drop=True).rename(columns={"run": "name"})
     out = Leaderboard(out)

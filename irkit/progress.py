@@ -35,6 +35,11 @@ def log(message: str, quiet: bool = False) -> None:
         print(f"irkit: {message}", file=sys.stderr, flush=True)
 
 
+def warn(message: str) -> None:
+    """A one-line warning on stderr, shown even when quiet (it is about the results, not progress)."""
+    print(f"irkit: warning: {message}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def spinner(message: str, quiet: bool = False) -> Iterator[None]:
     """A spinner with elapsed time while opaque work (a JVM call, a child process) runs."""

@@ -267,7 +267,14 @@ def eval_cmd(
             raise InputError("--output must end in .csv or .json", output)
     q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
     tables = []
-    for name, run in _runs(runs).items():
+    loaded = _runs(runs)
+    from irkit.evaluate.leaderboard import depth_note
+    from irkit.progress import warn
+
+    note = depth_note(loaded)  # AP and recall of runs of different depths are not comparable
+    if note:
+        warn(note)
+    for name, run in loaded.items():
         t = evaluate(run, q, ms, per_query=per_query, ties=ties)
         t.insert(0, "run", name)
         tables.append(t)
@@ -339,6 +346,10 @@ def leaderboard_cmd(
         _echo(to_text(table))
     if table.attrs.get("rule"):
         _echo(f"({table.attrs['rule']})")
+    if table.attrs.get("depths"):
+        from irkit.progress import warn
+
+        warn(table.attrs["depths"])
     from irkit.provenance import format_differences, read_sidecar
 
     settings = format_differences({n: read_sidecar(p) for n, p in zip(loaded, paths, strict=True)})

@@ -45,6 +45,30 @@ def per_query_table(
     return {name: t.loc[keep] for name, t in tables.items()}
 
 
+def run_depths(runs: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+    """Each run's depth: the most documents it returns for one topic (the cutoff it was ranked to)."""
+    return {name: int(run.groupby("qid").size().max()) if len(run) else 0 for name, run in runs.items()}
+
+
+def depth_note(runs: Mapping[str, pd.DataFrame]) -> str | None:
+    """A sentence naming the runs' depths when they differ (``None`` when they do not).
+
+    AP and recall reward a run for every relevant document it returns, so a run
+    ranked to 1,000 documents per topic and one ranked to 100 are not compared on
+    them, however good the shorter run's order: ``irkit leaderboard``, ``irkit eval``
+    and :func:`irkit.Experiment` say so (on stderr and in the report).
+    """
+    depths = run_depths(runs)
+    if len(set(depths.values())) < 2:
+        return None
+    named = ", ".join(f"`{name}` {depth:,}" for name, depth in depths.items())
+    return (
+        f"The runs have different depths (most documents per topic: {named}): AP and recall are not comparable "
+        "across them; cut every run to one depth (% k, --depth) or keep the rest below a reranked top k "
+        "(^, irkit rank --keep-rest)."
+    )
+
+
 def paired_pvalue(a: np.ndarray, b: np.ndarray, test: str = "t", trials: int = 10000, seed: int = 0) -> float:
     """Two-sided p-value of a paired test that ``a`` and ``b`` have the same mean."""
     from scipy import stats
@@ -165,6 +189,7 @@ def leaderboard(
     judged = len(set(qrels["qid"]))
     topics = len(next(iter(pq.values())))
     table.attrs.update(test=test, correction=correction, level=level, baseline=baseline, topics=topics)
+    table.attrs["depths"] = depth_note(runs)
     left = f" ({judged - topics} of {judged} judged topics left out: missing from a run, not scored 0)"
     order = "broken as trec_eval breaks them" if ties == "trec_eval" else "in file order"
     table.attrs["rule"] = (

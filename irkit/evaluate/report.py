@@ -93,6 +93,8 @@ def notes(table: pd.DataFrame) -> list[str]:
             )
     if a.get("rule"):
         out.append(str(a["rule"]))
+    if a.get("depths"):
+        out.append(str(a["depths"]))
     return out
 
 
@@ -214,9 +216,9 @@ def to_latex(table: pd.DataFrame, digits: int = 4, caption: str | None = None, l
         r"\begin{table}[t]",
         r"\centering",
     ]
-    if caption or base:
-        cap = caption or f"Runs against the baseline {base}."
-        lines.append(r"\caption{" + latex_escape(cap) + "}")
+    cap = " ".join(filter(None, [caption or (f"Runs against the baseline {base}." if base else ""), a.get("depths")]))
+    if cap:
+        lines.append(r"\caption{" + latex_escape(cap.replace("`", "")) + "}")
     lines.append(r"\label{" + label + "}")
     lines.append(r"\begin{tabular}{l" + "r" * (ncols - 1) + "}")
     lines.append(r"\toprule")

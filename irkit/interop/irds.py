@@ -63,12 +63,6 @@ def is_irds(value: object) -> bool:
     return str(value).lower().startswith(PREFIX)
 
 
-def _warn(message: str) -> None:
-    import sys
-
-    print(f"irkit: warning: {message}", file=sys.stderr, flush=True)
-
-
 @contextlib.contextmanager
 def _fail_fast() -> Iterator[None]:
     """One try per download source, a bounded wait, and no retry chatter (ir_datasets' logger)."""
@@ -205,7 +199,9 @@ class IrdsDataset:
         if not path.exists():
             self._write(kind, fields, path, quiet)
         if kind == "qrels" and self.name.split("/")[0] in GRADE_NOTES:
-            _warn(f"{PREFIX}{self.name} qrels: {GRADE_NOTES[self.name.split('/')[0]]}")
+            from irkit.progress import warn
+
+            warn(f"{PREFIX}{self.name} qrels: {GRADE_NOTES[self.name.split('/')[0]]}")
         return path
 
     def _check_fields(self, fields: Sequence[str] | None) -> tuple[str, ...]:
