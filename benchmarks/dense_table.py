@@ -236,19 +236,19 @@ def render(
         "## The same from the command line",
         "",
         "```sh",
-        "irkit index ../shared/datasets/cranfield/cran.all.1400 --index indexes/cranfield",
-        "irkit train docnade --index indexes/cranfield --output models/cran-docnade --dim 128 --epochs 8",
+        "irkit index cranfield --index indexes/cranfield          # a built-in collection (`irkit datasets`)",
+        "irkit train docnade --index indexes/cranfield --output models/cran-docnade --dim 128 --epochs 8 "
+        "--lr 0.01 --batch-tokens 2048",
         "irkit train seqae --index indexes/cranfield --output models/cran-seqae --dim 128 --epochs 10",
         "irkit encode --model models/cran-docnade --index indexes/cranfield --output runs/cran-docnade.npz",
         "irkit faiss build runs/cran-docnade.npz --output indexes/cran-docnade.faiss        # --type flat|ivf|hnsw",
-        "irkit rank --model bm25 --index indexes/cranfield --topics ../shared/datasets/cranfield/cran.qry -o runs/bm25.run",
-        "irkit rank --model docnade --faiss indexes/cran-docnade.faiss --topics ../shared/datasets/cranfield/cran.qry "
-        "-o runs/docnade.run",
-        "irkit rank --model docnade --faiss indexes/cran-docnade.faiss --topics ../shared/datasets/cranfield/cran.qry "
-        "--rerank runs/bm25.run --depth 100 -o runs/docnade-rerank.run",
+        "irkit rank --model bm25 --index indexes/cranfield --topics cranfield -o runs/bm25.run",
+        "irkit rank --model docnade -O faiss=indexes/cran-docnade.faiss --topics cranfield -o runs/docnade.run",
+        "irkit rank --model docnade -O faiss=indexes/cran-docnade.faiss --topics cranfield --rerank runs/bm25.run "
+        "--depth 100 --keep-rest -o runs/docnade-rerank.run      # BM25's ranks 101-1,000 kept below",
         "irkit fuse runs/docnade.run runs/bm25.run --method rrf -o runs/rrf.run",
-        "irkit fuse runs/docnade.run runs/bm25.run --method interpolate --qrels ../shared/datasets/cranfield/cranqrel "
-        "-o runs/interp.run",
+        "irkit fuse runs/docnade.run runs/bm25.run --method interpolate --qrels cranfield -o runs/interp.run",
+        "irkit eval runs/bm25.run runs/docnade-rerank.run --qrels cranfield --measures \"nDCG@10 AP R@100\"",
         "```",
         "",
         "## Notes",
