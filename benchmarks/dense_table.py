@@ -248,7 +248,7 @@ def render(
         "--depth 100 --keep-rest -o runs/docnade-rerank.run      # BM25's ranks 101-1,000 kept below",
         "irkit fuse runs/docnade.run runs/bm25.run --method rrf -o runs/rrf.run",
         "irkit fuse runs/docnade.run runs/bm25.run --method interpolate --qrels cranfield -o runs/interp.run",
-        "irkit eval runs/bm25.run runs/docnade-rerank.run --qrels cranfield --measures \"nDCG@10 AP R@100\"",
+        'irkit eval runs/bm25.run runs/docnade-rerank.run --qrels cranfield --measures "nDCG@10 AP R@100"',
         "```",
         "",
         "## Notes",
