@@ -36,6 +36,7 @@ def datasets_cmd(
     typer.echo(
         "Use a name wherever a path goes: irkit index cranfield -i indexes/cranfield; --topics cranfield --qrels cranfield"
     )
+    typer.echo("ir_datasets' collections by name, from its cache (IR_DATASETS_HOME): irds:NAME, e.g. irds:cranfield")
 
 
 def register(app: typer.Typer) -> None:
