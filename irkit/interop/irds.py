@@ -42,10 +42,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PREFIX = "irds:"
-KINDS = ("documents", "topics", "qrels")
 FORMATS = {"documents": "jsonl", "topics": "beir", "qrels": "trec"}
 _FILES = {"documents": "documents{}.jsonl", "topics": "topics.jsonl", "qrels": "qrels.txt"}
-_HANDLERS = {"documents": "docs", "topics": "queries", "qrels": "qrels"}
+_HANDLERS = {"documents": "docs", "topics": "queries", "qrels": "qrels"}  # irkit's kinds -> ir_datasets' parts
 
 # ir_datasets' label meaning where it differs from irkit's built-in reading of the same file.
 GRADE_NOTES = {
@@ -56,6 +55,7 @@ GRADE_NOTES = {
         "--qrels cranfield gives irkit's reading"
     ),
 }
+_NOTED: set[str] = set()
 
 
 def is_irds(value: object) -> bool:
@@ -198,10 +198,12 @@ class IrdsDataset:
         path = self.root / _FILES[kind].format("." + "+".join(fields) if fields else "")
         if not path.exists():
             self._write(kind, fields, path, quiet)
-        if kind == "qrels" and self.name.split("/")[0] in GRADE_NOTES:
+        note = GRADE_NOTES.get(self.name.split("/")[0]) if kind == "qrels" else None
+        if note and self.name not in _NOTED:  # once a process (provenance resolves the qrels again)
             from irkit.progress import warn
 
-            warn(f"{PREFIX}{self.name} qrels: {GRADE_NOTES[self.name.split('/')[0]]}")
+            _NOTED.add(self.name)
+            warn(f"{PREFIX}{self.name} qrels: {note}")
         return path
 
     def _check_fields(self, fields: Sequence[str] | None) -> tuple[str, ...]:
@@ -244,7 +246,10 @@ class IrdsDataset:
         except (IrkitError, KeyboardInterrupt):
             raise
         except Exception as e:  # ir_datasets raises what its downloads and parsers raise
-            where = _wanted(handler)
+            try:
+                where = _wanted(handler)
+            except Exception:  # it reads ir_datasets' private attributes; the error line must still come
+                where = ""
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             if isinstance(e, RuntimeError) and e.args and e.args[0] == "All download sources failed":
                 reason = "all download sources failed"
@@ -255,6 +260,6 @@ class IrdsDataset:
 
 
 def _kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if kind not in _HANDLERS:
+        raise InputError(f"unknown kind {kind!r}; choose from {', '.join(_HANDLERS)}")
     return kind
