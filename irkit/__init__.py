@@ -18,7 +18,7 @@ PyTerrier: ``to_pyterrier(stage)`` is a ``pt.Transformer``, ``from_pyterrier(t)`
 (:mod:`irkit.interop.pyterrier`); ir_datasets: ``irkit.datasets.get("irds:NAME")``.
 
 Data: ``read_topics``, ``read_qrels``, ``read_run``, ``write_run``, ``read_documents``,
-``build_index``, ``LuceneIndex``. Experiments: ``Experiment``, ``tune`` (evaluation: :mod:`irkit.evaluate`).
+``build_index``, ``LuceneIndex``. Experiments: ``Experiment``, ``tune``, ``compare`` (two runs topic by topic; evaluation: :mod:`irkit.evaluate`).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ _LAZY = {
     # evaluation and experiments
     "Experiment": "irkit.experiment",
     "tune": "irkit.tuning",
+    "compare": "irkit.evaluate.compare",
     # other libraries (irkit.interop)
     "to_pyterrier": "irkit.interop.pyterrier",
     "from_pyterrier": "irkit.interop.pyterrier",

@@ -51,3 +51,4 @@ def _add_commands(module: str) -> None:
 _add_commands("irkit.cli.dense")
 _add_commands("irkit.cli.datasets")
 _add_commands("irkit.cli.engine")  # irkit shard (and the --engine options of rank/encode)
+_add_commands("irkit.cli.compare")  # irkit compare A.run B.run: the two runs topic by topic

@@ -1,0 +1,190 @@
+"""``irkit compare`` / ``irkit.compare``: two runs topic by topic, checked in headless Chromium.
+
+As in test_leaderboard_html.py, the page carries no script: a wrapper page loads
+it in an iframe (``--allow-file-access-from-files``) and writes what it finds in
+the DOM into the DOM that ``--dump-dom`` prints.
+
+``IRKIT_SCREENSHOT_COMPARE=docs/compare-page.png`` also copies the screenshot
+there (the one the README shows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from irkit.io.trec import write_run
+from irkit.retrieve.bm25 import BM25
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh installs it where apt can)"
+)
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")  # fmt: skip
+
+WRAPPER = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+<pre id="result">pending</pre>
+<script>
+function check(frame) {
+  var out = {};
+  try {
+    var d = frame.contentDocument;
+    out.sections = Array.from(d.querySelectorAll('section[data-qid]')).map(function (s) {
+      return {qid: s.dataset.qid, lists: s.querySelectorAll('ol').length,
+              items: Array.from(s.querySelectorAll('ol')).map(function (o) { return o.children.length; }),
+              marks: s.querySelectorAll('mark').length, text: s.textContent.length};
+    });
+    out.bars = d.querySelectorAll('#differences rect').length;
+    out.links = Array.from(d.querySelectorAll('#differences a')).map(function (a) { return a.getAttribute('href'); });
+    out.summary = d.getElementById('summary').textContent;
+    out.scripts = d.scripts.length;
+  } catch (e) { out.error = String(e); }
+  document.getElementById('result').textContent = JSON.stringify(out);
+}
+</script>
+<iframe src="URL" onload="check(this)" width="1400" height="900"></iframe>
+</body></html>
+"""
+
+
+def chromium(*args: str, timeout: int = 180) -> str:
+    with tempfile.TemporaryDirectory(prefix="irkit-chromium-") as profile:
+        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                              text=True, timeout=timeout)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def dom_of(page: Path, tmp_path: Path) -> dict:
+    wrapper = tmp_path / "check.html"
+    wrapper.write_text(WRAPPER.replace("URL", page.resolve().as_uri()))
+    dom = chromium("--allow-file-access-from-files", "--virtual-time-budget=20000", "--dump-dom", wrapper.as_uri())
+    found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<"))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, cranfield, cranfield_index):
+    from irkit.io.topics import read_topics
+
+    root = tmp_path_factory.mktemp("compare")
+    queries = read_topics(cranfield.topics)
+    paths = []
+    for name, k1, b in (("bm25", 0.9, 0.4), ("bm25-b0.75", 1.2, 0.75)):
+        write_run(BM25(cranfield_index, k1=k1, b=b).search(queries, hits=20, quiet=True), root / f"{name}.run")
+        paths.append(root / f"{name}.run")
+    return root, paths
+
+
+@pytest.fixture(scope="module")
+def page(runs, cranfield, cranfield_index):
+    """``irkit compare A B --qrels Q --index I --topics T --output cmp.html`` on Cranfield."""
+    import sys
+
+    from irkit.cli import main
+
+    root, (a, b) = runs
+    out = root / "cmp.html"
+    argv = ["irkit", "compare", str(a), str(b), "--qrels", str(cranfield.qrels), "--index", str(cranfield_index.path),
+            "--topics", str(cranfield.topics), "--measure", "AP", "--output", str(out), "-q"]  # fmt: skip
+    old, sys.argv = sys.argv, argv
+    try:
+        main()
+    except SystemExit as e:
+        assert e.code in (0, None)
+    finally:
+        sys.argv = old
+    return out
+
+
+def test_the_figures_are_ir_measures_per_topic_ap(runs, cranfield):
+    import irkit
+    from irkit.evaluate.measures import evaluate
+    from irkit.io.trec import read_qrels, read_run
+
+    _, (a, b) = runs
+    qrels = read_qrels(cranfield.qrels)
+    result = irkit.compare(a, b, qrels, measure="map")  # a trec_eval name works too
+    ap = {p: evaluate(read_run(p), qrels, "AP", per_query=True).set_index("qid")["AP"] for p in (a, b)}
+    got = result.per_topic.set_index("qid")
+    assert len(got) == qrels["qid"].nunique() == 225
+    assert np.allclose(got["A"], ap[a].reindex(got.index).fillna(0.0))
+    assert np.allclose(got["B"] - got["A"], got["diff"])
+    assert result.per_topic["diff"].is_monotonic_decreasing  # the bars' and sections' order
+    c = result.counts
+    assert c["win"] + c["loss"] + c["tie"] == 225 and c["win"] > c["loss"] > 0  # b=0.75 beats b=0.4 on Cranfield
+    assert c["tie"] == int((got["A"].round(4) == got["B"].round(4)).sum())
+
+
+@needs_chromium
+def test_one_section_per_judged_topic_in_chromium(page, tmp_path, cranfield):
+    from irkit.io.trec import read_qrels
+
+    found = dom_of(page, tmp_path)
+    assert "error" not in found, found
+    judged = sorted(set(read_qrels(cranfield.qrels)["qid"]))
+    qids = [s["qid"] for s in found["sections"]]
+    assert sorted(qids) == judged and len(qids) == len(set(qids))
+    assert all(s["lists"] == 2 and all(0 < n <= 10 for n in s["items"]) for s in found["sections"])
+    assert sum(s["marks"] for s in found["sections"]) > 1000  # query terms marked in the snippets
+    assert found["bars"] == len(judged) and sorted(found["links"]) == sorted(f"#q-{q}" for q in judged)
+    assert re.search(r"wins \d+, loses \d+, ties \d+", found["summary"])
+    assert found["scripts"] == 0
+
+
+@needs_chromium
+def test_screenshot(page, tmp_path):
+    shot = tmp_path / "compare-page.png"
+    chromium("--window-size=1400,1000", f"--screenshot={shot}", page.resolve().as_uri())
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1400, 1000)
+    assert len(data) > 50_000  # a rendered page, not a blank one
+    target = os.environ.get("IRKIT_SCREENSHOT_COMPARE")
+    if target:
+        shutil.copyfile(shot, target)
+
+
+HOSTILE = '<script>alert(1)</script></li></ol></section><section data-qid="evil"><img src=x onerror=alert(2)>'
+
+
+@needs_chromium
+def test_document_text_and_names_are_escaped(tmp_path, cli):
+    from irkit.index import build_index
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(
+        json.dumps({"id": "d<1>", "contents": f"flow {HOSTILE} & more flow"}) + "\n"
+        + json.dumps({"id": "d2", "contents": "boundary layer flow"}) + "\n"
+    )  # fmt: skip
+    build_index(docs, tmp_path / "index", threads=1, quiet=True)
+    (tmp_path / "a.run").write_text("1 Q0 d<1> 1 2.0 a\n1 Q0 d2 2 1.0 a\n")
+    (tmp_path / "b.run").write_text("1 Q0 d2 1 2.0 b\n1 Q0 d<1> 2 1.0 b\n")
+    (tmp_path / "qrels").write_text("1 0 d2 1\n2 0 d2 1\n")
+    (tmp_path / "topics.tsv").write_text(f"1\tflow {HOSTILE}\n2\tlayer\n")
+    out = tmp_path / "cmp.html"
+    args = ["compare", tmp_path / "a.run", tmp_path / "b.run", "--qrels", tmp_path / "qrels", "--index",
+            tmp_path / "index", "--topics", tmp_path / "topics.tsv", "--output", out]  # fmt: skip
+    code, stdout, err = cli(*args)
+    assert code == 0, err
+    assert "wins 1, loses 0, ties 1" in stdout  # topic 1: AP 0.5 -> 1.0; topic 2: neither run answered it
+    text = out.read_text()
+    assert "<script" not in text and "<img" not in text and 'data-qid="evil"' not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "d&lt;1&gt;" in text
+    found = dom_of(out, tmp_path)
+    assert [s["qid"] for s in found["sections"]] == ["1", "2"] and found["scripts"] == 0
+    # The output protocol: an existing page is kept without --force; not .html is refused in one line.
+    code, _, err = cli(*args)
+    assert code == 2 and "--force" in err
+    code, _, err = cli(*args[:-1], tmp_path / "cmp.txt")
+    assert code == 2 and "must end in .html" in err and len(err.strip().splitlines()) == 1
