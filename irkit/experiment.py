@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from irkit.errors import IrkitError
-from irkit.pipeline import Cutoff, Then, Transformer, carry_query, validate
+from irkit.pipeline import Concat, Cutoff, Then, Transformer, carry_query, concat_runs, validate
 
 TESTS = {"t": "t", "wilcoxon": "wilcoxon", "randomisation": "randomization", "randomization": "randomization"}
 
@@ -61,6 +61,8 @@ def _key(stage: Transformer) -> tuple:
         return ("cutoff", _key(stage.stage), stage.k)
     if isinstance(stage, Then):
         return ("then", *(_key(s) for s in stage.stages))
+    if isinstance(stage, Concat):
+        return ("concat", _key(stage.head), _key(stage.tail))
     return ("stage", id(stage))
 
 
@@ -86,6 +88,8 @@ class _Cache:
         elif isinstance(stage, Cutoff):
             inner = self.run(stage.stage)
             out = inner[inner["rank"] <= stage.k].reset_index(drop=True)
+        elif isinstance(stage, Concat):  # (bm25 % 100 >> desm) ^ bm25 reuses both sides' runs
+            out = concat_runs(self.run(stage.head), self.run(stage.tail))
         else:
             out = carry_query(self.topics, stage.transform(self.topics))
         self.runs[key] = out

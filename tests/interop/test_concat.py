@@ -112,3 +112,26 @@ def test_rank_keep_rest_reproduces_the_benchmarks_rerank_rows(tmp_path, cranfiel
 
     code, text = irkit_cli("rank", *dense, "--keep-rest", "-o", tmp_path / "x.run")
     assert code == 2 and "--keep-rest keeps the rest of a candidate run" in text
+
+
+def test_experiment_computes_each_side_once(cranfield_index, cranfield):
+    calls = []
+
+    class Counting(irkit.Transformer):
+        name = "counting"
+
+        def __init__(self, stage):
+            self.stage = stage
+
+        def transform(self, frame):
+            calls.append(len(frame))
+            return self.stage.transform(frame)
+
+    topics = irkit.read_topics(cranfield.topics)
+    qrels = read_qrels(cranfield.qrels, "cranfield")
+    bm25 = Counting(irkit.BM25(cranfield_index))
+    rerank = bm25 % 100 >> irkit.BM25(cranfield_index, k1=0.3)  # BM25's top 100 rescored with another k1
+    table = irkit.Experiment({"bm25": bm25, "top": rerank, "kept": rerank ^ bm25}, topics, qrels, "AP")
+    assert calls == [len(topics)]  # BM25 ran once for the three pipelines
+    ap = dict(zip(table["name"], table["AP"], strict=True))
+    assert ap["kept"] > ap["top"]  # the kept tail adds the relevant documents below rank 100
