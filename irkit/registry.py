@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,7 @@ def _coerce(model: str, key: str, value: Any, tp: Any) -> Any:
     base = _base_type(tp)
     if value is None or not isinstance(value, str):
         if base is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            return _finite(model, key, float(value))
         return Path(value) if base is Path and value is not None else value
     text = value.strip()
     if text.lower() == "none" and base is not str:
@@ -221,7 +222,7 @@ def _coerce(model: str, key: str, value: Any, tp: Any) -> Any:
                 return False
             raise ValueError
         if base is float:
-            return float(text)
+            return _finite(model, key, float(text))
         if base is int:
             return int(text)
         if base is Path:
@@ -229,6 +230,13 @@ def _coerce(model: str, key: str, value: Any, tp: Any) -> Any:
     except ValueError:
         raise IrkitError(f"option {key}={value!r} of model {model!r}: expected {_type_name(tp)}") from None
     return text
+
+
+def _finite(model: str, key: str, value: float) -> float:
+    # nan and inf read as floats; no model option means them (-O mu=nan reached Java).
+    if not math.isfinite(value):
+        raise IrkitError(f"option {key}={value} of model {model!r}: expected a finite number")
+    return value
 
 
 def guess_value(value: Any) -> Any:

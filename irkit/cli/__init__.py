@@ -22,8 +22,10 @@ def main() -> None:
         main_thread = threading.current_thread() is threading.main_thread()
         if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             previous = signal.signal(signal.SIGINT, atomic.on_sigint)
-        from irkit.cli.app import app
         from irkit.errors import IrkitError
+
+        _check_environment()
+        from irkit.cli.app import app
 
         # typer returns the exit code (e.g. 130 after Ctrl-C) instead of raising
         # when standalone_mode is off. Inputs the command reads are recorded, so
@@ -48,6 +50,16 @@ def main() -> None:
         print(f"irkit: interrupted; {said}", file=sys.stderr)
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+def _check_environment() -> None:
+    # Values read deep inside a command (the JVM's heap when Anserini starts) are
+    # checked before any work, so a typo is one line naming the variable.
+    heap = os.environ.get("IRKIT_JAVA_HEAP")
+    if heap:
+        from irkit._java import check_heap
+
+        check_heap(heap)
 
 
 def run(*args: object) -> tuple[int, str]:

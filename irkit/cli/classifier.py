@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from irkit.cli.options import Force, Quiet
+from irkit.cli.options import Force, Quiet, number_in
 
 INIT_HELP = (
     "random: PyTorch's initialisation; seqae: embedding and LSTM of a sequence autoencoder pretrained on the "
@@ -19,7 +19,12 @@ INIT_HELP = (
 def train_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Model folder to write (atomically).")],
     init: Annotated[str, typer.Option(help=INIT_HELP, metavar="random|seqae|lm")] = "random",
-    labels: Annotated[float, typer.Option(help="Fraction of the training labels used (per class, by --seed).")] = 1.0,
+    labels: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of the training labels used (per class, by --seed).", callback=number_in(0, 1, low_open=True)
+        ),
+    ] = 1.0,
     categories: Annotated[int, typer.Option(help="Classes: the N largest fortune categories.")] = 4,
     fortunes: Annotated[
         Path | None,
@@ -33,7 +38,9 @@ def train_command(
         ),
     ] = True,
     steps: Annotated[int, typer.Option(help="Fine-tuning updates (the same for every label fraction).")] = 300,
-    lr: Annotated[float, typer.Option(help="Fine-tuning Adam learning rate.")] = 1e-3,
+    lr: Annotated[
+        float, typer.Option(help="Fine-tuning Adam learning rate.", callback=number_in(0, low_open=True))
+    ] = 1e-3,
     pretrain_epochs: Annotated[int, typer.Option(help="[seqae|lm] Passes over the unlabelled text.")] = 2,
     pretrain_docs: Annotated[
         int, typer.Option(help="[seqae|lm] Pretrain on at most this many unlabelled texts (a seeded sample; 0: all).")

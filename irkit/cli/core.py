@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from irkit.cli.options import Force, NormaliseIds, QrelsFormat, Quiet, TopicField, TopicsFormat
+from irkit.cli.options import (
+    MAX_HITS,
+    MAX_THREADS,
+    Force,
+    NormaliseIds,
+    QrelsFormat,
+    Quiet,
+    TopicField,
+    TopicsFormat,
+    number_in,
+)
 from irkit.errors import InputError, IrkitError
 
 Ties = Annotated[
@@ -73,7 +83,9 @@ def index_cmd(
     format: Annotated[
         str, typer.Option(help="auto|jsonl|beir|trec|smart|cacm-html|archive; auto says what it chose.")
     ] = "auto",
-    threads: Annotated[int, typer.Option(help="Indexing threads (default: all cores).")] = 0,
+    threads: Annotated[
+        int, typer.Option(help="Indexing threads (default: all cores).", callback=number_in(0, MAX_THREADS))
+    ] = 0,
     fields: Annotated[
         str | None,
         typer.Option(help="irds: collections: the document fields to index, comma separated (default_text())."),
@@ -134,7 +146,9 @@ def rank_cmd(
     ] = None,
     index: Annotated[Path | None, typer.Option("--index", "-i", help="Lucene index folder.")] = None,
     rerank: Annotated[Path | None, typer.Option(help="Candidate run to rerank instead of retrieving.")] = None,
-    depth: Annotated[int, typer.Option(help="Candidates per topic reranked from --rerank.")] = 100,
+    depth: Annotated[
+        int, typer.Option(help="Candidates per topic reranked from --rerank.", callback=number_in(1, MAX_HITS))
+    ] = 100,
     keep_rest: Annotated[
         bool,
         typer.Option(
@@ -143,7 +157,7 @@ def rank_cmd(
             "(PyTerrier's ^: (run % DEPTH >> model) ^ run).",
         ),
     ] = False,
-    hits: Annotated[int, typer.Option(help="Documents retrieved per topic.")] = 1000,
+    hits: Annotated[int, typer.Option(help="Documents retrieved per topic.", callback=number_in(1, MAX_HITS))] = 1000,
     qrels: Annotated[Path | None, typer.Option(help="Qrels, for models that tune on judged topics.")] = None,
     topics_format: TopicsFormat = "auto",
     topic_field: TopicField = "title",
@@ -157,7 +171,9 @@ def rank_cmd(
     use: Annotated[str | None, typer.Option(help="Deprecated: -O use=.")] = None,
     faiss: Annotated[Path | None, typer.Option(help="Deprecated: -O faiss=.")] = None,
     encoder: Annotated[Path | None, typer.Option(help="Deprecated: -O encoder=.")] = None,
-    threads: Annotated[int, typer.Option(help="Search threads (default: all cores).")] = 0,
+    threads: Annotated[
+        int, typer.Option(help="Search threads (default: all cores).", callback=number_in(0, MAX_THREADS))
+    ] = 0,
     backend: Annotated[
         str | None,
         typer.Option(help="(bm25) impact (irkit's impact index; default when the index has one) or lucene."),

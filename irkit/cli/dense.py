@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from irkit.cli.options import Force, NormaliseIds, Quiet, Seed
+from irkit.cli.options import MAX_HITS, Force, LearningRate, NormaliseIds, Quiet, Seed, number_in
 from irkit.errors import InputError
 
 INDEX = typer.Option("--index", "-i", help="Lucene index whose stored text to train on.")
@@ -39,7 +39,7 @@ def train_docnade(
     vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words).")] = 20000,
     min_count: MinCount = 2,
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 20,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
+    lr: LearningRate = 1e-2,
     activation: Annotated[str, typer.Option(help="Hidden activation g: tanh|sigmoid|relu.")] = "tanh",
     ngram: Annotated[
         int,
@@ -51,7 +51,12 @@ def train_docnade(
     ] = 1,
     batch_tokens: Annotated[int, typer.Option(help="Padded words per batch.")] = 2048,
     max_docs: MaxDocs = 0,
-    holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported perplexity.")] = 0.0,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of documents held out for the reported perplexity.", callback=number_in(0, 1, high_open=True)
+        ),
+    ] = 0.0,
     threads: TorchThreads = 1,
     device: Device = "auto",
     seed: Seed = 0,
@@ -76,14 +81,19 @@ def train_seqae(
     vocab: Annotated[int, typer.Option(help="Largest vocabulary (most frequent words; others become <unk>).")] = 20000,
     min_count: MinCount = 2,
     epochs: Annotated[int, typer.Option(help="Passes over the documents.")] = 5,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-2,
+    lr: LearningRate = 1e-2,
     max_len: Annotated[int, typer.Option(help="Tokens read per document (longer ones are cut).")] = 40,
     batch_size: Annotated[int, typer.Option(help="Documents per batch.")] = 32,
     tie: Annotated[
         bool, typer.Option("--tie/--no-tie", help="One LSTM's weights for encoder and decoder, or two LSTMs.")
     ] = True,
     max_docs: MaxDocs = 0,
-    holdout: Annotated[float, typer.Option(help="Fraction of documents held out for the reported loss.")] = 0.0,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="Fraction of documents held out for the reported loss.", callback=number_in(0, 1, high_open=True)
+        ),
+    ] = 0.0,
     threads: TorchThreads = 1,
     device: Device = "auto",
     seed: Seed = 0,
@@ -202,7 +212,7 @@ def fuse_cmd(
     folds: Annotated[int, typer.Option(help="Cross-validation folds for --qrels tuning.")] = 5,
     normalise_ids: NormaliseIds = False,
     depth: Annotated[int, typer.Option(help="Documents per topic taken from each run.")] = 1000,
-    hits: Annotated[int, typer.Option(help="Documents per topic written.")] = 1000,
+    hits: Annotated[int, typer.Option(help="Documents per topic written.", callback=number_in(1, MAX_HITS))] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the cross-validation split.")] = 0,
     tag: Annotated[str | None, typer.Option(help="Run tag (default: fused-METHOD).")] = None,
     force: Force = False,

@@ -24,6 +24,7 @@ from irkit.cli.options import (
     TrainIndex,
     TrainQrels,
     TrainTopics,
+    number_in,
 )
 
 
@@ -40,7 +41,9 @@ def train_command(
     epochs: Annotated[int, typer.Option(help="Adversarial rounds.")] = 15,
     pretrain_epochs: Annotated[int, typer.Option(help="Epochs of MLE pretraining.")] = 30,
     hidden: Annotated[int, typer.Option(help="Hidden units of D and G.")] = 46,
-    temperature: Annotated[float, typer.Option(help="G's softmax temperature.")] = 1.0,
+    temperature: Annotated[
+        float, typer.Option(help="G's softmax temperature.", callback=number_in(0, low_open=True))
+    ] = 1.0,
     depth: Depth = 100,
     desm: DesmFeatures = None,
     seed: Annotated[int, typer.Option(help="Seed of folds, sampling and initialisation.")] = 0,

@@ -33,6 +33,7 @@ from irkit.cli.options import (
     TrainIndex,
     TrainQrels,
     TrainTopics,
+    number_in,
 )
 
 
@@ -46,7 +47,7 @@ def train_command(
     folds: Folds = 5,
     full: Full = True,
     trees: Annotated[int, typer.Option(help="Boosting rounds at most (early stopping picks fewer).")] = 500,
-    learning_rate: Annotated[float, typer.Option(help="Shrinkage.")] = 0.05,
+    learning_rate: Annotated[float, typer.Option(help="Shrinkage.", callback=number_in(0, low_open=True))] = 0.05,
     leaves: Annotated[int, typer.Option(help="Leaves per tree.")] = 15,
     min_leaf: Annotated[int, typer.Option(help="Least rows in a leaf.")] = 20,
     early_stopping: Annotated[

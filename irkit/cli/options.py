@@ -8,10 +8,39 @@ way (:func:`irkit.cli.features.training_features`).
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from irkit.errors import IrkitError
+
+# Upper bounds of counts that allocate per unit before anything else runs (--hits 2e9
+# tried a 30 GB priority queue; --threads 100000 ended in "Too many open files").
+MAX_HITS = 10_000_000
+MAX_THREADS = max(256, 8 * (os.cpu_count() or 1))
+
+
+def number_in(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False) -> Callable:
+    """A typer callback refusing NaN, infinities and numbers outside ``low..high`` in one line naming the option."""
+    shown = (
+        f"{'(' if low_open else '['}{low:g}, {'inf' if high == math.inf else f'{high:g}'}{')' if high_open else ']'}"
+    )
+
+    def check(param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is None:
+            return value
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above and below):
+            raise IrkitError(f"{param.opts[0]} {value}: expected a finite number in {shown}")
+        return value
+
+    return check
+
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages on stderr.")]
 Force = Annotated[
@@ -42,6 +71,7 @@ Folds = Annotated[int, typer.Option(help="Cross-validation folds over topics (0:
 Full = Annotated[
     bool, typer.Option("--full/--no-full", help="Also train a model on all topics, for topics outside the folds.")
 ]
-Depth = Annotated[int, typer.Option(help="Candidates per topic.")]
+Depth = Annotated[int, typer.Option(help="Candidates per topic.", callback=number_in(1, MAX_HITS))]
+LearningRate = Annotated[float, typer.Option(help="Adam learning rate.", callback=number_in(0, low_open=True))]
 DesmFeatures = Annotated[Path | None, typer.Option(help="DESM model folder: add DESM IN-OUT and IN-IN features.")]
 CvRun = Annotated[Path | None, typer.Option(help="Also write the cross-validated run of the training topics.")]

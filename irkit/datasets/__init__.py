@@ -262,6 +262,8 @@ def locate(relative: str | os.PathLike[str]) -> Path:
     nothing beside it.
     """
     root = os.environ.get("IRKIT_DATA")
+    if root and not Path(root).is_dir():
+        raise InputError(f"IRKIT_DATA={root!r} is not a folder (it names a copy of the datasets folder, or unset it)")
     path = (Path(root) if root else DATA) / relative
     if path.exists():
         return path

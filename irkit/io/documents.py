@@ -424,8 +424,11 @@ def iter_smart_records(path: Path, fh=None) -> Iterator[tuple[int, str, dict[str
     given, is the open text stream of ``path`` (an archive's member).
     """
     if fh is None:
-        with _open_text(path) as own:
-            yield from iter_smart_records(path, own)
+        try:
+            with _open_text(path) as own:
+                yield from iter_smart_records(path, own)
+        except _DECOMPRESSION_ERRORS as e:
+            raise InputError(f"truncated or corrupt compressed file ({_first_line_of(e)})", path) from None
         return
     record: dict[str, list[str]] | None = None
     rid, start, field = "", 0, None

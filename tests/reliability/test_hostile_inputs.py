@@ -590,3 +590,67 @@ def test_a_model_json_nested_100k_deep_is_one_line(tmp_path, name):
     (folder / name).write_text('{"kind": "seqae", "config": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(InputError, match="nested more than 100 deep"):
         load_model(folder, "seqae") if name == "model.json" else LambdaMARTModel.load(folder)
+
+
+# ---- option values refused before any work, naming the option and its range -------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["rank", "-i", "x", "-t", "cranfield", "-o", "o.run", "--hits", "2000000000"], "--hits"),
+        (["rank", "-i", "x", "-t", "cranfield", "-o", "o.run", "--hits", "1e12"], "--hits"),
+        (["rank", "-i", "x", "-t", "cranfield", "-o", "o.run", "--depth", "0"], "--depth"),
+        (["rank", "-i", "x", "-t", "cranfield", "-o", "o.run", "--threads", "100000"], "--threads"),
+        (["index", "cranfield", "-i", "idx", "--threads", "100000"], "--threads"),
+        (["train", "docnade", "-i", "x", "-o", "m", "--lr", "nan"], "--lr"),
+        (["train", "seqae", "-i", "x", "-o", "m", "--lr", "-1"], "--lr"),
+        (["train", "docnade", "-i", "x", "-o", "m", "--holdout", "inf"], "--holdout"),
+    ],
+)
+def test_a_bad_option_value_is_refused_before_any_work(cli, tmp_path, monkeypatch, args, says):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(*args)
+    assert code == 2 and says in err and "Traceback" not in err, err
+    if args[-1] != "1e12":  # not an integer at all: click's own usage error names the option
+        assert err.startswith(f"irkit: error: {says} ") and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_finite_model_option_is_one_line(cranfield_index, cranfield, tmp_path, cli):
+    code, _, err = cli("rank", "-m", "ql", "-O", "mu=nan", "-i", cranfield_index.path, "-t", cranfield.topics,
+                       "-o", tmp_path / "o.run")  # fmt: skip
+    assert code == 2 and "mu=nan" in err and "finite" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o.run").exists()
+
+
+@pytest.mark.parametrize(("name", "value"), [("IRKIT_JAVA_HEAP", "garbage"), ("IRKIT_JAVA_HEAP", "1k")])
+def test_a_bad_environment_value_is_one_line_before_any_work(cli, tmp_path, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    code, _, err = cli("index", "cranfield", "-i", tmp_path / "idx")
+    assert (
+        code == 2
+        and err.strip()
+        == f"irkit: error: {name}={value!r}: expected a Java heap size of at least 64m, such as 512m or 4g"
+    )
+    assert not (tmp_path / "idx").exists()
+
+
+@pytest.mark.parametrize("garbage", ["file", "gzip"])
+def test_irkit_data_pointing_at_garbage_is_one_line(tmp_path, monkeypatch, garbage):
+    from irkit import datasets
+    from irkit.io.documents import iter_smart_records
+
+    if garbage == "file":
+        (tmp_path / "f").write_text("x")
+        monkeypatch.setenv("IRKIT_DATA", str(tmp_path / "f"))
+        with pytest.raises(InputError, match=r"IRKIT_DATA=.* is not a folder"):
+            datasets.get("cranfield").located()
+        return
+    (tmp_path / "cranfield").mkdir()
+    (tmp_path / "cranfield" / "cran.all.1400.gz").write_bytes(b"not gzip at all" * 50)
+    monkeypatch.setenv("IRKIT_DATA", str(tmp_path))
+    docs = datasets.get("cranfield").located()["documents"]
+    with pytest.raises(InputError, match="corrupt compressed file") as e:
+        list(iter_smart_records(docs))
+    assert e.value.path == str(docs)
