@@ -322,18 +322,46 @@ def collect(
     return record
 
 
-def write_sidecar(output: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``output``'s sidecar atomically (replacing an older one); returns its path.
+def write_sidecar(
+    output: str | os.PathLike[str],
+    *,
+    record: dict[str, Any] | None = None,
+    overwrite: bool | None = None,
+    **kwargs: Any,
+) -> Path:
+    """Write ``output``'s sidecar atomically; returns its path.
 
-    Keyword arguments go to :func:`collect`.
+    ``record``: one :func:`collect` made before the output was written (a
+    command collects first, so that the sidecar follows its output at once);
+    else the keyword arguments go to :func:`collect`. A folder's
+    ``provenance.json`` is part of the folder; a file's ``X.meta.json`` replaces
+    an older sidecar only with ``overwrite`` (default: the command's ``--force``;
+    from Python, yes) and never a file that is not an irkit sidecar.
     """
     from irkit.io.atomic import atomic_file
 
     target = sidecar_path(output)
-    record = collect(output, **kwargs)
-    with atomic_file(target, overwrite=True) as fh:
-        fh.write(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    if record is None:
+        record = collect(output, **kwargs)
+    text = json.dumps(record, indent=2, sort_keys=False) + "\n"
+    if target.name == FOLDER_FILE:
+        with atomic_file(target, overwrite=True, kind="sidecar", part_of=output) as fh:
+            fh.write(text)
+        return target
+    if overwrite is None:
+        params = cli_parameters()
+        overwrite = bool(params.get("force")) if params else True
+    with atomic_file(target, overwrite=overwrite, kind="sidecar", beside=output) as fh:
+        fh.write(text)
     return target
+
+
+def check_sidecar(output: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Check, before any work, that file ``output``'s sidecar may be written (the rules of ``--force``)."""
+    from irkit.io.atomic import check_output
+
+    p = Path(output)
+    return check_output(p.with_name(p.name + SUFFIX), overwrite, kind="sidecar", beside=p)
 
 
 def read_sidecar(output: str | os.PathLike[str]) -> dict[str, Any] | None:

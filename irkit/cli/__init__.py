@@ -6,50 +6,92 @@ Ctrl-C during start-up ends with one line rather than a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # before irkit's handlers were set: nothing was started yet
+        print(f"irkit: interrupted; {INTERRUPTED}", file=sys.stderr)
+        sys.exit(130)
+
+
+INTERRUPTED = "no output was written"
+
+
+def _main() -> None:
     import signal
     import threading
 
-    previous = None
+    from irkit.errors import IrkitError
+    from irkit.io import atomic
+
+    previous: dict = {}
+    result = unraisable = None
+    _KEPT.clear()
     try:
-        from irkit.io import atomic
-
-        atomic.interrupted(clear=True)
-        main_thread = threading.current_thread() is threading.main_thread()
-        if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            previous = signal.signal(signal.SIGINT, atomic.on_sigint)
-        from irkit.errors import IrkitError
-
+        atomic.interrupt_signal(clear=True)
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM and SIGHUP (a closed terminal, a job scheduler) stop a command as Ctrl-C does:
+            # its outputs are rolled back and the exit status is 128 + the signal's number.
+            for sig in atomic.handled_signals():
+                if signal.getsignal(sig) in (signal.default_int_handler, signal.SIG_DFL):
+                    previous[sig] = signal.signal(sig, atomic.on_signal)
+        atomic.exit_after_signal(not _IN_PROCESS and bool(previous))
+        unraisable, sys.unraisablehook = sys.unraisablehook, atomic.quiet_swallowed_interrupt
         _check_environment()
         from irkit.cli.app import app
 
         # typer returns the exit code (e.g. 130 after Ctrl-C) instead of raising
         # when standalone_mode is off. Inputs the command reads are recorded, so
-        # that no output replaces one.
-        with atomic.tracking_inputs():
+        # that no output replaces one; the outputs it writes are one transaction,
+        # committed only when it succeeds and no signal came (atomic.commit).
+        with atomic.tracking_inputs(), atomic.transaction():
             result = app(standalone_mode=False)
-        if atomic.interrupted():  # a Ctrl-C that Python swallowed: no output was renamed into place since
-            result = 130
+            if not result and not atomic.interrupted():
+                atomic.commit()
     except KeyboardInterrupt:
         result = 130
     except Exception as e:
+        if isinstance(e, OSError):  # not met where irkit writes (those name their output): name its path
+            e = atomic.os_error(e) or e
         if isinstance(e, IrkitError):
             print(f"irkit: error: {e}", file=sys.stderr)
-            sys.exit(2)
+            _exit(2)
         _unexpected(e)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if result == 130:
-        # One message: what a command kept on purpose (say, a checkpoint), or that nothing was left.
-        said = "; ".join(_KEPT) or "nothing half-written was left"
-        print(f"irkit: interrupted; {said}", file=sys.stderr)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if unraisable is not None:
+            sys.unraisablehook = unraisable
+    signum = atomic.interrupt_signal()
+    if signum or result == 130:
+        # One message: what a command kept on purpose (say, a checkpoint), or that nothing was written.
+        name = "" if signum in (0, signal.SIGINT) else f" ({signal.Signals(signum).name})"
+        said = "; ".join(_KEPT) or INTERRUPTED
+        print(f"irkit: interrupted{name}; {said}", file=sys.stderr)
+        # From the command line, exit now: a thread, a JVM or Ray's shutdown must not keep it alive.
+        _exit(128 + (signum or signal.SIGINT), now=bool(signum) and atomic.exits_after_signal())
     if isinstance(result, int) and result:
-        sys.exit(result)
+        _exit(result)
+
+
+def _exit(code: int, now: bool = False) -> None:
+    if now:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        from irkit.io import atomic
+
+        atomic.abandon()
+        os._exit(code)
+    sys.exit(code)
+
+
+_IN_PROCESS = False  # irkit.cli.run: a signal must not end the caller's process
 
 
 def _check_environment() -> None:
@@ -64,13 +106,14 @@ def _check_environment() -> None:
 
 def run(*args: object) -> tuple[int, str]:
     """Run ``irkit ARGS`` in this process (a notebook, a test); returns ``(exit code, stdout and stderr)``."""
-    import contextlib
     import io
 
+    global _IN_PROCESS
     out = io.StringIO()
     old = sys.argv
     sys.argv = ["irkit", *map(str, args)]
     code = 0
+    _IN_PROCESS = True
     try:
         with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
             main()
@@ -78,14 +121,22 @@ def run(*args: object) -> tuple[int, str]:
         code = e.code if isinstance(e.code, int) else (1 if e.code else 0)
     finally:
         sys.argv = old
+        _IN_PROCESS = False
     return code, out.getvalue()
 
 
 _KEPT: list[str] = []
 
 
-def kept_on_interrupt(message: str) -> None:
-    """Say (in the one interrupt message) what a command kept whole, e.g. its last checkpoint."""
+def kept_on_interrupt(message: str, path: str | os.PathLike[str] | None = None) -> None:
+    """Say (in the one interrupt message) what a command kept whole, e.g. its last checkpoint at ``path``.
+
+    ``path`` is kept in place although the command's other outputs are rolled back.
+    """
+    if path is not None:
+        from irkit.io import atomic
+
+        atomic.keep(path)
     _KEPT.append(message)
 
 

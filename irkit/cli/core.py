@@ -204,7 +204,10 @@ def rank_cmd(
         given["backend"] = backend
     if pipeline is None:
         registry.get(model)  # an unknown model fails before the work
-    check_output(output, force)  # fail before the work, not after
+    from irkit.provenance import check_sidecar, collect, write_sidecar
+
+    check_output(output, force, kind="run")  # fail before the work, not after: the run,
+    check_sidecar(output, force)  # and its sidecar (OUTPUT.meta.json)
     from irkit.datasets import resolve, resolve_qrels
 
     topics = resolve(topics, "topics", quiet=quiet)  # a built-in name works too
@@ -247,12 +250,12 @@ def rank_cmd(
         from irkit.pipeline import concat_runs
 
         run = concat_runs(run, request.candidates)
+    # OUTPUT.meta.json: command, parameters (and the model's full options), index, inputs, versions;
+    # collected first, so that the run and its sidecar are written one after the other.
+    record = collect(output, model=None if pipeline else (model, request.options))
     write_run(run, output, tag=tag or default_tag, overwrite=force)
-    from irkit.provenance import write_sidecar
-
-    # OUTPUT.meta.json: command, parameters (and the model's full options), index, inputs, versions
-    write_sidecar(output, model=None if pipeline else (model, request.options))
-    _echo(f"wrote {len(run):,} results for {run['qid'].nunique()} topics to {output}")
+    side = write_sidecar(output, record=record, overwrite=force)
+    _echo(f"wrote {len(run):,} results for {run['qid'].nunique()} topics to {output} (provenance: {side.name})")
 
 
 def eval_cmd(
@@ -275,12 +278,14 @@ def eval_cmd(
 
     from irkit.evaluate import evaluate, parse_measures
     from irkit.io.atomic import atomic_file, check_output
+    from irkit.provenance import check_sidecar, collect, write_sidecar
 
     ms = parse_measures(measures)
     if output is not None:
-        check_output(output, force)
         if output.suffix.lower() not in (".csv", ".json"):
             raise InputError("--output must end in .csv or .json", output)
+        check_output(output, force)  # the table and its sidecar, before the work
+        check_sidecar(output, force)
     q = _qrels(qrels, qrels_format, index, normalise_ids, quiet)
     tables = []
     loaded = _runs(runs)
@@ -302,15 +307,17 @@ def eval_cmd(
     order = "score ties broken as trec_eval breaks them" if ties == "trec_eval" else "score ties in file order"
     _echo(f"({MISSING_TOPICS_RULE}; {order})")
     if output is not None:
+        record = collect(output)
         with atomic_file(output, overwrite=force) as fh:
             fh.write(
                 table.to_csv(index=False)
                 if output.suffix.lower() == ".csv"
                 else table.to_json(orient="records", indent=2)
             )
-        from irkit.provenance import write_sidecar
+        side = write_sidecar(output, record=record, overwrite=force)
+        from irkit.progress import log
 
-        write_sidecar(output)
+        log(f"wrote {output} (provenance: {side.name})", quiet)
 
 
 def leaderboard_cmd(
@@ -344,12 +351,18 @@ def leaderboard_cmd(
     from irkit.evaluate.leaderboard import leaderboard, plot_differences, write_report
     from irkit.evaluate.report import FORMATS, to_text
     from irkit.io.atomic import check_output
+    from irkit.provenance import check_sidecar, collect, write_sidecar
 
+    paths = [*runs, baseline] if baseline is not None and baseline not in runs else list(runs)
+    # The report, its sidecar and the plot beside it (with a baseline and another run), before the work.
+    png = output.with_suffix(".png") if output is not None and baseline is not None and len(set(paths)) > 1 else None
     if output is not None:
-        check_output(output, force)
         if output.suffix.lower() not in FORMATS:
             raise InputError("report must end in .md, .html, .csv or .tex", output)
-    paths = [*runs, baseline] if baseline is not None and baseline not in runs else list(runs)
+        check_output(output, force)
+        check_sidecar(output, force)
+        if png is not None:
+            check_output(png, force, kind="plot", beside=output)
     loaded = _runs(paths)
     base_name = None
     if baseline is not None:
@@ -372,16 +385,12 @@ def leaderboard_cmd(
     if settings:  # where the runs' recorded settings differ
         _echo(settings)
     if output is not None:
-        plot = None
-        if base_name is not None and len(loaded) > 1:
-            png = output.with_suffix(".png")
-            plot_differences(loaded, q, base_name, str(table.columns[1]), png)
-            plot = png.name
-        write_report(table, output, overwrite=force, plot=plot)
-        from irkit.provenance import write_sidecar
-
-        write_sidecar(output)
-        _echo(f"wrote {output}" + (f" and {output.with_suffix('.png')}" if plot else ""))
+        record = collect(output)
+        if png is not None:
+            plot_differences(loaded, q, base_name, str(table.columns[1]), png, overwrite=force)
+        write_report(table, output, overwrite=force, plot=png.name if png is not None else None)
+        side = write_sidecar(output, record=record, overwrite=force)
+        _echo(f"wrote {output}" + (f" and {png}" if png is not None else "") + f" (provenance: {side.name})")
 
 
 def models_cmd() -> None:

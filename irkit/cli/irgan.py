@@ -104,7 +104,8 @@ def train_command(
 
             kept_on_interrupt(
                 f"{output} keeps the last whole checkpoint (finished folds rank their topics); "
-                "rerun with --resume to train the rest"
+                "rerun with --resume to train the rest",
+                output,  # kept although the command's other outputs are rolled back
             )
         raise
     seconds = time.perf_counter() - start

@@ -17,11 +17,14 @@ every worker, so the driver can say how many tasks were redone.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +62,25 @@ def _keep_the_jvm_signal_handlers() -> None:
         ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
 
 
+@contextlib.contextmanager
+def _keep_the_sigterm_handler(ray) -> Iterator[None]:
+    # ray.init makes SIGTERM call sys.exit in the driver (twice: its node and its worker). Where
+    # the process has its own handler (the CLI's, irkit.io.atomic: it rolls the command's outputs
+    # back and exits 143), that one stays, also while ray.init runs.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    utils = ray._private.utils
+    setter = utils.set_sigterm_handler
+    if callable(before):
+        utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = setter
+        if callable(before) and signal.getsignal(signal.SIGTERM) is not before:
+            signal.signal(signal.SIGTERM, before)
+
+
 def _probe(address: str) -> None:
     """Fail fast, in one line, when nothing listens at ``host:port`` (``ray.init`` would retry for minutes)."""
     target = address.removeprefix("ray://")
@@ -82,7 +104,6 @@ def connect(address: str | None = None, cpus: int | None = None, quiet: bool = F
     (default: this machine's cores) on 127.0.0.1, without the dashboard. An unreachable
     address raises :class:`IrkitError`. A session already connected in this process is reused.
     """
-    global _started_here
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address and address != "auto":
         host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
@@ -94,6 +115,16 @@ def connect(address: str | None = None, cpus: int | None = None, quiet: bool = F
     _keep_the_jvm_signal_handlers()
     import ray
 
+    if _quiet(quiet):  # Ray's notice that it turned token authentication on for the local cluster
+        import logging
+
+        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
+    with _keep_the_sigterm_handler(ray):
+        return _connect(ray, address, cpus, quiet)
+
+
+def _connect(ray, address: str | None, cpus: int | None, quiet: bool) -> str:
+    global _started_here
     if ray.is_initialized():
         what = "the Ray session already open in this process"
     elif address:

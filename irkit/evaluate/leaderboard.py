@@ -205,8 +205,12 @@ def plot_differences(
     baseline: str,
     measure: str,
     path: str | os.PathLike[str],
+    overwrite: bool = True,
 ) -> Path:
-    """A PNG of each run's per-topic difference from the baseline (sorted bars)."""
+    """A PNG of each run's per-topic difference from the baseline (sorted bars).
+
+    It replaces (with ``overwrite``) only a plot irkit drew: irkit signs its PNGs (``Software``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -230,8 +234,8 @@ def plot_differences(
         ax.set_xlim(-0.5, len(diff) - 0.5)
     axes[-1, 0].set_xlabel("topics, sorted by difference")
     fig.tight_layout()
-    with atomic_file(path, overwrite=True, mode="wb") as fh:
-        fig.savefig(fh, format="png", dpi=110)
+    with atomic_file(path, overwrite=overwrite, mode="wb", kind="plot") as fh:
+        fig.savefig(fh, format="png", dpi=110, metadata={"Software": "irkit"})
     plt.close(fig)
     return Path(path)
 

@@ -407,7 +407,7 @@ def add_impact(index_dir: str | os.PathLike[str], *, force: bool = False, quiet:
     target = impact_path(index_dir)
     if target.exists() and not force:
         raise InputError(f"index already has an impact part ({IMPACT_DIR}/); pass --force to rebuild it", index_dir)
-    with atomic_path(target, overwrite=force) as tmp:
+    with atomic_path(target, overwrite=force, part_of=index_dir) as tmp:  # a part of the index folder
         meta = write_impact(lucene, tmp, quiet=quiet)
     log(f"impact index: {meta['num_terms']:,} terms, {meta['postings']:,} postings in {meta['seconds']} s", quiet)
     return ImpactIndex.open(index_dir, lucene=lucene)

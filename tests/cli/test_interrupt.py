@@ -32,6 +32,6 @@ def test_ctrl_c_that_python_swallows_still_stops_the_output(tmp_path, cranfield)
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 130, proc.stderr
-    assert "irkit: interrupted; nothing half-written was left" in proc.stderr
-    assert "Exception ignored" in proc.stderr  # the interrupt was indeed swallowed by Python
+    assert "irkit: interrupted; no output was written" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr  # the swallowed interrupt is not printed as an error
     assert os.listdir(tmp_path) == []

@@ -125,7 +125,7 @@ def test_generate_sample_needs_force(tmp_path, capsys, monkeypatch, cli):
     out.write_text('{"kind": "x"}\n')
     code, _, err = cli("generate", "sample", tmp_path, "-o", out)
     assert code != 0 and out.read_text() == '{"kind": "x"}\n', err
-    assert "output exists" in err, err
+    assert "output exists" in err or "is an input of this command" in err, err
     # with --force, the model's own model.json (an input) is still refused
     code, _, err = cli("generate", "sample", tmp_path, "-o", out, "--force")
     one_line_error(code, err, "is an input of this command")
