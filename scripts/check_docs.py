@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python scripts/check_docs.py            # every command: sub-commands, options, arguments
     .venv/bin/python scripts/check_docs.py --list     # the commands found, one a line
+    .venv/bin/python scripts/check_docs.py --run [--timeout S] [docs/dense.md ...]   # run them (slow)
 
 A command is a line of a fenced code block (sh, bash, console or no language) that
 runs ``irkit`` (also as ``.venv/bin/irkit`` or ``python -m irkit``, after ``VAR=value``
@@ -17,6 +18,11 @@ before it). Inline code spans of the prose that start with ``irkit`` are checked
 as fragments: their sub-commands and options must exist (``a|b`` checks each
 alternative; ``...`` is skipped). Exit status 1 and one line per bad command
 (FILE:LINE: command: reason).
+
+``--run`` runs the lines of the code blocks that hold an irkit command, in order,
+in a fresh ``git clone`` of the committed tree (one per Markdown file), and lists
+those that fail: it trains and indexes as the docs do, so it takes minutes to hours
+and is not part of the test suite.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Command:
     file: str
     line: int
     argv: tuple[str, ...]  # after `irkit`
+    shell: str = ""  # the whole line it stands in (for --run)
 
     def __str__(self) -> str:
         return "irkit " + shlex.join(self.argv)
@@ -114,7 +121,7 @@ def commands(files: list[Path] | None = None, root: Path = ROOT) -> list[Command
                 if word and set(word) <= set(";&|"):
                     argv = _irkit_argv(simple)
                     if argv is not None:
-                        out.append(Command(str(path.relative_to(root)), number, tuple(argv)))
+                        out.append(Command(str(path.relative_to(root)), number, tuple(argv), line))
                     simple = []
                 else:
                     simple.append(word)
@@ -200,10 +207,65 @@ def check(root: Path = ROOT) -> tuple[int, list[str]]:
     return len(found), bad
 
 
+def run(files: list[Path], timeout: float) -> list[str]:
+    """Run the code-block lines with irkit commands of ``files``, in order, in a fresh clone.
+
+    The clone is of the committed tree (``git clone``), with this checkout's
+    ``.venv`` linked in and ``irkit`` on PATH; each file starts from a new clone, as a
+    reader would. Returns one line per command that failed.
+    """
+    import os
+    import subprocess
+    import tempfile
+    import time
+
+    failed = []
+    for path in files:
+        lines = {(c.line, c.shell): None for c in commands([path])}  # a line with two commands runs once
+        if not lines:
+            continue
+        with tempfile.TemporaryDirectory(prefix="irkit-docs-") as tmp:
+            clone, shims = Path(tmp) / "irkit", Path(tmp) / "bin"
+            subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+            (clone / ".venv").symlink_to(ROOT / ".venv")
+            shims.mkdir()
+            (shims / "irkit").write_text(f'#!/bin/sh\nexec "{ROOT}/.venv/bin/python" -m irkit "$@"\n')
+            (shims / "irkit").chmod(0o755)
+            env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(clone)}
+            for number, shell in lines:
+                where = f"{path.relative_to(ROOT)}:{number}: {shell}"
+                start = time.perf_counter()
+                try:
+                    r = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=clone, env=env,
+                                       capture_output=True, text=True, timeout=timeout)  # fmt: skip
+                    why = (
+                        None
+                        if r.returncode == 0
+                        else f"exit {r.returncode}: "
+                        + ((r.stderr.strip() or r.stdout.strip() or "no output").splitlines()[-1])
+                    )
+                except subprocess.TimeoutExpired:
+                    why = f"still running after {timeout:g} s"
+                print(f"{where}: {why or 'ok'} ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+                if why:
+                    failed.append(f"{where}: {why}")
+    return failed
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--run"]:
+        timeout = 1800.0
+        names = argv[1:]
+        if names[:1] == ["--timeout"] and len(names) > 1:
+            timeout, names = float(names[1]), names[2:]
+        files = [ROOT / n for n in names] if names else doc_files()
+        failed = run(files, timeout)
+        for line in failed:
+            print(line, flush=True)
+        return 1 if failed else 0
     if argv not in ([], ["--list"]):
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
-        print("usage: check_docs.py [--list]", file=sys.stderr)
+        print("usage: check_docs.py [--list | --run [--timeout S] [FILE.md ...]]", file=sys.stderr)
         return 2
     if argv == ["--list"]:
         for c in commands():
