@@ -33,7 +33,7 @@ fi
 .venv/bin/python -m pip install -q -e ".[dev,irds,pyterrier,transformers]"
 # Compile the BM25 search kernels into numba's on-disk cache now (about a minute), so that the first
 # `irkit rank` is as fast as the next instead of compiling them first.
-.venv/bin/python -c "from irkit.retrieve._impact_kernels import warm_up; warm_up()"
+.venv/bin/python -c "from irkit.retrieve.impact import warm_up; warm_up()"
 if [ "${1:-}" = "--install" ]; then
   exit 0
 fi

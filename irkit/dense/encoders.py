@@ -147,10 +147,10 @@ def load_encoder(
     """The encoder in model folder ``path``; with ``kind``, the folder must hold that kind.
 
     An irkit folder (``model.json``) gives a :class:`DenseEncoder` (analysed tokens in);
-    a sentence-transformers folder a :class:`irkit.dense.pretrained.SentenceEncoder`
+    a sentence-transformers folder a :class:`irkit.dense.sentence.SentenceEncoder`
     (raw text in; ``allow_pickle`` as there).
     """
-    from irkit.dense.pretrained import KIND, SentenceEncoder, is_sentence_transformers
+    from irkit.dense.sentence import KIND, SentenceEncoder, is_sentence_transformers
     from irkit.nn import model_kind
 
     if is_sentence_transformers(path) and not (Path(path) / "model.json").is_file():

@@ -323,37 +323,6 @@ def score_block(
 # ------------------------------------------------------------------------------ the on-disk cache
 
 
-def warm_up() -> float:
-    """Compile every kernel into numba's on-disk cache (``cache=True``: ``__pycache__`` beside this
-    file, else numba's user-wide cache) by doing what ``irkit rank`` does: index a built-in
-    collection in a temporary folder and score its topics, on both scoring paths (per-posting
-    impacts, and the codes of large indexes) and for each dtype an index may keep frequencies in
-    (numba compiles per argument type). The first search after an install is then as fast as the
-    next. ``scripts/setup.sh`` runs it. Returns the seconds it took."""
-    import tempfile
-    import time
-
-    from irkit.datasets import resolve
-    from irkit.index import build_index
-    from irkit.index.impact import ImpactIndex
-    from irkit.io.topics import read_topics
-    from irkit.retrieve import impact
-
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="irkit-warm-up-") as tmp:
-        index = build_index(resolve("cranfield", "documents", quiet=True), f"{tmp}/index", threads=1, quiet=True)
-        queries = read_topics(resolve("cranfield", "topics", quiet=True)).head(5)
-        terms = impact.analyse(index, queries["query"].tolist())
-        for dtype in (np.uint8, np.uint16, np.int32):  # post_freqs: the smallest that holds the index's largest
-            ix = ImpactIndex.open(index.path)
-            ix.post_freqs = ix.post_freqs.astype(dtype)
-            ix.post_freqs.flags.writeable = False  # as memory-mapped from disk
-            for keep in (True, False):
-                impact.score_batch(ix, terms, hits=10, keep_impacts=keep)
-        impact.java_decimal(np.ones(1, dtype=np.float32))
-    return time.perf_counter() - start
-
-
 class _CompileNotice(event.Listener):
     """Says (once a process) that a kernel is being compiled: numba does it silently, for ~20 s."""
 

@@ -348,3 +348,32 @@ def run_from_topk(qids: list[str], top: TopK, docnos: np.ndarray):
 
 
 _DOCNO_ARRAYS: dict[int, tuple] = {}
+
+
+def warm_up() -> float:
+    """Compile every kernel of :mod:`irkit.retrieve._impact_kernels` into numba's on-disk cache
+    (``cache=True``: ``__pycache__`` beside it, else numba's user-wide cache) by doing what
+    ``irkit rank`` does: index a built-in collection in a temporary folder and score its topics,
+    on both scoring paths (per-posting impacts, and the codes of large indexes) and for each dtype
+    an index may keep frequencies in (numba compiles per argument type). The first search after an
+    install is then as fast as the next. ``scripts/setup.sh`` runs it. Returns the seconds it took."""
+    import tempfile
+    import time
+
+    from irkit.datasets import resolve
+    from irkit.index import build_index
+    from irkit.io.topics import read_topics
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="irkit-warm-up-") as tmp:
+        index = build_index(resolve("cranfield", "documents", quiet=True), f"{tmp}/index", threads=1, quiet=True)
+        queries = read_topics(resolve("cranfield", "topics", quiet=True)).head(5)
+        terms = analyse(index, queries["query"].tolist())
+        for dtype in (np.uint8, np.uint16, np.int32):  # post_freqs: the smallest that holds the index's largest
+            ix = ImpactIndex.open(index.path)
+            ix.post_freqs = ix.post_freqs.astype(dtype)
+            ix.post_freqs.flags.writeable = False  # as memory-mapped from disk
+            for keep in (True, False):
+                score_batch(ix, terms, hits=10, keep_impacts=keep)
+        java_decimal(np.ones(1, dtype=np.float32))
+    return time.perf_counter() - start
