@@ -47,7 +47,6 @@ os.environ.setdefault("IRKIT_QUIET", "1")
 from irkit.datasets import get  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
-from irkit.dense.rank import dense_rank  # noqa: E402
 from irkit.dense.train import TrainOptions, train_encoder  # noqa: E402
 from irkit.dense.vocab import index_tokens  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, to_markdown  # noqa: E402
@@ -58,7 +57,6 @@ from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import normalise_docnos, read_qrels  # noqa: E402
-from irkit.registry import RankRequest  # noqa: E402
 from irkit.retrieve import BM25  # noqa: E402
 
 COLLECTIONS = ("vaswani", "cranfield", "cacm")
@@ -81,6 +79,15 @@ SETTINGS = {
         "cacm": TrainOptions(dim=128, embed_dim=64, epochs=8, lr=1e-2, max_len=40, batch_size=32),
     },
 }
+
+
+def dense_run(kind: str, options: dict, topics, candidates=None, depth: int = 100):
+    """The registry's ``kind`` stage (what ``irkit rank --model KIND`` runs) on the topics or the candidates."""
+    from irkit import registry
+    from irkit.cli.rank import rank_frame
+
+    stage = registry.build(kind, options, registry.Context(hits=1000, quiet=True))
+    return run_frame(stage.transform(rank_frame(topics, candidates, depth)))
 
 
 def model_for(kind: str, name: str, work: Path, retrain: bool) -> tuple[Path, dict, bool]:
@@ -134,10 +141,8 @@ def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds:
         faiss_dir = work / f"{kind}.faiss"
         build_faiss(Vectors(vectors, list(index.docnos)), faiss_dir, encoder=str(path), overwrite=True)
         options = {"faiss": faiss_dir}
-        dense = dense_rank(kind, RankRequest(queries=topics, hits=1000, options=options, quiet=True))
-        reranked = dense_rank(
-            kind, RankRequest(queries=topics, candidates=bm25, depth=depth, options=options, quiet=True)
-        )
+        dense = dense_run(kind, options, topics)
+        reranked = dense_run(kind, options, topics, bm25, depth)
         interp, tuned = tune_interpolation(dense, bm25, qrels, measure="AP", folds=folds, seed=0)
         names = {
             "alone": f"{label} alone (whole collection)",

@@ -54,17 +54,16 @@ from irkit.datasets import locate  # noqa: E402
 from irkit.dense.docnade import perplexity  # noqa: E402
 from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
-from irkit.dense.rank import dense_rank  # noqa: E402
 from irkit.dense.train import _split, train_encoder  # noqa: E402
 from irkit.dense.vocab import index_tokens  # noqa: E402
 from irkit.evaluate.leaderboard import leaderboard, to_markdown  # noqa: E402
+from irkit.frames import run_frame  # noqa: E402
 from irkit.fusion import rrf  # noqa: E402
 from irkit.fusion.tune import tune_interpolation  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import normalise_docnos, read_qrels  # noqa: E402
-from irkit.registry import RankRequest  # noqa: E402
 from irkit.retrieve import BM25  # noqa: E402
 
 BEGIN, END = "<!-- docnade-lm: begin (benchmarks/docnade_lm.py) -->", "<!-- docnade-lm: end -->"
@@ -72,6 +71,15 @@ DISPLAY = {"vaswani": "Vaswani", "cranfield": "Cranfield", "cacm": "CACM"}
 HOLDOUT = 0.1  # test documents
 VALID = 0.1  # of the training documents: picks each model's epoch
 LSTM = {"embed": 128, "hidden": 128, "dropout": 0.2, "lr": 3e-3, "batch_size": 16}
+
+
+def dense_run(kind: str, options: dict, topics, candidates=None, depth: int = 100):
+    """The registry's ``kind`` stage (what ``irkit rank --model KIND`` runs) on the topics or the candidates."""
+    from irkit import registry
+    from irkit.cli.rank import rank_frame
+
+    stage = registry.build(kind, options, registry.Context(hits=1000, quiet=True))
+    return run_frame(stage.transform(rank_frame(topics, candidates, depth)))
 
 
 def cached(path: Path, settings: dict, train) -> tuple[dict, bool]:
@@ -234,10 +242,8 @@ def retrieval(name: str, work: Path, index: LuceneIndex, n: int, depth: int, fol
     faiss_dir = work / f"docnade-lm-n{n}.faiss"
     build_faiss(Vectors(vectors, list(index.docnos)), faiss_dir, encoder=str(path), overwrite=True)
     options = {"faiss": faiss_dir}
-    dense = dense_rank("docnade", RankRequest(queries=topics, hits=1000, options=options, quiet=True))
-    reranked = dense_rank(
-        "docnade", RankRequest(queries=topics, candidates=bm25, depth=depth, options=options, quiet=True)
-    )
+    dense = dense_run("docnade", options, topics)
+    reranked = dense_run("docnade", options, topics, bm25, depth)
     interp, tuned = tune_interpolation(dense, bm25, qrels, measure="AP", folds=folds, seed=0)
     label = f"DocNADE-LM (n = {n})"
     names = {

@@ -25,14 +25,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from irkit import registry  # noqa: E402
+from irkit.cli.rank import rank_frame  # noqa: E402
 from irkit.datasets import locate  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import read_qrels, write_run  # noqa: E402
-from irkit.registry import RankRequest  # noqa: E402
 from irkit.rerank.features import FeatureExtractor  # noqa: E402
 from irkit.rerank.irgan import IRGANConfig, train_cv  # noqa: E402
-from irkit.rerank.irgan_cli import candidate_pairs, rank  # noqa: E402
+from irkit.rerank.irgan_rank import candidate_pairs  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402
 
 DEPTH = 100
@@ -83,14 +84,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"
         models["pointwise"].save(path)
-        request = RankRequest(
-            queries=queries, index=index_dir, candidates=run, depth=DEPTH, options={"irgan": path}, quiet=True
-        )
-        rank_s, out = best_of(lambda: rank(request), repeat=2)
+        stage = registry.build("irgan", {"model": path}, registry.Context(index=index_dir, quiet=True))
+        frame = rank_frame(queries, run, DEPTH)
+        rank_s, out = best_of(lambda: stage.transform(frame), repeat=2)
         assert len(out) == n
         # a fresh process: what one `irkit rank` command costs, start-up included
         write_run(run, Path(tmp) / "bm25.run")
-        cmd = [sys.executable, "-m", "irkit", "rank", "-m", "irgan", "--irgan", str(path), "-i", str(index_dir),
+        cmd = [sys.executable, "-m", "irkit", "rank", "-m", "irgan", "-O", f"model={path}", "-i", str(index_dir),
                "-t", str(locate("cranfield/cran.qry")), "--rerank", str(Path(tmp) / "bm25.run"), "-o", str(Path(tmp) / "x.run"), "-q"]  # fmt: skip
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -112,7 +112,7 @@ def main() -> None:
         ("features, documents cached", warm_s),
         ("scoring features with D", score_s),
         ("`irkit rank --model irgan` command, fresh process (JVM start-up included)", cli_s),
-        ("rank(request) in a process that has seen the documents", rank_s),
+        ("the irgan stage in a process that has seen the documents", rank_s),
     ):
         print(f"| {label} | {secs:.2f} | {n / secs:,.0f} | {secs / bm25_s:.2f} |")
 

@@ -48,7 +48,7 @@ from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import normalise_docnos, read_qrels, write_run  # noqa: E402
 from irkit.rerank.irgan import IRGANConfig, TopicBatch, plan, single_thread, train_cv  # noqa: E402
-from irkit.rerank.irgan_cli import cv_run, lucene_features  # noqa: E402
+from irkit.rerank.irgan_rank import cv_run, lucene_features  # noqa: E402
 from irkit.rerank.lambdamart import LambdaMARTConfig  # noqa: E402
 from irkit.rerank.lambdamart import train_cv as train_lambdamart  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402
@@ -62,19 +62,19 @@ irkit index cran.all.1400 -i indexes/cranfield
 irkit rank -m bm25 -i indexes/cranfield -t cran.qry -o bm25.run --hits 100
 irkit train irgan -i indexes/cranfield -t cran.qry --qrels cranqrel --candidates bm25.run \\
     -o models/irgan --variant pointwise --folds 5 --seed 0      # --desm MODEL adds DESM features
-irkit rank -m irgan --irgan models/irgan --use d -i indexes/cranfield -t cran.qry --rerank bm25.run -o irgan-d.run
+irkit rank -m irgan -O model=models/irgan -O use=d -i indexes/cranfield -t cran.qry --rerank bm25.run -o irgan-d.run
 irkit leaderboard bm25.run irgan-d.run --qrels cranqrel --baseline bm25.run --measures "nDCG@10 P@5 AP"
 # LETOR data (MQ2008, MSLR): train, and write the cross-validated run, from the file alone
 irkit train irgan --letor Querylevelnorm.txt -o models/irgan-mq2008 --run mq2008-irgan.run
 ```
 
-`--use d|g|mle` ranks with the discriminator, the generator or the pretrained (MLE) ranker. Each topic is
+`-O use=d|g|mle` ranks with the discriminator, the generator or the pretrained (MLE) ranker. Each topic is
 scored by the fold model that did not train on it (topics outside the folds by the model trained on all
 topics, `--full`, the default), so the run `irkit rank` writes for the training topics is the
 cross-validated one and `irkit eval`/`irkit leaderboard` see no leakage. Training logs every epoch and
 round (losses, validation nDCG@10) and rewrites the model folder atomically after each round; after an
 interruption the finished folds rank their topics, and `--resume` trains the rest. In Python,
-`irkit.rerank.irgan_cli.rank_letor(model, letor_file)` ranks a LETOR file with a LETOR-trained model; for a
+`irkit.rerank.irgan_rank.rank_letor(model, letor_file)` ranks a LETOR file with a LETOR-trained model; for a
 LETOR fold's own split, train on its `train.txt` with `--folds 0` (one model on all its topics) and rank its
 `test.txt` with `rank_letor`.
 """
@@ -352,7 +352,7 @@ def lambdamart_section(results: dict, seeds: list[int]) -> list[str]:
         "",
         "```sh",
         "irkit train lambdamart -i indexes/cranfield -t cran.qry --qrels cranqrel --candidates bm25.run --folds 5 -o models/lambdamart",
-        "irkit rank -m lambdamart --lambdamart models/lambdamart -i indexes/cranfield -t cran.qry --rerank bm25.run -o lambdamart.run",
+        "irkit rank -m lambdamart -O model=models/lambdamart -i indexes/cranfield -t cran.qry --rerank bm25.run -o lambdamart.run",
         "irkit train lambdamart --letor Querylevelnorm.txt -o models/lambdamart-mq2008 --run mq2008-lambdamart.run  # LETOR data",
         "```",
         "",

@@ -93,9 +93,9 @@ def prepare(docs: int, work: Path) -> tuple[Path, Path, float]:
 def bm25(index: Path, topics: Path, queries: int, shard_set: Path) -> dict:
     import pandas as pd
 
-    from irkit.engine.bm25 import ray_bm25_rank
+    from irkit.engine import EngineConfig
+    from irkit.engine.bm25 import search_shards
     from irkit.io.topics import read_topics
-    from irkit.registry import RankRequest
     from irkit.retrieve import BM25
 
     q = read_topics(topics)
@@ -109,10 +109,11 @@ def bm25(index: Path, topics: Path, queries: int, shard_set: Path) -> dict:
         local = engine.search(q, quiet=True)
         out[f"local_{threads}t_qps"] = len(q) / (time.perf_counter() - start)
     for shards in (1, 2, "2w"):  # "2w": the 2 shards written by `irkit shard`
-        request = RankRequest(queries=q, index=shard_set if shards == "2w" else index, hits=1000, quiet=True)
+        where = shard_set if shards == "2w" else index
+        stage = BM25(where, engine=EngineConfig("ray", shards=None if shards == "2w" else shards))
         seen: dict = {}
 
-        def watch(event, seen=seen, under=request.index.resolve()) -> None:
+        def watch(event, seen=seen, under=where.resolve()) -> None:
             import ray
 
             if event["key"] is not None and event["done"] == event["total"]:
@@ -120,7 +121,7 @@ def bm25(index: Path, topics: Path, queries: int, shard_set: Path) -> dict:
                 seen["rss"] = [rss(p, under) for p in seen["pids"].values()]
 
         start = time.perf_counter()
-        run, stats = ray_bm25_rank(request, {}, shards=2 if shards == "2w" else shards, on_progress=watch)
+        run, stats = search_shards(stage, q, 1000, quiet=True, on_progress=watch)
         wall = time.perf_counter() - start
         assert run.equals(local), "the Ray run differs from the local one"
         busy = max(s for _, s in stats.per_worker.values())

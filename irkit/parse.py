@@ -29,8 +29,8 @@ def parse(text: str, request: Any = None) -> Transformer:
     to their options dataclass, plus ``identity``, ``rrf(...)`` and ``run(path=...)``.
     Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>`` > ``^``). No
     code is evaluated: a small recursive-descent parser reads the expression.
-    ``request`` (a :class:`irkit.registry.RankRequest`) gives the stages ``--index``,
-    ``--hits`` and ``--threads``.
+    ``request`` (a :class:`irkit.registry.Context`) gives the stages ``--index``,
+    ``--hits``, ``--threads`` (and ``--qrels`` for options given as ``auto``).
     """
     return _Parser(text, request).parse()
 

@@ -210,8 +210,9 @@ def model_settings(name: str, options: Mapping[str, Any] | None = None) -> dict[
     given = {k: v for k, v in (options or {}).items() if v is not None}
     try:
         entry = registry.get(name)
-        if getattr(entry, "config", None):
-            return {"name": name, "options": _jsonable(dataclasses.asdict(registry.parse_options(entry, given)))}
+        options = {**dataclasses.asdict(registry.parse_options(entry, given)),
+                   **dict.fromkeys(registry.tuned_grid(entry, given), registry.AUTO)}  # fmt: skip
+        return {"name": name, "options": _jsonable(options)}
     except Exception:  # the run is written already; record what was given
         pass
     return {"name": name, "options": _jsonable(given)}

@@ -3,21 +3,22 @@
 Entries name their code by import path, so listing models (``irkit --help``)
 imports nothing heavy. An entry points at
 
-* ``build``: ``"module:function"``, ``build(options, request) -> Transformer`` (a
-  stage of :mod:`irkit.pipeline`); ``request`` (a :class:`RankRequest`) carries the
+* ``build``: ``"module:function"``, ``build(options, context) -> Transformer`` (a
+  stage of :mod:`irkit.pipeline`); ``context`` (a :class:`Context`) carries the
   run-wide settings: ``--index``, ``--hits``, ``--threads``, ``--seed``, ``--quiet``;
 * ``config``: ``"module:Class"``, the model's options dataclass. ``-O key=value`` and
   ``name(key=value)`` in a pipeline are parsed into it by the field types (unknown
-  keys and bad values: one clear line), and its ``__post_init__`` checks values;
-* ``train`` (optional): a typer command in ``irkit/cli/`` for ``irkit train NAME``;
-* ``rank`` (optional): ``rank(options, request) -> run`` where ``irkit rank --model``
-  does more than ``build(...).transform(...)`` (DESM tunes alpha when none is given);
-* ``flags``: the model's pre-``-O`` options (``--desm`` for ``model``), still accepted.
+  keys and bad values: one clear line), and its ``__post_init__`` checks values. A
+  field declared with ``metadata=tunable(grid)`` also takes ``auto``: the stage is then
+  wrapped in :class:`irkit.tuning.Tune`, which chooses the value by cross-validation
+  on the context's qrels (``irkit rank -O alpha=auto --qrels Q``);
+* ``scale``: how an engine spreads the model over workers (:data:`SCALES`), which
+  :mod:`irkit.engine` reads; the stage's ``transform`` is the same everywhere;
+* ``train`` (optional): a typer command in ``irkit/cli/`` for ``irkit train NAME``.
 
-Adding a model is one line at the bottom: ``add("name", "kind", "pkg.mod:build",
-"pkg.mod:Options", "help")``. An entry in the old style (``ModelEntry(name, kind,
-"module:rank", help, ("flag", ...))``, ``rank(request) -> run``) still works
-until it is converted.
+Every path runs a model the same way: :func:`build` it into a stage, then
+``transform``. Adding a model is one line at the bottom: ``add("name", "kind",
+"pkg.mod:build", "pkg.mod:Options", "help", scale="topic")``.
 """
 
 from __future__ import annotations
@@ -26,90 +27,67 @@ import dataclasses
 import importlib
 import math
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from irkit.pipeline import Transformer
-
 from irkit.errors import IrkitError
 
-# Options that `irkit rank` used to take as flags; `-O key=value` replaces them.
-LEGACY_FLAGS = ("k1", "b", "desm", "variant", "alpha", "irgan", "use", "faiss", "encoder")
+# How an engine runs a model on several workers (irkit/engine); the run is the local one.
+SCALES = {
+    "topic": "topics split across workers, each running the stage on its own topics",
+    "shard": "the documents split into shards, one worker each (the stage takes the engine)",
+    "batch": "encoding batches on workers, exactly the local ones; scoring on the driver",
+    "driver": "on the driver only",
+}
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     kind: str  # "retriever", "reranker", "dense", ...
-    rank: str | None = None  # old style: "module:function" taking a RankRequest; new style: see module docstring
+    build: str  # "module:function(options, context) -> Transformer"
+    config: str  # "module:Class", the options dataclass
     help: str = ""
-    options: tuple[str, ...] = ()  # old style: the `irkit rank` flags it accepts
     train: str | None = None  # "module:function", a typer command for `irkit train NAME`
-    build: str | None = None  # new style: "module:function(options, request) -> Transformer"
-    config: str | None = None  # new style: "module:Class", the options dataclass
-    flags: tuple[tuple[str, str], ...] = ()  # new style: (old flag, option field) pairs
+    scale: str = "topic"  # a key of SCALES
 
-    @property
-    def new_style(self) -> bool:
-        return self.build is not None
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise IrkitError(f"model {self.name!r}: scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
 
 
-@dataclass
-class RankRequest:
-    """Everything ``irkit rank`` hands a model (and a stage builder); the Python API builds one too."""
+@dataclass(frozen=True)
+class Context:
+    """What a builder takes besides the model's options: the run-wide settings of ``irkit rank``."""
 
-    queries: pd.DataFrame | None = None
     index: Path | None = None
-    candidates: pd.DataFrame | None = None  # --rerank RUN
-    qrels: pd.DataFrame | None = None  # for models that tune on judged topics
     hits: int = 1000
-    depth: int = 100
     threads: int | None = None
     seed: int = 0
-    options: dict[str, Any] = field(default_factory=dict)
     quiet: bool = False
-
-    def option(self, name: str, default: Any = None) -> Any:
-        value = self.options.get(name)
-        return default if value is None else value
-
-    def require(self, name: str) -> Any:
-        value = self.options.get(name)
-        if value is None:
-            raise IrkitError(f"--{name} is required for this model")
-        return value
+    qrels: pd.DataFrame | None = None  # judged topics, for options given as ``auto``
+    engine: Any = None  # an irkit.engine.EngineConfig, for models whose scale is "shard"; None: local
 
     def require_index(self) -> Path:
         if self.index is None:
             raise IrkitError("--index is required for this model")
-        return self.index
-
-    def require_candidates(self) -> pd.DataFrame:
-        if self.candidates is None:
-            raise IrkitError("--rerank RUN (the candidates to rerank) is required for this model")
-        return self.candidates
+        return Path(getattr(self.index, "path", self.index))
 
 
 _ENTRIES: dict[str, ModelEntry] = {}
 
 
-def register(entry: ModelEntry) -> ModelEntry:
-    if entry.name in _ENTRIES:
-        raise IrkitError(f"model {entry.name!r} is registered twice")
-    if entry.build is None and entry.rank is None:
-        raise IrkitError(f"model {entry.name!r} needs a build (new style) or a rank function (old style)")
-    _ENTRIES[entry.name] = entry
-    return entry
-
-
 def add(name: str, kind: str, build: str, config: str, help: str, *, train: str | None = None,
-        rank: str | None = None, flags: dict[str, str] | None = None) -> ModelEntry:  # fmt: skip
-    """Register a new-style model: a stage builder and its options dataclass."""
-    return register(ModelEntry(name, kind, rank, help, (), train, build, config, tuple((flags or {}).items())))
+        scale: str = "topic") -> ModelEntry:  # fmt: skip
+    """Register a model: its stage builder, its options dataclass and how it scales (:data:`SCALES`)."""
+    if name in _ENTRIES:
+        raise IrkitError(f"model {name!r} is registered twice")
+    entry = _ENTRIES[name] = ModelEntry(name, kind, build, config, help, train, scale)
+    return entry
 
 
 def names(kind: str | None = None) -> list[str]:
@@ -136,27 +114,27 @@ def trainers() -> dict[str, ModelEntry]:
 
 
 def options_class(entry: ModelEntry) -> type:
-    if entry.config is None:
-        raise IrkitError(f"model {entry.name!r} has no options dataclass (an old-style entry)")
     return resolve(entry.config)
 
 
 def option_fields(entry: ModelEntry) -> list[tuple[str, str, Any]]:
-    """``(name, type name, default)`` of each option of a new-style entry."""
+    """``(name, type name, default)`` of each option of ``entry``; ``auto`` follows the default of a tunable one."""
     cls = options_class(entry)
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else None
+        if "grid" in f.metadata:
+            default = f"{default}|{AUTO}"
         out.append((f.name, _type_name(hints[f.name]), default))
     return out
 
 
 def option_defaults(entry: ModelEntry) -> list[tuple[str, Any]]:
-    """``(name, default)`` of each option of a new-style entry, read from the dataclass's source
+    """``(name, default)`` of each option of an entry, read from the dataclass's source
     when every default there is a literal, so that listing models (``irkit models``) imports no
     model module; otherwise from the imported class (:func:`option_fields`)."""
-    declared = _declared_defaults(entry.config or "")
+    declared = _declared_defaults(entry.config)
     if declared is not None:
         return declared
     return [(name, default) for name, _, default in option_fields(entry)]
@@ -185,13 +163,16 @@ def _declared_defaults(target: str) -> list[tuple[str, Any]] | None:
             continue
         if "ClassVar" in ast.unparse(node.annotation):
             continue
-        value = node.value
+        value, tuned = node.value, False
         if isinstance(value, ast.Call) and ast.unparse(value.func) in ("field", "dataclasses.field"):
+            meta = next((k.value for k in value.keywords if k.arg == "metadata"), None)
+            tuned = isinstance(meta, ast.Call) and ast.unparse(meta.func) == "tunable"
             value = next((k.value for k in value.keywords if k.arg == "default"), None)
         try:
-            out.append((node.target.id, ast.literal_eval(value) if value is not None else None))
+            default = ast.literal_eval(value) if value is not None else None
         except ValueError:  # a default computed from a name: ask the class itself
             return None
+        out.append((node.target.id, f"{default}|{AUTO}" if tuned else default))
     return out
 
 
@@ -239,134 +220,94 @@ def _finite(model: str, key: str, value: float) -> float:
     return value
 
 
-def guess_value(value: Any) -> Any:
-    """An old-style model reads typed values from ``request.options``: a string that reads as a
-    whole number or a number becomes one (an old-style entry has no dataclass to say)."""
-    if not isinstance(value, str):
-        return value
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+def tunable(grid: typing.Iterable[Any]) -> dict[str, Any]:
+    """Field metadata of an option that also takes ``auto``: chosen from ``grid`` by cross-validation
+    over judged topics (:class:`irkit.tuning.Tune`). ``alpha: float = field(default=1.0, metadata=tunable(GRID))``."""
+    return {"grid": tuple(grid)}
+
+
+# Field metadata of an option that must be given: ``model: Path | None = field(default=None, metadata=REQUIRED)``.
+REQUIRED = {"required": True}
+AUTO = "auto"
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == AUTO
+
+
+def tuned_grid(entry: ModelEntry, given: dict[str, Any] | None = None) -> dict[str, tuple[Any, ...]]:
+    """``{option: grid}`` of the options given as ``auto``; ``auto`` for an option without a grid is an error."""
+    fields = {f.name: f for f in dataclasses.fields(options_class(entry))}
+    grid = {}
+    for key, value in (given or {}).items():
+        if _is_auto(value) and key in fields:
+            if "grid" not in fields[key].metadata:
+                raise IrkitError(f"option {key} of model {entry.name!r} cannot be tuned (auto)")
+            grid[key] = fields[key].metadata["grid"]
+    return grid
 
 
 def parse_options(entry: ModelEntry, given: dict[str, Any] | None = None) -> Any:
     """The entry's options dataclass from ``{key: value}`` (strings are parsed by field type;
-    old flag names are mapped; ``None`` means not given). Unknown keys, bad values and
-    missing required options raise :class:`IrkitError` with one line."""
+    ``None`` means not given; an option given as ``auto`` keeps its default here, see
+    :func:`tuned_grid`). Unknown keys, bad values and missing required options raise
+    :class:`IrkitError` with one line."""
     cls = options_class(entry)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    flag_of = dict(entry.flags)
+    tuned = tuned_grid(entry, {k: v for k, v in (given or {}).items() if k in fields})
     values: dict[str, Any] = {}
     for key, value in (given or {}).items():
-        if value is None:
+        if value is None or key in tuned:
             continue
-        name = flag_of.get(key, key)
-        if name not in fields:
-            spelled = f"--{key}" if key in LEGACY_FLAGS else f"option {key!r}"
+        if key not in fields:
             takes = ", ".join(f"{n}=" for n in fields) or "no options"
-            raise IrkitError(f"{spelled} does not apply to model {entry.name!r} (it takes -O {takes})")
-        values[name] = _coerce(entry.name, name, value, hints[name])
+            raise IrkitError(f"option {key!r} does not apply to model {entry.name!r} (it takes -O {takes})")
+        values[key] = _coerce(entry.name, key, value, hints[key])
     for name, f in fields.items():
         if f.metadata.get("required") and values.get(name) is None:
-            old = next((k for k, v in entry.flags if v == name), None)
-            also = f" (or --{old})" if old else ""
-            raise IrkitError(f"model {entry.name!r} needs -O {name}=...{also}")
+            raise IrkitError(f"model {entry.name!r} needs -O {name}=...")
     try:
         return cls(**values)
     except (TypeError, ValueError) as e:
         raise IrkitError(f"model {entry.name!r}: {e}") from None
 
 
-# Field metadata of an option that must be given: ``model: Path | None = field(default=None, metadata=REQUIRED)``.
-REQUIRED = {"required": True}
-
-
 # ------------------------------------------------------------------------------ building
 
 
-def build(name: str, options: Any = None, request: RankRequest | None = None) -> Transformer:
-    """The stage of model ``name`` with ``options`` (a dataclass or ``{key: value}``)."""
+def build(name: str, options: Any = None, context: Context | None = None) -> Any:
+    """The stage (an :class:`irkit.pipeline.Transformer`) of model ``name`` with ``options`` (a
+    dataclass or ``{key: value}``) in ``context``. Options given as ``auto`` wrap the stage in
+    :class:`irkit.tuning.Tune` over the context's qrels, on every path alike."""
     entry = get(name)
-    if not entry.new_style:
-        return _LegacyStage(entry, {k: guess_value(v) for k, v in dict(options or {}).items()})
-    opts = options if dataclasses.is_dataclass(options) else parse_options(entry, options)
-    stage = resolve(entry.build)(opts, request or RankRequest())
-    return stage
-
-
-def rank(name: str, request: RankRequest) -> pd.DataFrame:
-    """Run model ``name`` on ``request`` (``irkit rank --model NAME``); options it does not take are an error."""
-    entry = get(name)
-    if not entry.new_style:
-        unknown = sorted(k for k, v in request.options.items() if v is not None and k not in entry.options)
-        if unknown:
-            opts = ", ".join(f"--{k}" for k in unknown)
-            takes = ", ".join(f"--{k}" for k in entry.options) or "no model options"
-            raise IrkitError(f"{opts} does not apply to model {name!r} (it takes {takes})")
-        return resolve(entry.rank)(request)
-    opts = parse_options(entry, request.options)
-    if entry.rank is not None:
-        return resolve(entry.rank)(opts, request)
-    return run_stage(resolve(entry.build)(opts, request), request)
-
-
-def run_stage(stage: Transformer, request: RankRequest) -> pd.DataFrame:
-    """``stage`` over the request's topics, or over its candidates' top ``depth`` (``--rerank``)."""
-    from irkit.frames import cut_run, run_frame
-    from irkit.pipeline import set_quiet, with_queries
-
-    set_quiet(stage, request.quiet)
-    if request.candidates is None:
-        frame = request.queries
+    context = context or Context()
+    if dataclasses.is_dataclass(options):
+        opts, grid = options, {}
     else:
-        frame = with_queries(cut_run(run_frame(request.candidates), request.depth), request.queries)
-    return run_frame(stage.transform(frame))
+        opts, grid = parse_options(entry, options), tuned_grid(entry, options)
+    if grid and context.qrels is None:
+        keys = ", ".join(f"{k}=auto" for k in grid)
+        raise IrkitError(f"{keys} chooses the value by cross-validation over judged topics: give --qrels")
+    stage = resolve(entry.build)(opts, context)
+    if not grid:
+        return stage
+    from irkit.tuning import Tune
+
+    return Tune(stage, grid, context.qrels, seed=context.seed)
 
 
-class _LegacyStage:
-    """An old-style entry used as a pipeline stage: its rank(request) on the input."""
-
-    def __new__(cls, entry: ModelEntry, options: dict[str, Any]):
-        from irkit.pipeline import Transformer
-
-        class Legacy(Transformer):
-            name = entry.name
-
-            def __init__(self) -> None:
-                self.request = RankRequest(options=options)
-
-            def transform(self, frame):
-                from dataclasses import replace
-
-                if "docno" in frame.columns:
-                    queries = frame[["qid", "query"]].drop_duplicates("qid")
-                    req = replace(self.request, queries=queries, candidates=frame, depth=10**9, quiet=self.quiet)
-                else:
-                    req = replace(self.request, queries=frame, quiet=self.quiet)
-                return resolve(entry.rank)(req)
-
-            def params(self):
-                return {k: v for k, v in options.items() if v is not None}
-
-        return Legacy()
-
-
-# Built-in models. Each line is the whole of a model's registration.
+# Built-in models. Each line is the whole of a model's registration; `scale` is read by irkit.engine.
 # fmt: off
-add("bm25", "retriever", "irkit.retrieve.bm25:build", "irkit.retrieve.bm25:BM25Options", "BM25 over a Lucene index (Anserini defaults k1=0.9, b=0.4)")
-
-add("desm", "reranker", "irkit.rerank.desm:build", "irkit.rerank.desm:DESMOptions", "DESM word2vec IN/OUT reranker of BM25 candidates (Mitra et al., WWW'16)", train="irkit.cli.desm:train_command", rank="irkit.rerank.desm:rank", flags={"desm": "model"})
-add("docnade", "dense", "irkit.dense.rank:build_docnade", "irkit.dense.rank:DenseOptions", "DocNADE document encoder, dense retrieval over FAISS or reranking (Lauly et al., JMLR 2016)", train="irkit.cli.dense:train_docnade")
-add("seqae", "dense", "irkit.dense.rank:build_seqae", "irkit.dense.rank:DenseOptions", "LSTM sequence-autoencoder encoder, dense retrieval over FAISS or reranking (Dai & Le, 2015)", train="irkit.cli.dense:train_seqae")
-add("irgan", "reranker", "irkit.rerank.irgan_rank:build", "irkit.rerank.irgan_rank:IRGANOptions", "IRGAN generator/discriminator reranker of candidates over LETOR-style features (Wang et al., SIGIR'17)", train="irkit.cli.irgan:train_command", flags={"irgan": "model"})
-add("lambdamart", "reranker", "irkit.rerank.lambdamart:build", "irkit.rerank.lambdamart:LambdaMARTOptions", "LambdaMART (LightGBM lambdarank) reranker of candidates over LETOR-style features, IRGAN's cross-validation folds", train="irkit.cli.lambdamart:train_command", flags={"lambdamart": "model"})
-add("ql", "retriever", "irkit.retrieve.ql:build_ql", "irkit.retrieve.ql:QLOptions", "Query likelihood, Dirichlet smoothing mu=1000 (Pyserini's set_qld)")
-add("bm25+rm3", "retriever", "irkit.retrieve.ql:build_bm25_rm3", "irkit.retrieve.ql:BM25RM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on BM25 (Pyserini's set_rm3)")
-add("ql+rm3", "retriever", "irkit.retrieve.ql:build_ql_rm3", "irkit.retrieve.ql:QLRM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on QL (Pyserini's set_rm3)")
-add("rm3", "retriever", "irkit.retrieve.ql:build", "irkit.retrieve.ql:PRFOptions", "RM3 on -O base=bm25|ql: bm25+rm3 and ql+rm3 as one pipeline stage, rm3(base=ql)")
-add("biencoder", "dense", "irkit.dense.pretrained:build", "irkit.dense.pretrained:BiEncoderOptions", "Pretrained sentence-transformers bi-encoder (a local folder, safetensors), e.g. all-MiniLM-L6-v2: dense retrieval over FAISS, reranking or fusion")
-add("crossencoder", "reranker", "irkit.rerank.crossencoder:build", "irkit.rerank.crossencoder:CrossEncoderOptions", "Pretrained cross-encoder (a local sentence-transformers or Hugging Face sequence-classification folder, safetensors) reranking candidates")
+add("bm25", "retriever", "irkit.retrieve.bm25:build", "irkit.retrieve.bm25:BM25Options", "BM25 over a Lucene index (Anserini defaults k1=0.9, b=0.4)", scale="shard")
+add("desm", "reranker", "irkit.rerank.desm:build", "irkit.rerank.desm:DESMOptions", "DESM word2vec IN/OUT reranker of BM25 candidates (Mitra et al., WWW'16)", train="irkit.cli.desm:train_command", scale="topic")
+add("docnade", "dense", "irkit.dense.rank:build_docnade", "irkit.dense.rank:DenseOptions", "DocNADE document encoder, dense retrieval over FAISS or reranking (Lauly et al., JMLR 2016)", train="irkit.cli.dense:train_docnade", scale="batch")
+add("seqae", "dense", "irkit.dense.rank:build_seqae", "irkit.dense.rank:DenseOptions", "LSTM sequence-autoencoder encoder, dense retrieval over FAISS or reranking (Dai & Le, 2015)", train="irkit.cli.dense:train_seqae", scale="batch")
+add("irgan", "reranker", "irkit.rerank.irgan_rank:build", "irkit.rerank.irgan_rank:IRGANOptions", "IRGAN generator/discriminator reranker of candidates over LETOR-style features (Wang et al., SIGIR'17)", train="irkit.cli.irgan:train_command", scale="topic")
+add("lambdamart", "reranker", "irkit.rerank.lambdamart:build", "irkit.rerank.lambdamart:LambdaMARTOptions", "LambdaMART (LightGBM lambdarank) reranker of candidates over LETOR-style features, IRGAN's cross-validation folds", train="irkit.cli.lambdamart:train_command", scale="topic")
+add("ql", "retriever", "irkit.retrieve.ql:build_ql", "irkit.retrieve.ql:QLOptions", "Query likelihood, Dirichlet smoothing mu=1000 (Pyserini's set_qld)", scale="topic")
+add("bm25+rm3", "retriever", "irkit.retrieve.ql:build_bm25_rm3", "irkit.retrieve.ql:BM25RM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on BM25 (Pyserini's set_rm3)", scale="topic")
+add("ql+rm3", "retriever", "irkit.retrieve.ql:build_ql_rm3", "irkit.retrieve.ql:QLRM3Options", "RM3 feedback (10 docs, 10 terms, original weight 0.5) on QL (Pyserini's set_rm3)", scale="topic")
+add("rm3", "retriever", "irkit.retrieve.ql:build", "irkit.retrieve.ql:PRFOptions", "RM3 on -O base=bm25|ql: bm25+rm3 and ql+rm3 as one pipeline stage, rm3(base=ql)", scale="topic")
+add("biencoder", "dense", "irkit.dense.pretrained:build", "irkit.dense.pretrained:BiEncoderOptions", "Pretrained sentence-transformers bi-encoder (a local folder, safetensors), e.g. all-MiniLM-L6-v2: dense retrieval over FAISS, reranking or fusion", scale="driver")
+add("crossencoder", "reranker", "irkit.rerank.crossencoder:build", "irkit.rerank.crossencoder:CrossEncoderOptions", "Pretrained cross-encoder (a local sentence-transformers or Hugging Face sequence-classification folder, safetensors) reranking candidates", scale="driver")

@@ -17,6 +17,9 @@ order ("9" before "10"), shuffled by ``seed``, dealt round-robin into ``folds`` 
 point that maximises the mean ``measure`` over the other folds' topics (a topic with
 no result counts 0); ties go to the earlier grid point. Topics without judgements
 get the point that is best on all judged topics.
+
+:class:`Tune` is the same search as a pipeline stage: what an option given as ``auto``
+builds (``irkit rank -m desm -O alpha=auto --qrels Q``, ``desm(model=M, alpha=auto)``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import pandas as pd
 
 from irkit.common import natural_key
 from irkit.errors import InputError, IrkitError
+from irkit.pipeline import Transformer
 
 # The grid DESM and dense mixtures search: 0, 0.05, ..., 1.
 ALPHA_GRID = tuple(round(float(a), 2) for a in np.linspace(0.0, 1.0, 21))
@@ -97,8 +101,6 @@ def _points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def _maker(stage: Any) -> Callable[..., Any]:
-    from irkit.pipeline import Transformer
-
     if not isinstance(stage, Transformer):
         if not callable(stage):
             raise IrkitError("tune takes a stage or a function of the parameters that builds one")
@@ -164,3 +166,52 @@ def tune(
     out = ranked(pd.concat(parts, ignore_index=True))
     means = pd.DataFrame(points).assign(**{name: table.mean(axis=1)})
     return Tuned(out, [points[i] for i in chosen], points[overall], name, len(judged), means)
+
+
+class Tune(Transformer):
+    """A stage whose parameters are chosen by :func:`tune` on its input: ``Tune(desm, {"alpha": ALPHA_GRID}, qrels)``.
+
+    ``transform(run)`` is the cross-validated run (each judged topic ranked with the value tuned
+    on the other folds) and logs the values chosen; :attr:`tuned` keeps the last :class:`Tuned`.
+    It is what ``-O alpha=auto`` (``irkit rank``), ``desm(alpha=auto)`` (a pipeline) and
+    ``irkit.engine.stage("desm", alpha="auto", qrels=...)`` build (:func:`irkit.registry.build`).
+    Judged ids that differ from the input run's only in zero padding (CACM) are mapped to them.
+    It needs every topic at once, so an engine runs it on the driver.
+    """
+
+    def __init__(self, stage: Transformer, grid: Mapping[str, Sequence[Any]], qrels: pd.DataFrame,
+                 measure: str = "AP", folds: int = 5, seed: int = 0) -> None:  # fmt: skip
+        from irkit.frames import qrels_frame
+
+        _points(grid)  # an empty grid fails here, not at the first transform
+        self.stage, self.grid, self.qrels = stage, dict(grid), qrels_frame(qrels)
+        self.measure, self.folds, self.seed = measure, int(folds), int(seed)
+        self.name = stage.name
+        self.tuned: Tuned | None = None
+
+    def children(self) -> tuple[Transformer, ...]:
+        return (self.stage,)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **{k: v for k, v in self.stage.params().items() if k not in self.grid},
+            **dict.fromkeys(self.grid, "auto"),
+        }
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from irkit.io.trec import normalise_docnos
+        from irkit.pipeline import is_run
+        from irkit.progress import log
+
+        qrels = normalise_docnos(self.qrels, set(frame["docno"]))[0] if is_run(frame) else self.qrels
+        make, calls = _maker(self.stage), [0]
+
+        def point(**values: Any) -> Transformer:
+            # The first grid point reports as the stage would (its warnings, once); the others are quiet.
+            clone = make(**values)
+            clone.quiet, calls[0] = self.quiet if calls[0] == 0 else True, calls[0] + 1
+            return clone
+
+        self.tuned = tune(point, self.grid, frame, qrels, measure=self.measure, folds=self.folds, seed=self.seed)
+        log(self.tuned.describe(self.name), self.quiet)
+        return self.tuned.run

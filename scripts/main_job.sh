@@ -24,7 +24,7 @@ for c in cacm cranfield vaswani; do
   "$IRKIT" index "${DOCS[$c]}" --index "indexes/$c" --force -q
   "$IRKIT" rank -q --index "indexes/$c" --topics "${TOPICS[$c]}" --output "runs/$c-bm25.run" --force
   "$IRKIT" rank -q --index "indexes/$c" --topics "${TOPICS[$c]}" --output "runs/$c-bm25-k1.2-b0.75.run" \
-    --k1 1.2 --b 0.75 --tag bm25-k1.2-b0.75 --force
+    -O k1=1.2 -O b=0.75 --tag bm25-k1.2-b0.75 --force
   # CACM's qrels write CACM-756 for CACM-0756: --normalise-ids maps them by number.
   norm=""; [ "$c" = cacm ] && norm="--normalise-ids"
   # Cranfield's three-column qrels carry grades (gain 5 - rel): read them as such, by name or by path.

@@ -14,7 +14,7 @@ import pytest
 
 import irkit
 from irkit.errors import IrkitError
-from irkit.frames import run_frame
+from irkit.frames import rank_run, run_frame
 from irkit.parse import parse
 from irkit.pipeline import Cutoff, FeatureUnion, Reranker, Sum, Then, Transformer, identity, minmax, rrf
 from irkit.tuning import assign_folds, split_folds, tune
@@ -147,31 +147,6 @@ def test_the_text_form_parses_without_eval(tmp_path):
     assert repr(parse("0.7 * identity + 0.3*identity")) == "0.7 * identity + 0.3 * identity"
 
 
-def _old_style_rank(request):
-    # an old-style model: rank(request) -> run, options read from request.options
-    shift = request.option("shift", 0.0)
-    base = request.candidates
-    if base is None:
-        base = run_frame(pd.DataFrame(A, columns=["qid", "docno", "score"]))
-    return run_frame(base[["qid", "docno"]].assign(score=base["score"] * -1 + shift), rerank=True)
-
-
-def test_an_old_style_registry_entry_still_works(monkeypatch):
-    from irkit import registry
-
-    entry = registry.ModelEntry("flip", "reranker", f"{__name__}:_old_style_rank", "reverses a run", ("shift",))
-    monkeypatch.setitem(registry._ENTRIES, "flip", entry)
-    request = registry.RankRequest(queries=QUERIES, options={"shift": 1.0})
-    out = registry.rank("flip", request)
-    assert out.set_index(["qid", "docno"])["score"]["1", "a"] == -2.0
-    with pytest.raises(IrkitError, match="does not apply to model 'flip'"):
-        registry.rank("flip", registry.RankRequest(queries=QUERIES, options={"k1": 1.0}))
-    for pipe in (Fixed("a", A) >> registry.build("flip", {"shift": 0.0}), Fixed("a", A) >> parse("flip(shift=0)")):
-        ranked = pipe.transform(QUERIES)
-        assert list(ranked[ranked["qid"] == "1"]["docno"]) == ["ccc", "bb", "a"], pipe
-    assert "flip" in registry.names()
-
-
 def test_folds_are_assigned_one_way():
     qids = [str(i) for i in range(1, 24)]
     fold_of = assign_folds(qids, 5, seed=0)
@@ -259,8 +234,8 @@ def _same_ranking(a: pd.DataFrame, b: pd.DataFrame, scores: bool = True) -> None
 
 
 def test_bm25_then_desm_mixture_equals_the_cli_chain(work, cli, cranfield, cranfield_index, topics):
-    code, _, err = cli("rank", "-q", "-m", "desm", "--desm", work / "desm", "-i", cranfield_index.path,
-                       "-t", cranfield.topics, "--rerank", work / "bm25.run", "--alpha", 0.3, "--depth", 100,
+    code, _, err = cli("rank", "-q", "-m", "desm", "-O", f"model={work / 'desm'}", "-i", cranfield_index.path,
+                       "-t", cranfield.topics, "--rerank", work / "bm25.run", "-O", "alpha=0.3", "--depth", 100,
                        "-o", work / "desm03.run")  # fmt: skip
     assert code == 0, err
     bm25 = irkit.BM25(cranfield_index)
@@ -345,25 +320,26 @@ def test_experiment_reproduces_the_leaderboard(work, cli, cranfield, cranfield_i
         irkit.Experiment(pipes, topics, qrels, ["AP"], baseline="nope", save_dir=tmp_path / "runs")
 
 
-def test_rank_options_and_pipeline_errors_are_one_line(cli, cranfield, cranfield_index, tmp_path, monkeypatch):
+def test_rank_options_and_pipeline_errors_are_one_line(cli, cranfield, cranfield_index, tmp_path):
     base = ["rank", "-i", cranfield_index.path, "-t", cranfield.topics, "-o", tmp_path / "x.run", "-q"]
     for extra, needle in [
         (["-O", "k9=1"], "option 'k9' does not apply to model 'bm25'"),
         (["-O", "k1=abc"], "k1='abc' of model 'bm25': expected number"),
         (["-O", "k1"], "-O takes key=value"),
-        (["-m", "desm"], "model 'desm' needs -O model=... (or --desm)"),
+        (["-m", "desm"], "model 'desm' needs -O model=..."),
         (["--pipeline", "bm25 >> >> bm25"], "--pipeline: expected a name or a number at column"),
         (["--pipeline", "bm25(k1=2, nope=1)"], "option 'nope' does not apply to model 'bm25'"),
-        (["--pipeline", "bm25", "--k1", "1"], "--k1 only apply to --model"),
+        (["--pipeline", "bm25", "-O", "k1=1"], "-O k1= only apply to --model"),
+        (["-m", "desm", "-O", "model=x", "-O", "alpha=auto"], "alpha=auto chooses the value by cross-validation"),
+        (["-O", "k1=auto"], "option k1 of model 'bm25' cannot be tuned (auto)"),
     ]:
         code, _, err = cli(*base, *extra)
         lines = [ln for ln in err.strip().splitlines() if ln.strip()]
         assert code == 2 and len(lines) == 1 and needle in lines[0], (extra, err)
-    # -O and the old flag give the same run; the old flag says it is deprecated (when not quiet)
-    code, _, err = cli(*base[:-1], "-O", "k1=1.2", "-O", "b=0.7")
+    # -O sets the model's options: the run is BM25's with k1=1.2, b=0.7
+    code, _, err = cli(*base, "-O", "k1=1.2", "-O", "b=0.7")
     assert code == 0, err
     first = irkit.read_run(tmp_path / "x.run")
-    monkeypatch.setenv("IRKIT_QUIET", "0")
-    code, _, err = cli(*base[:-1], "--k1", "1.2", "--b", "0.7", "-f")
-    assert code == 0 and "--k1 is deprecated; write -O k1=1.2" in err
-    pd.testing.assert_frame_equal(first, irkit.read_run(tmp_path / "x.run"))
+    topics = irkit.read_topics(cranfield.topics)
+    expected = irkit.BM25(cranfield_index, k1=1.2, b=0.7).search(topics, quiet=True)
+    pd.testing.assert_frame_equal(rank_run(first), rank_run(expected))

@@ -158,19 +158,11 @@ def rank_cmd(
         ),
     ] = False,
     hits: Annotated[int, typer.Option(help="Documents retrieved per topic.", callback=number_in(1, MAX_HITS))] = 1000,
-    qrels: Annotated[Path | None, typer.Option(help="Qrels, for models that tune on judged topics.")] = None,
+    qrels: Annotated[
+        Path | None, typer.Option(help="Qrels, for options given as auto (-O alpha=auto: tuned by cross-validation).")
+    ] = None,
     topics_format: TopicsFormat = "auto",
     topic_field: TopicField = "title",
-    k1: Annotated[float | None, typer.Option(help="Deprecated: -O k1=.")] = None,
-    b: Annotated[float | None, typer.Option(help="Deprecated: -O b=.")] = None,
-    desm: Annotated[Path | None, typer.Option(help="Deprecated: -O model= (desm), -O desm= (irgan).")] = None,
-    variant: Annotated[str | None, typer.Option(help="Deprecated: -O variant=.")] = None,
-    alpha: Annotated[float | None, typer.Option(help="Deprecated: -O alpha=.")] = None,
-    irgan: Annotated[Path | None, typer.Option(help="Deprecated: -O model=.")] = None,
-    lambdamart: Annotated[Path | None, typer.Option(help="(lambdamart) model folder: -O model=.")] = None,
-    use: Annotated[str | None, typer.Option(help="Deprecated: -O use=.")] = None,
-    faiss: Annotated[Path | None, typer.Option(help="Deprecated: -O faiss=.")] = None,
-    encoder: Annotated[Path | None, typer.Option(help="Deprecated: -O encoder=.")] = None,
     threads: Annotated[
         int, typer.Option(help="Search threads (default: all cores).", callback=number_in(0, MAX_THREADS))
     ] = 0,
@@ -191,8 +183,8 @@ def rank_cmd(
 ) -> None:
     """Rank topics with a model (options: -O key=value) or a --pipeline, and write a TREC run file."""
     from irkit import registry
-    from irkit.cli.rank import parse_assignments
-    from irkit.cli.rank import rank as rank_with
+    from irkit.cli.engine import engine_from_options
+    from irkit.cli.rank import parse_assignments, rank, rank_frame
     from irkit.io.atomic import check_output
     from irkit.io.topics import read_topics
     from irkit.io.trec import read_qrels, read_run, write_run
@@ -204,6 +196,11 @@ def rank_cmd(
         given["backend"] = backend
     if pipeline is None:
         registry.get(model)  # an unknown model fails before the work
+    if hits < 1 or depth < 1:
+        raise InputError("--hits and --depth must be at least 1")
+    if keep_rest and rerank is None:
+        raise InputError("--keep-rest keeps the rest of a candidate run: give it with --rerank RUN")
+    cfg = engine_from_options(engine, workers, shards, ray_address)
     from irkit.provenance import check_sidecar, collect, write_sidecar
 
     check_output(output, force, kind="run")  # fail before the work, not after: the run,
@@ -212,47 +209,24 @@ def rank_cmd(
 
     topics = resolve(topics, "topics", quiet=quiet)  # a built-in name works too
     queries = read_topics(topics, topics_format, field=topic_field)
-    flags = {
-        "k1": k1,
-        "b": b,
-        "desm": desm,
-        "variant": variant,
-        "alpha": alpha,
-        "irgan": irgan,
-        "use": use,
-        "faiss": faiss,
-        "encoder": encoder,
-        "lambdamart": lambdamart,
-    }  # the deprecated spellings of -O
-    request = registry.RankRequest(
-        queries=queries,
+    context = registry.Context(
         index=index,
-        candidates=read_run(rerank) if rerank else None,
-        qrels=read_qrels(*resolve_qrels(qrels, quiet=quiet)) if qrels else None,
         hits=hits,
-        depth=depth,
         threads=threads or None,
         seed=seed,
         quiet=quiet,
+        qrels=read_qrels(*resolve_qrels(qrels, quiet=quiet)) if qrels else None,
     )
-    if hits < 1 or depth < 1:
-        raise InputError("--hits and --depth must be at least 1")
-    if keep_rest and rerank is None:
-        raise InputError("--keep-rest keeps the rest of a candidate run: give it with --rerank RUN")
-    if engine == "local" and not (workers or shards or ray_address):
-        run, default_tag = rank_with(model, pipeline, given, flags, request)
-    else:  # --engine ray (irkit/engine/): the same run, computed on a Ray cluster
-        from irkit.cli.engine import engine_from_options, rank_on_engine
-
-        cfg = engine_from_options(engine, workers, shards, ray_address)
-        run, default_tag = rank_on_engine(model, pipeline, given, flags, request, cfg)
+    candidates = read_run(rerank) if rerank else None
+    frame = rank_frame(queries, candidates, depth)
+    run, default_tag = rank(model, pipeline, given, context, cfg, frame)  # local, or on a Ray cluster (irkit/engine/)
     if keep_rest:
         from irkit.pipeline import concat_runs
 
-        run = concat_runs(run, request.candidates)
+        run = concat_runs(run, candidates)
     # OUTPUT.meta.json: command, parameters (and the model's full options), index, inputs, versions;
     # collected first, so that the run and its sidecar are written one after the other.
-    record = collect(output, model=None if pipeline else (model, request.options))
+    record = collect(output, model=None if pipeline else (model, given))
     write_run(run, output, tag=tag or default_tag, overwrite=force)
     side = write_sidecar(output, record=record, overwrite=force)
     _echo(f"wrote {len(run):,} results for {run['qid'].nunique()} topics to {output} (provenance: {side.name})")
@@ -399,10 +373,7 @@ def models_cmd() -> None:
 
     for name in registry.names():
         e = registry.get(name)
-        if e.new_style:
-            opts = " ".join(f"-O {n}={'...' if d is None else d}" for n, d in registry.option_defaults(e))
-        else:
-            opts = " ".join(f"--{o}" for o in e.options)
+        opts = " ".join(f"-O {n}={'...' if d is None else d}" for n, d in registry.option_defaults(e))
         train = " (trainable: irkit train " + name + ")" if e.train else ""
         _echo(f"{name:10s} {e.kind:9s} {e.help}{train}" + (f"\n{'':21s}options: {opts}" if opts else ""))
 

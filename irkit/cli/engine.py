@@ -6,40 +6,18 @@ Ray is imported only when ``--engine ray`` is used.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from irkit.cli.options import Force, Quiet
-from irkit.errors import IrkitError
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from irkit.registry import RankRequest
 
 
 def engine_from_options(engine: str, workers: int | None, shards: int | None, ray_address: str | None):
     """The :class:`irkit.engine.EngineConfig` of the command-line options (0 means not given)."""
-    from irkit.engine import EngineConfig
+    from irkit.engine.config import EngineConfig
 
     return EngineConfig(name=engine, workers=workers or None, shards=shards or None, address=ray_address or None)
-
-
-def rank_on_engine(model: str, pipeline: str | None, given: dict[str, str], flags: dict[str, Any],
-                   request: RankRequest, engine) -> tuple[pd.DataFrame, str]:  # fmt: skip
-    """``irkit rank --engine ray``: the run of ``--model`` on the engine, and its default tag."""
-    from irkit import engine as engines
-    from irkit.cli.rank import model_options
-    from irkit.engine.cluster import shutdown
-
-    if pipeline is not None:
-        raise IrkitError("--engine ray runs one --model, not a --pipeline")
-    request.options = model_options(model, given, flags, request.quiet)
-    try:
-        return engines.rank(model, request, engine), model
-    finally:
-        shutdown()
 
 
 def shard_cmd(

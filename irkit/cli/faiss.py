@@ -57,7 +57,7 @@ def build_cmd(
     from irkit.provenance import write_sidecar
 
     write_sidecar(output)  # OUTPUT/provenance.json (irkit/provenance.py)
-    note = "" if index.encoder else " (no encoder recorded: pass --encoder to `irkit rank`)"
+    note = "" if index.encoder else " (no encoder recorded: pass -O encoder=MODEL to `irkit rank`)"
     typer.echo(
         f"built a {type} {metric} FAISS index of {len(index):,} {index.dim}-d vectors in {output} in {time.perf_counter() - start:.1f} s{note}"
     )

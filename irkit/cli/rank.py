@@ -1,10 +1,10 @@
-"""What ``irkit rank`` does once its arguments are parsed: options, a model or a pipeline, the run.
+"""What ``irkit rank`` does once its arguments are parsed: a stage from ``--model`` or ``--pipeline``, its run.
 
 Model options arrive as ``-O key=value`` (repeatable) and are validated by the
-model's options dataclass (:mod:`irkit.registry`); the old per-model flags
-(``--k1``, ``--desm``, ``--alpha``, ...) still work and say once that they are
-deprecated. ``--pipeline "bm25 % 100 >> desm(model=DIR, alpha=0.3)"`` runs a whole
-pipeline (:func:`irkit.parse.parse`).
+model's options dataclass (:mod:`irkit.registry`). ``--model`` becomes
+:class:`irkit.engine.EngineStage` (the registry's stage, on ``--engine``);
+``--pipeline "bm25 % 100 >> desm(model=DIR, alpha=0.3)"`` runs a whole pipeline
+(:func:`irkit.parse.parse`). Either way the run is ``stage.transform(frame)``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from irkit.errors import IrkitError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from irkit.registry import RankRequest
+    from irkit.registry import Context
 
 
 def parse_assignments(items: list[str] | None, flag: str = "-O") -> dict[str, str]:
@@ -33,36 +33,43 @@ def parse_assignments(items: list[str] | None, flag: str = "-O") -> dict[str, st
     return out
 
 
-def model_options(model: str, given: dict[str, str], flags: dict[str, Any], quiet: bool) -> dict[str, Any]:
-    """The options for ``registry.rank``: ``-O`` values, then the deprecated flags that were used."""
-    from irkit import registry
-    from irkit.progress import log
-
-    entry = registry.get(model)
-    options: dict[str, Any] = dict(given) if entry.new_style else {k: registry.guess_value(v) for k, v in given.items()}
-    field_of = dict(entry.flags)
-    for flag, value in flags.items():
-        if value is None:
-            continue
-        name = field_of.get(flag, flag)
-        if name in options:
-            raise IrkitError(f"--{flag} and -O {name}= both set {name}; keep -O")
-        log(f"--{flag} is deprecated; write -O {name}={value}", quiet)
-        options[flag] = value
-    return options
-
-
-def rank(model: str, pipeline: str | None, given: dict[str, str], flags: dict[str, Any],
-         request: RankRequest) -> tuple[pd.DataFrame, str]:  # fmt: skip
-    """The run of ``--model`` (or ``--pipeline``) on the request, and its default tag."""
-    from irkit import registry
+def rank_stage(model: str, pipeline: str | None, given: dict[str, str], context: Context, engine: Any) -> Any:
+    """The stage of ``--model`` (with ``-O`` options, on ``engine``) or of ``--pipeline``."""
+    from irkit.engine import EngineStage
     from irkit.parse import parse
+    from irkit.pipeline import set_quiet
 
     if pipeline is not None:
-        used = [f"--{k}" for k, v in flags.items() if v is not None] + [f"-O {k}=" for k in given]
-        if used:
-            raise IrkitError(f"{', '.join(used)} only apply to --model; inside --pipeline write name(key=value)")
-        stage = parse(pipeline, request)
-        return registry.run_stage(stage, request), "pipeline"
-    request.options = model_options(model, given, flags, request.quiet)
-    return registry.rank(model, request), model
+        if given:
+            raise IrkitError(f"{', '.join(f'-O {k}=' for k in given)} only apply to --model; inside --pipeline "
+                             "write name(key=value)")  # fmt: skip
+        if engine.name != "local":
+            raise IrkitError("--engine ray runs one --model, not a --pipeline")
+        stage = parse(pipeline, context)
+    else:
+        stage = EngineStage(model, given, context, engine)
+    set_quiet(stage, context.quiet)
+    return stage
+
+
+def rank_frame(queries: pd.DataFrame, candidates: pd.DataFrame | None, depth: int) -> pd.DataFrame:
+    """What the stage transforms: the topics, or the ``--rerank`` run's top ``depth`` with their query text."""
+    from irkit.frames import cut_run, run_frame
+    from irkit.pipeline import with_queries
+
+    return queries if candidates is None else with_queries(cut_run(run_frame(candidates), depth), queries)
+
+
+def rank(model: str, pipeline: str | None, given: dict[str, str], context: Context, engine: Any,
+         frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    """The run of ``--model`` (or ``--pipeline``) over ``frame``, and its default tag."""
+    from irkit.frames import run_frame
+
+    stage = rank_stage(model, pipeline, given, context, engine)
+    try:
+        return run_frame(stage.transform(frame)), "pipeline" if pipeline is not None else model
+    finally:
+        if engine.name != "local":
+            from irkit.engine.cluster import shutdown
+
+            shutdown()  # a cluster this command started (one it joined stays up)

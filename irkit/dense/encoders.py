@@ -1,4 +1,4 @@
-"""Trained dense encoders as :class:`irkit.stages.Encoder` objects, loaded by model-folder kind.
+"""Trained dense encoders as :class:`irkit.pipeline.Encoder` objects, loaded by model-folder kind.
 
 ``encode(texts)`` analyses texts as the index does and returns float32 vectors
 of unit length, so that inner product is cosine similarity, the measure Lauly

@@ -30,7 +30,7 @@ import pandas as pd
 from irkit.dense.rank import DenseRetriever
 from irkit.dense.sentence import KIND, SentenceEncoder, is_sentence_transformers
 from irkit.errors import InputError
-from irkit.registry import RankRequest
+from irkit.registry import Context
 
 __all__ = ["KIND", "BiEncoder", "BiEncoderOptions", "SentenceEncoder", "build", "is_sentence_transformers"]
 
@@ -74,10 +74,10 @@ class BiEncoder(DenseRetriever):
         return list(queries["qid"]), self.encoder.encode(list(queries["query"]), quiet=self.quiet)
 
 
-def build(options: BiEncoderOptions, request: RankRequest) -> BiEncoder:
+def build(options: BiEncoderOptions, context: Context) -> BiEncoder:
     """The registry's builder of ``biencoder``."""
     if options.model is None and options.faiss is None:
         raise InputError("model 'biencoder' needs -O model=DIR (a sentence-transformers folder) or -O faiss=DIR")
-    return BiEncoder(options.model, options.faiss, options.alpha, index=request.index, hits=request.hits,
-                     threads=request.threads, allow_pickle=options.allow_pickle,
+    return BiEncoder(options.model, options.faiss, options.alpha, index=context.index, hits=context.hits,
+                     threads=context.threads, allow_pickle=options.allow_pickle,
                      batch_size=options.batch_size)  # fmt: skip

@@ -28,7 +28,7 @@ from irkit.errors import InputError, IrkitError
 from irkit.frames import run_frame
 from irkit.pipeline import Transformer, is_run, minmax, ranked
 from irkit.progress import log
-from irkit.registry import RankRequest
+from irkit.registry import Context
 
 
 @dataclass
@@ -41,13 +41,13 @@ class DenseOptions:
 
     def __post_init__(self) -> None:
         if self.alpha is not None and not 0.0 <= float(self.alpha) <= 1.0:
-            raise InputError(f"--alpha must be between 0 and 1 (got {self.alpha})")
+            raise InputError(f"alpha must be between 0 and 1 (got {self.alpha})")
 
 
 class DenseRetriever(Transformer):
     """Dense retrieval over FAISS, or reranking of candidates, with a DocNADE or SeqAE encoder."""
 
-    encoder_flag = "--encoder MODEL"  # how a user names the encoder, in messages
+    encoder_flag = "-O encoder=MODEL"  # how a user names the encoder, in messages
 
     def __init__(self, kind: str, faiss: str | os.PathLike[str] | None = None,
                  encoder: str | os.PathLike[str] | None = None, alpha: float | None = None,
@@ -66,7 +66,7 @@ class DenseRetriever(Transformer):
             raise IrkitError(
                 f"{flag} is required (the FAISS index records none)"
                 if self.faiss
-                else f"--faiss DIR (or {flag} with --rerank) is required"
+                else f"-O faiss=DIR (or {flag} with --rerank) is required"
             )
         if self.faiss is not None and not encoder and not Path(encoder_path).exists():
             raise InputError(f"the encoder recorded in the FAISS index is gone ({encoder_path}); pass {flag}", faiss)
@@ -107,9 +107,9 @@ class DenseRetriever(Transformer):
 
     def _retrieve(self, queries: pd.DataFrame) -> pd.DataFrame:
         if self.alpha is not None:
-            raise IrkitError("--alpha mixes dense scores with --rerank candidates; to fuse whole runs use `irkit fuse`")
+            raise IrkitError("alpha mixes dense scores with --rerank candidates; to fuse whole runs use `irkit fuse`")
         if self.faiss is None:
-            raise IrkitError("--faiss DIR is required for dense retrieval (or --rerank RUN to score candidates)")
+            raise IrkitError("-O faiss=DIR is required for dense retrieval (or --rerank RUN to score candidates)")
         qids, qvec = self._encode_queries(queries, reranking=False)
         if not qids:
             return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
@@ -150,9 +150,9 @@ class DenseRetriever(Transformer):
 
 
 def _builder(kind: str):
-    def build(options: DenseOptions, request: RankRequest) -> DenseRetriever:
-        return DenseRetriever(kind, options.faiss, options.encoder, options.alpha, index=request.index,
-                              hits=request.hits, threads=request.threads)  # fmt: skip
+    def build(options: DenseOptions, context: Context) -> DenseRetriever:
+        return DenseRetriever(kind, options.faiss, options.encoder, options.alpha, index=context.index,
+                              hits=context.hits, threads=context.threads)  # fmt: skip
 
     build.__doc__ = f"The registry's builder of ``{kind}``."
     return build
@@ -160,18 +160,3 @@ def _builder(kind: str):
 
 build_docnade = _builder("docnade")
 build_seqae = _builder("seqae")
-
-
-def dense_rank(kind: str, request: RankRequest) -> pd.DataFrame:
-    """``irkit rank --model KIND`` from a :class:`RankRequest` (the pre-pipeline entry point)."""
-    from irkit import registry
-
-    return registry.rank(kind, request)
-
-
-def docnade(request: RankRequest) -> pd.DataFrame:
-    return dense_rank("docnade", request)
-
-
-def seqae(request: RankRequest) -> pd.DataFrame:
-    return dense_rank("seqae", request)

@@ -1,14 +1,16 @@
-"""DocNADE and SeqAE on Ray: the encoding on a pool of encoder actors, the scoring on the driver.
+"""A stage on Ray, its encoding batches on actors: the registry's models whose scale is ``"batch"``
+(DocNADE, SeqAE). The encoding runs on a pool of encoder actors, the scoring on the driver.
 
 A dense model's cost is its encoder; its scores are one inner product per candidate (or a
 FAISS search). The local encoder sorts the texts it is given by length and pads each batch
 to its longest text, so a vector depends, in its last float32 bit, on which batch it was
-computed in: splitting topics across workers (as :mod:`irkit.engine.rerank` does for DESM
+computed in: splitting topics across workers (as :mod:`irkit.engine.topics` does for DESM
 and IRGAN) would encode a group's queries, and without FAISS its candidate documents, in
 other batches than the local run, and change a few scores in the last bit.
 
-So the Ray path runs the model's own stage (:class:`irkit.dense.rank.DenseRetriever`) on the
-driver with its encoder replaced by :class:`RayEncoder`: every ``encode_tokens`` call makes
+So the Ray path runs the model's own stage (:class:`irkit.dense.rank.DenseRetriever`; any stage
+whose ``encoder`` attribute is an irkit dense encoder) on the driver with its encoder replaced
+by :class:`RayEncoder`: every ``encode_tokens`` call makes
 exactly the local batches (:func:`irkit.engine.encoding.batch_plan`) and sends each one,
 whole, to an actor that encodes it with the same model, so every vector is the local one,
 bit for bit, and so is every score and the run. The driver's part (analysing the texts,
@@ -26,9 +28,6 @@ import numpy as np
 import pandas as pd
 
 from irkit.engine.cluster import JobStats
-from irkit.registry import RankRequest
-
-ENCODED = ("docnade", "seqae")
 
 
 def _actor_class():
@@ -124,21 +123,21 @@ class RayEncoder:
         ray.kill(self.ledger)
 
 
-def ray_dense_rank(name: str, request: RankRequest, workers: int, on_progress=None) -> tuple[pd.DataFrame, JobStats]:
-    """``irkit rank --model docnade|seqae --engine ray``: returns ``(run, stats)``; the run is
-    ``registry.rank(name, request)``'s, byte for byte."""
-    from irkit import registry
+def on_encoder_actors(stage: Any, frame: pd.DataFrame, workers: int, quiet: bool = False,
+                      on_progress=None) -> tuple[pd.DataFrame, JobStats]:  # fmt: skip
+    """``stage.transform(frame)`` with ``stage.encoder``'s batches encoded on ``workers`` actors:
+    returns ``(run, stats)``; the run is the local one, byte for byte."""
     from irkit.progress import log
 
-    entry = registry.get(name)
-    stage = registry.resolve(entry.build)(registry.parse_options(entry, request.options), request)
-    encoder = RayEncoder(stage.encoder, workers, quiet=request.quiet, on_progress=on_progress)
+    local = stage.encoder
+    encoder = RayEncoder(local, workers, quiet=quiet, on_progress=on_progress)
     stage.encoder = encoder
     try:
-        run = registry.run_stage(stage, request)
+        run = stage.transform(frame)
     finally:
+        stage.encoder = local
         encoder.close()
     stats = encoder.stats
-    log(f"ray: {name}: encoded on {len(encoder.actors)} worker(s), scored on the driver: {stats.describe()}",
-        request.quiet)  # fmt: skip
+    log(f"ray: {stage.name}: encoded on {len(encoder.actors)} worker(s), scored on the driver: {stats.describe()}",
+        quiet)  # fmt: skip
     return run, stats

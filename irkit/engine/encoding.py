@@ -193,7 +193,7 @@ def encode_index(
     from irkit.dense.encoders import load_encoder
     from irkit.dense.faiss_index import Vectors
     from irkit.dense.vocab import index_tokens
-    from irkit.engine import engine_config
+    from irkit.engine.config import engine_config
 
     cfg = engine_config(engine)
     encoder = load_encoder(model, threads=threads or None)

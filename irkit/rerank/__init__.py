@@ -1,1 +1,1 @@
-"""Rerankers of first-stage candidates (DESM, IRGAN), built on :class:`irkit.stages.Reranker`."""
+"""Rerankers of first-stage candidates (DESM, IRGAN), built on :class:`irkit.pipeline.Reranker`."""

@@ -27,7 +27,7 @@ import pandas as pd
 
 from irkit.errors import InputError, IrkitError
 from irkit.pipeline import Reranker
-from irkit.registry import REQUIRED, RankRequest
+from irkit.registry import REQUIRED, Context
 
 KIND = "crossencoder"
 
@@ -125,8 +125,8 @@ class CrossEncoder(Reranker):
         return out
 
 
-def build(options: CrossEncoderOptions, request: RankRequest) -> CrossEncoder:
+def build(options: CrossEncoderOptions, context: Context) -> CrossEncoder:
     """The registry's builder of ``crossencoder``."""
-    return CrossEncoder(options.model, request.index, allow_pickle=options.allow_pickle,  # type: ignore[arg-type]
+    return CrossEncoder(options.model, context.index, allow_pickle=options.allow_pickle,  # type: ignore[arg-type]
                         batch_size=options.batch_size, max_length=options.max_length,
-                        threads=request.threads or 1)  # fmt: skip
+                        threads=context.threads or 1)  # fmt: skip

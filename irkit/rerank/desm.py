@@ -49,7 +49,8 @@ from irkit.errors import InputError, IrkitError
 from irkit.frames import cut_run, queries_frame, run_frame
 from irkit.pipeline import Reranker, is_run, with_queries
 from irkit.progress import log, progress
-from irkit.registry import REQUIRED, RankRequest
+from irkit.registry import REQUIRED, Context, tunable
+from irkit.tuning import ALPHA_GRID
 
 if TYPE_CHECKING:
     from irkit.index.lucene import LuceneIndex
@@ -305,13 +306,14 @@ class DESMOptions:
 
     model: Path | None = field(default=None, metadata=REQUIRED)  # the folder of `irkit train desm`
     variant: str = "in-out"
-    alpha: float | None = None  # None: DESM alone (in a pipeline); `irkit rank --model desm` tunes it on --qrels
+    # 1: DESM alone; auto: chosen by cross-validation on --qrels (irkit.tuning.Tune)
+    alpha: float = field(default=1.0, metadata=tunable(ALPHA_GRID))
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise IrkitError(f"unknown DESM variant {self.variant!r}; choose from {', '.join(VARIANTS)}")
-        if self.alpha is not None and not 0.0 <= float(self.alpha) <= 1.0:
-            raise IrkitError(f"--alpha must lie in [0, 1] (got {self.alpha})")
+        if not 0.0 <= float(self.alpha) <= 1.0:
+            raise IrkitError(f"alpha must lie in [0, 1] (got {self.alpha})")
 
 
 class DESMReranker(Reranker):
@@ -333,7 +335,7 @@ class DESMReranker(Reranker):
         if variant not in VARIANTS:
             raise IrkitError(f"unknown DESM variant {variant!r}; choose from {', '.join(VARIANTS)}")
         if not 0.0 <= float(alpha) <= 1.0:
-            raise IrkitError(f"--alpha must lie in [0, 1] (got {alpha})")
+            raise IrkitError(f"alpha must lie in [0, 1] (got {alpha})")
         self.model = model
         self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
         self.variant, self.alpha, self.hits = variant, float(alpha), int(hits)
@@ -409,6 +411,10 @@ class DESMReranker(Reranker):
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A run -> its candidates reranked (batched by the base class); queries -> :meth:`search`."""
         if not is_run(frame):
+            if self.alpha != 1.0:
+                raise IrkitError(
+                    "alpha mixes DESM with the candidates' scores: give a run (--rerank RUN, bm25 >> desm)"
+                )
             return self.search(frame, hits=self.hits, quiet=self.quiet)
         self.oov = {}
         out = self.rerank_pairs(self.pairs(frame))
@@ -444,19 +450,14 @@ class DESMReranker(Reranker):
     def tune(self, queries: pd.DataFrame, run: pd.DataFrame, qrels: pd.DataFrame, depth: int = 100,
              folds: int = 5, seed: int = 0, measure: str = TUNE_MEASURE, quiet: bool = False) -> Tuned:  # fmt: skip
         """Choose ``alpha`` in :data:`irkit.tuning.ALPHA_GRID` by cross-validation over judged topics
-        (:func:`irkit.tuning.tune`); the returned run is a fair held-out run."""
-        from irkit.tuning import ALPHA_GRID, tune
+        (the stage ``-O alpha=auto`` builds, :class:`irkit.tuning.Tune`, on the candidates' top
+        ``depth``); the returned run is a fair held-out run."""
+        from irkit.tuning import Tune
 
-        cand = with_queries(cut_run(run_frame(run), depth), queries)
-        before = self.quiet
-        self.quiet = True  # one line below instead of a report per grid point
-        try:
-            tuned = tune(self, {"alpha": ALPHA_GRID}, cand, qrels, measure=measure, folds=folds, seed=seed)
-        finally:
-            self.quiet = before
-        self._report_oov(quiet)
-        log(tuned.describe("DESM"), quiet)
-        return tuned
+        stage = Tune(self, {"alpha": ALPHA_GRID}, qrels, measure=measure, folds=folds, seed=seed)
+        stage.quiet = quiet
+        stage.transform(with_queries(cut_run(run_frame(run), depth), queries))
+        return stage.tuned
 
 
 def _mix(
@@ -560,29 +561,8 @@ def train(sentences: list[list[str]], config: DESMConfig | None = None, quiet: b
 # ---------------------------------------------------------------------- irkit rank
 
 
-def build(options: DESMOptions, request: RankRequest) -> DESMReranker:
-    """The registry's builder: a DESM reranker over ``--index`` (``alpha`` 1 when not given)."""
-    alpha = 1.0 if options.alpha is None else options.alpha
-    return DESMReranker.from_path(options.model, request.require_index(), options.variant, alpha, hits=request.hits)
-
-
-def rank(options: DESMOptions, request: RankRequest) -> pd.DataFrame:
-    """``irkit rank --model desm``: rerank ``--rerank`` candidates (DESM, or mixed with their
-    scores by ``alpha``, tuned by cross-validation on ``--qrels`` when omitted), or rank the
-    whole collection by DESM alone when no candidates are given."""
-    from irkit.io.trec import normalise_docnos
-    from irkit.registry import run_stage
-
-    reranker = build(options, request)
-    reranker.quiet = request.quiet
-    if request.candidates is None and options.alpha is not None and options.alpha != 1.0:
-        raise IrkitError("--alpha mixes DESM with the candidates' scores; give --rerank RUN")
-    if request.candidates is None or options.alpha is not None:
-        return run_stage(reranker, request)
-    if request.qrels is None:
-        raise IrkitError("give --alpha, or --qrels to choose it by cross-validation over topics")
-    qrels, _ = normalise_docnos(request.qrels, set(reranker.index.docnos))
-    tuned = reranker.tune(
-        request.queries, request.candidates, qrels, depth=request.depth, seed=request.seed, quiet=request.quiet
-    )
-    return run_frame(tuned.run)
+def build(options: DESMOptions, context: Context) -> DESMReranker:
+    """The registry's builder: a DESM reranker over ``--index`` (``-O alpha=auto`` wraps it in
+    :class:`irkit.tuning.Tune`: :func:`irkit.registry.build`)."""
+    return DESMReranker.from_path(options.model, context.require_index(), options.variant, options.alpha,
+                                  hits=context.hits)  # fmt: skip

@@ -553,7 +553,9 @@ class IRGANModel:
 
         letor = self.features.get("source") == "letor"
         hint = (
-            "rank LETOR files with irkit.rerank.irgan_cli.rank_letor" if letor else "rank with irkit rank --model irgan"
+            "rank LETOR files with irkit.rerank.irgan_rank.rank_letor"
+            if letor
+            else "rank with irkit rank --model irgan"
         )
         check_features(self.features, names, source, model="IRGAN", rank_hint=hint, path=getattr(self, "path", None))
 

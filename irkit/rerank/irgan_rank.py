@@ -3,7 +3,6 @@
 Each topic is scored by the fold model that did not train on it (``irkit train
 irgan`` trains one model per cross-validation fold), so a run over the training
 topics is free of leakage. Heavy imports (torch) stay inside functions.
-``irkit.rerank.irgan_cli`` is the old name of this module and re-exports it.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from irkit.registry import REQUIRED, RankRequest
+from irkit.registry import REQUIRED, Context
 from irkit.rerank.learned import FeatureReranker
 
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ def _use(value: str | None) -> str:
     use = value or "d"
     if use not in USES:
         raise IrkitError(
-            f"--use must be one of {', '.join(USES)} (d: discriminator, g: generator, mle: pretrained ranker)"
+            f"use must be one of {', '.join(USES)} (d: discriminator, g: generator, mle: pretrained ranker)"
         )
     return use
 
@@ -131,13 +130,6 @@ class IRGANReranker(FeatureReranker):
         return self.model.score(features, self.use)
 
 
-def build(options: IRGANOptions, request: RankRequest) -> IRGANReranker:
+def build(options: IRGANOptions, context: Context) -> IRGANReranker:
     """The registry's builder: an IRGAN reranker over ``--index``."""
-    return IRGANReranker(options.model, request.require_index(), use=options.use, desm=options.desm)
-
-
-def rank(request: RankRequest) -> pd.DataFrame:
-    """``irkit rank --model irgan`` from a :class:`RankRequest` (the pre-pipeline entry point)."""
-    from irkit import registry
-
-    return registry.rank("irgan", request)
+    return IRGANReranker(options.model, context.require_index(), use=options.use, desm=options.desm)

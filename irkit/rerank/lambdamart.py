@@ -35,7 +35,7 @@ from irkit.registry import REQUIRED
 from irkit.rerank.learned import FeatureReranker, trainable_topics
 
 if TYPE_CHECKING:
-    from irkit.registry import RankRequest
+    from irkit.registry import Context
     from irkit.rerank.irgan import Part
 
 KIND = "lambdamart"
@@ -347,6 +347,6 @@ class LambdaMARTReranker(FeatureReranker):
         return self.model.score(features)
 
 
-def build(options: LambdaMARTOptions, request: RankRequest) -> LambdaMARTReranker:
+def build(options: LambdaMARTOptions, context: Context) -> LambdaMARTReranker:
     """The registry's builder: a LambdaMART reranker over ``--index``."""
-    return LambdaMARTReranker(options.model, request.require_index(), desm=options.desm)
+    return LambdaMARTReranker(options.model, context.require_index(), desm=options.desm)

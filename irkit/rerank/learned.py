@@ -39,7 +39,7 @@ def check_features(recorded: dict, names: tuple[str, ...] | list[str], source: s
         lacking = sorted(set(want_names) - set(names))
         hint = ""
         if any(n.startswith("desm_") for n in lacking):
-            hint = "; it was trained with DESM features: pass --desm MODEL"
+            hint = "; it was trained with DESM features: pass -O desm=MODEL"
         elif any(n.startswith("desm_") for n in extra):
             hint = "; it was trained without DESM features: leave out --desm"
         raise InputError(

@@ -7,6 +7,10 @@ Pyserini's. The speed comes from how hits cross JNI: Pyserini converts each hit
 through several JNI calls; here one ``MethodHandle`` composed inside the JVM
 turns a query's whole ``TopDocs`` into one string, parsed in Python. Queries run
 on a pool of threads, each with its own JNI attachment.
+
+``BM25(index, engine="ray")`` is BM25 on a Ray cluster: the impact index in document
+shards, one actor each (:mod:`irkit.engine.bm25`); ``index`` may also be a shard set
+written by ``irkit shard``. The run is the local one, frame for frame.
 """
 
 from __future__ import annotations
@@ -17,29 +21,33 @@ import queue
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from irkit import _java
-from irkit.engine import EngineConfig, engine_config
+from irkit.engine.config import EngineConfig, engine_config
 from irkit.errors import InputError
-from irkit.frames import queries_frame, rank_run, run_frame
+from irkit.frames import run_frame
 from irkit.index.lucene import CONTENTS, ID, LuceneIndex
-from irkit.progress import log, progress
-from irkit.registry import RankRequest
-from irkit.stages import Retriever
+from irkit.progress import progress
+from irkit.registry import Context
+from irkit.retrieve.base import Searcher, empty_run
 
 MAX_QUERY_TERMS = 2**20  # distinct terms in one query (Lucene's default limit is 1,024)
 _HIT = re.compile(r"doc=(\d+) score=([^ ,\]]+)")
 
 
-class BM25(Retriever):
+class BM25(Searcher):
     """BM25 retrieval (Anserini defaults ``k1=0.9``, ``b=0.4``).
 
     ``engine="ray"`` (or an :class:`irkit.engine.EngineConfig`; ``shards``, ``workers`` and
     ``address`` as it takes them) scores the impact index in document shards on a Ray cluster
-    (:mod:`irkit.engine.bm25`): the same run, frame for frame."""
+    (:mod:`irkit.engine.bm25`): the same run, frame for frame. ``index`` is then an irkit index
+    (split into ``shards`` doc-id ranges) or a shard set written by ``irkit shard``; ``stats``
+    holds the last Ray search's :class:`irkit.engine.cluster.JobStats`."""
 
     name = "bm25"
 
@@ -56,11 +64,19 @@ class BM25(Retriever):
         workers: int | None = None,
         address: str | None = None,
     ):
+        from irkit.engine.shards import is_shard_set, read_shard_set
+
         self.engine = engine_config(engine, shards=shards, workers=workers, address=address)
         if not (math.isfinite(k1) and k1 >= 0) or not 0 <= b <= 1:  # nan fails both comparisons
             raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={k1}, b={b})")
         if hits < 1:
             raise InputError(f"hits must be at least 1 (got {hits})")
+        self.shard_set: Path | None = None  # a shard set of `irkit shard` (engine="ray")
+        self.stats: Any = None
+        if not isinstance(index, LuceneIndex) and is_shard_set(index):
+            if self.engine.name != "ray":
+                raise InputError("this is a shard set written by `irkit shard`: rank it with --engine ray", index)
+            self.shard_set, index = Path(index), read_shard_set(index).source
         self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
         self.k1, self.b, self.hits = float(k1), float(b), int(hits)
         if threads is not None and threads < 0:
@@ -75,6 +91,8 @@ class BM25(Retriever):
             backend = "impact" if has_impact(self.index.path) else "lucene"
         if backend not in ("impact", "lucene"):
             raise InputError(f"unknown BM25 backend {backend!r} (choose impact or lucene)")
+        if self.engine.name == "ray" and backend != "impact":
+            raise InputError("--engine ray shards irkit's impact index: use --backend impact (the default)")
         self.backend = backend
         self._impact = ImpactIndex.open(self.index.path, lucene=self.index) if backend == "impact" else None
 
@@ -122,13 +140,9 @@ class BM25(Retriever):
 
         terms = impact.analyse(self.index, queries["query"].tolist())
         top = impact.score_batch(self._impact, terms, hits, self.k1, self.b, threads=self.threads)
-        qids = queries["qid"].tolist()
-        empty = [q for q, n in zip(qids, top.counts, strict=True) if n == 0]
-        if empty:
-            log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
-        if len(empty) == len(qids):
-            return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
-        return impact.run_from_topk(qids, top, self.index.docnos)
+        if not top.counts.any():
+            return empty_run()
+        return impact.run_from_topk(queries["qid"].tolist(), top, self.index.docnos)
 
     def _search_one(self, text: str, hits: int) -> tuple[np.ndarray, np.ndarray]:
         query = self._generator.buildQuery(CONTENTS, self._analyzer, text)
@@ -141,29 +155,15 @@ class BM25(Retriever):
         docs, scores = zip(*found, strict=True)
         return np.array(docs, dtype=np.int64), np.array(scores, dtype=np.float64)
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The stage contract (:mod:`irkit.pipeline`): queries -> the top ``hits`` per query;
-        a run -> its candidates rescored by BM25 (those in BM25's top ``hits``)."""
-        if "docno" not in frame.columns:
-            return self.search(frame, quiet=self.quiet)
-        run = self.search(frame[["qid", "query"]].drop_duplicates("qid"), quiet=self.quiet)
-        return rank_run(run.merge(frame[["qid", "docno"]], on=["qid", "docno"]))
-
     def params(self) -> dict:
         return {k: v for k, v in (("k1", self.k1), ("b", self.b)) if v != {"k1": 0.9, "b": 0.4}[k]}
 
-    def search(self, queries: pd.DataFrame, hits: int | None = None, quiet: bool = False) -> pd.DataFrame:
-        """Top ``hits`` documents per query as a run frame."""
-        queries = queries_frame(queries)
-        hits = self.hits if hits is None else int(hits)
-        for qid, text in zip(queries["qid"].tolist(), queries["query"].tolist(), strict=True):
-            if not text.strip():
-                raise InputError(f"topic {qid} has an empty query")
-        if self.engine.name != "local":  # irkit.engine's one rule for a stage on an engine
-            from irkit.engine import transform_on
+    def _search(self, queries: pd.DataFrame, hits: int, quiet: bool) -> pd.DataFrame:
+        if self.engine.name == "ray":
+            from irkit.engine.bm25 import search_shards
 
-            options = {"k1": self.k1, "b": self.b, "backend": self.backend}
-            return transform_on(self.engine, "bm25", queries, self.index, hits, options, quiet)
+            run, self.stats = search_shards(self, queries, hits, quiet)
+            return run
         if self._impact is not None:
             return self._search_impact(queries, hits, quiet)
         results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
@@ -204,9 +204,6 @@ class BM25(Retriever):
             stop.set()
             for w in workers:
                 w.join()
-        empty = [q for q, r in zip(queries["qid"], results, strict=True) if r is not None and len(r[0]) == 0]
-        if empty:
-            log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
         docnos = self.index.docnos
         parts = [
             pd.DataFrame({"qid": qid, "docno": docnos[docs], "score": scores})
@@ -214,7 +211,7 @@ class BM25(Retriever):
             if len(docs)
         ]
         if not parts:
-            return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
+            return empty_run()
         run = pd.concat(parts, ignore_index=True)
         # Lucene's own order (score, then docid) is already the run's order.
         run["rank"] = run.groupby("qid", sort=False).cumcount() + 1
@@ -236,21 +233,8 @@ class BM25Options:
             raise InputError(f"unknown BM25 backend {self.backend!r} (choose impact or lucene)")
 
 
-def build(options: BM25Options, request: RankRequest) -> BM25:
-    """The registry's builder: BM25 over ``--index`` with ``--hits`` and ``--threads``."""
-    return BM25(
-        request.require_index(),
-        k1=options.k1,
-        b=options.b,
-        hits=request.hits,
-        threads=request.threads,
-        backend=options.backend,
-    )
-
-
-def rank(request: RankRequest) -> pd.DataFrame:
-    """``irkit rank --model bm25`` from a :class:`RankRequest` (the pre-pipeline entry point):
-    :meth:`BM25.transform` of the topics, or of ``--rerank`` candidates' top ``depth``."""
-    from irkit import registry
-
-    return registry.rank("bm25", request)
+def build(options: BM25Options, context: Context) -> BM25:
+    """The registry's builder: BM25 over ``--index`` with ``--hits`` and ``--threads``, on the
+    context's engine (the registry says BM25 scales by document shard)."""
+    return BM25(context.require_index(), k1=options.k1, b=options.b, hits=context.hits, threads=context.threads,
+                backend=options.backend, engine=context.engine)  # fmt: skip

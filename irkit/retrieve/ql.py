@@ -30,11 +30,11 @@ import pandas as pd
 
 from irkit import _java
 from irkit.errors import InputError
-from irkit.frames import queries_frame, rank_run, run_frame
+from irkit.frames import run_frame
 from irkit.index.lucene import LuceneIndex
-from irkit.progress import log, spinner
-from irkit.registry import RankRequest
-from irkit.stages import Retriever
+from irkit.progress import spinner
+from irkit.registry import Context
+from irkit.retrieve.base import Searcher, empty_run
 
 BASES = ("bm25", "ql")
 
@@ -102,7 +102,7 @@ class QLRM3Options:
         PRFOptions(base="ql", **asdict(self))
 
 
-class PyseriniRetriever(Retriever):
+class PyseriniRetriever(Searcher):
     """BM25 or QL, with or without RM3, by Anserini's ``SimpleSearcher`` (what Pyserini's ``LuceneSearcher``
     calls) on an irkit index."""
 
@@ -157,33 +157,18 @@ class PyseriniRetriever(Retriever):
         terms = self._searcher.get_feedback_terms(query)
         return {e.getKey(): e.getValue() for e in terms.entrySet().toArray()} if terms else {}
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The stage contract (:mod:`irkit.pipeline`): queries -> the top ``hits`` per query;
-        a run -> its candidates rescored (those in this model's top ``hits``), as BM25 does."""
-        quiet = getattr(self, "quiet", False)
-        if "docno" not in frame.columns:
-            return self.search(frame, quiet=quiet)
-        run = self.search(frame[["qid", "query"]].drop_duplicates("qid"), quiet=quiet)
-        return rank_run(run.merge(frame[["qid", "docno"]], on=["qid", "docno"]))
-
-    def search(self, queries: pd.DataFrame, hits: int | None = None, quiet: bool = False) -> pd.DataFrame:
+    def _search(self, queries: pd.DataFrame, hits: int, quiet: bool) -> pd.DataFrame:
         """Top ``hits`` documents per query as a run frame, in Pyserini's order (score, then docno)."""
-        queries = queries_frame(queries)
-        hits = self.hits if hits is None else int(hits)
-        for qid, text in zip(queries["qid"], queries["query"], strict=True):
-            if not text.strip():
-                raise InputError(f"topic {qid} has an empty query")
         qids, texts = list(queries["qid"]), list(queries["query"])
         with spinner(
             f"{self.name}: Anserini is searching {len(qids)} topic(s)", quiet or getattr(self, "quiet", False)
         ):
             found = self._searcher.batch_search(_java_list(texts), _java_list(qids), hits, self.threads)
             results = {e.getKey(): e.getValue() for e in found.entrySet().toArray()}
-        parts, empty = [], []
+        parts = []
         for qid in qids:
             found = results.get(qid) or []
             if not found:
-                empty.append(qid)
                 continue
             parts.append(
                 pd.DataFrame(
@@ -194,10 +179,8 @@ class PyseriniRetriever(Retriever):
                     }
                 )
             )
-        if empty:
-            log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
         if not parts:
-            return run_frame(pd.DataFrame(columns=["qid", "docno", "score"]))
+            return empty_run()
         run = pd.concat(parts, ignore_index=True)
         run["rank"] = run.groupby("qid", sort=False).cumcount() + 1
         return run_frame(run)
@@ -237,25 +220,25 @@ class RM3(PyseriniRetriever):
         super().__init__(index, opts, **kwargs)
 
 
-def _retriever(opts: PRFOptions, request: RankRequest) -> PyseriniRetriever:
-    return PyseriniRetriever(request.require_index(), opts, hits=request.hits, threads=request.threads)
+def _retriever(opts: PRFOptions, context: Context) -> PyseriniRetriever:
+    return PyseriniRetriever(context.require_index(), opts, hits=context.hits, threads=context.threads)
 
 
-def build(options: PRFOptions, request: RankRequest) -> PyseriniRetriever:
+def build(options: PRFOptions, context: Context) -> PyseriniRetriever:
     """The registry's builder of ``rm3`` (``rm3(base=ql)`` in a pipeline)."""
-    return _retriever(options, request)
+    return _retriever(options, context)
 
 
-def build_ql(options: QLOptions, request: RankRequest) -> PyseriniRetriever:
+def build_ql(options: QLOptions, context: Context) -> PyseriniRetriever:
     """``irkit rank --model ql``."""
-    return _retriever(PRFOptions(base="ql", rm3=False, mu=options.mu), request)
+    return _retriever(PRFOptions(base="ql", rm3=False, mu=options.mu), context)
 
 
-def build_bm25_rm3(options: BM25RM3Options, request: RankRequest) -> PyseriniRetriever:
+def build_bm25_rm3(options: BM25RM3Options, context: Context) -> PyseriniRetriever:
     """``irkit rank --model bm25+rm3``."""
-    return _retriever(PRFOptions(base="bm25", rm3=True, **asdict(options)), request)
+    return _retriever(PRFOptions(base="bm25", rm3=True, **asdict(options)), context)
 
 
-def build_ql_rm3(options: QLRM3Options, request: RankRequest) -> PyseriniRetriever:
+def build_ql_rm3(options: QLRM3Options, context: Context) -> PyseriniRetriever:
     """``irkit rank --model ql+rm3``."""
-    return _retriever(PRFOptions(base="ql", rm3=True, **asdict(options)), request)
+    return _retriever(PRFOptions(base="ql", rm3=True, **asdict(options)), context)

@@ -32,10 +32,10 @@ def test_rank_eval_leaderboard(tmp_path, cranfield, cranfield_index, cli):
         cranfield.topics,
         "-o",
         weak,
-        "--k1",
-        "0.1",
-        "--b",
-        "1.0",
+        "-O",
+        "k1=0.1",
+        "-O",
+        "b=1.0",
     )
     assert code == 0, err
     code, out, err = cli(
@@ -104,8 +104,8 @@ def test_bad_inputs_give_one_line_and_no_partial_output(tmp_path, cranfield, cra
     code, _, err = cli("rank", "-m", "bm52", "-i", cranfield_index.path, "-t", topics, "-o", out_run)
     assert_one_line_error(code, err, "unknown model 'bm52'", "bm25")
     # an option the model does not take
-    code, _, err = cli("rank", "-i", cranfield_index.path, "-t", topics, "-o", out_run, "--variant", "in-in")
-    assert_one_line_error(code, err, "--variant does not apply to model 'bm25'")
+    code, _, err = cli("rank", "-i", cranfield_index.path, "-t", topics, "-o", out_run, "-O", "variant=in-in")
+    assert_one_line_error(code, err, "option 'variant' does not apply to model 'bm25'")
     assert not out_run.exists()
     # malformed run and qrels lines
     run = tmp_path / "m.run"

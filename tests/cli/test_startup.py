@@ -68,6 +68,5 @@ def test_models_lists_the_options_the_classes_declare():
     # `irkit models` reads the options from the source; they must be the dataclasses' own.
     for name in registry.names():
         entry = registry.get(name)
-        if entry.new_style:
-            declared = [(n, d) for n, _, d in registry.option_fields(entry)]
-            assert registry.option_defaults(entry) == declared, name
+        declared = [(n, d) for n, _, d in registry.option_fields(entry)]
+        assert registry.option_defaults(entry) == declared, name

@@ -37,7 +37,7 @@ def work(tmp_path_factory, cranfield_index, cranfield):
     # 100 hits keep the run files (and the tests) small.
     ok("rank", "--model", "bm25", "--index", idx, "--topics", cranfield.topics, "--hits", 100,
        "--output", w / "bm25.run", "-q")  # fmt: skip
-    ok("rank", "--model", "docnade", "--faiss", w / "dn.faiss", "--topics", cranfield.topics, "--hits", 100,
+    ok("rank", "--model", "docnade", "-O", f"faiss={w / 'dn.faiss'}", "--topics", cranfield.topics, "--hits", 100,
        "--output", w / "dn.run", "-q")  # fmt: skip
     return w
 
@@ -78,10 +78,10 @@ def test_dense_retrieval_beats_random_and_reranking_keeps_the_candidates(work, c
     assert dense_ap > 2 * random_ap, (dense_ap, random_ap)
 
     topics = cranfield.topics
-    ok("rank", "--model", "docnade", "--faiss", work / "dn.faiss", "--topics", topics, "--rerank", work / "bm25.run",
+    ok("rank", "--model", "docnade", "-O", f"faiss={work / 'dn.faiss'}", "--topics", topics, "--rerank", work / "bm25.run",
        "--output", work / "rr.run", "-q")  # fmt: skip
-    ok("rank", "--model", "docnade", "--faiss", work / "dn.faiss", "--topics", topics, "--rerank", work / "bm25.run",
-       "--alpha", 0, "--output", work / "rr0.run", "-q")  # fmt: skip
+    ok("rank", "--model", "docnade", "-O", f"faiss={work / 'dn.faiss'}", "--topics", topics, "--rerank", work / "bm25.run",
+       "-O", "alpha=0", "--output", work / "rr0.run", "-q")  # fmt: skip
     bm25 = read_run(work / "bm25.run")
     top = bm25[bm25["rank"] <= 100]
     rr = read_run(work / "rr.run")
@@ -91,7 +91,7 @@ def test_dense_retrieval_beats_random_and_reranking_keeps_the_candidates(work, c
         top[["qid", "docno", "rank"]].reset_index(drop=True)
     )
     # Without a FAISS index, candidates are encoded from the index's stored text: same scores.
-    ok("rank", "--model", "docnade", "--encoder", work / "dn", "--index", _index_of(work), "--topics", topics,
+    ok("rank", "--model", "docnade", "-O", f"encoder={work / 'dn'}", "--index", _index_of(work), "--topics", topics,
        "--rerank", work / "bm25.run", "--output", work / "rr-text.run", "-q")  # fmt: skip
     a, b = read_run(work / "rr.run"), read_run(work / "rr-text.run")
     assert np.allclose(a["score"], b["score"], atol=1e-5) and a["docno"].equals(b["docno"])
@@ -125,7 +125,7 @@ def test_bad_input(work, cranfield, tmp_path):
     topics = cranfield.topics
     # An encoder folder of the wrong kind.
     code, text = irkit(
-        "rank", "--model", "seqae", "--faiss", work / "dn.faiss", "--topics", topics, "--output", tmp_path / "r"
+        "rank", "--model", "seqae", "-O", f"faiss={work / 'dn.faiss'}", "--topics", topics, "--output", tmp_path / "r"
     )
     assert code == 2 and "'docnade' encoder, not 'seqae'" in text and "Traceback" not in text
     save_model(tmp_path / "desm", "desm", {"dim": 3})
@@ -139,12 +139,12 @@ def test_bad_input(work, cranfield, tmp_path):
         Vectors(rng.normal(size=(10, 8)), [f"d{i}" for i in range(10)]), tmp_path / "f8", encoder=str(work / "dn")
     )
     code, text = irkit(
-        "rank", "--model", "docnade", "--faiss", tmp_path / "f8", "--topics", topics, "--output", tmp_path / "r"
+        "rank", "--model", "docnade", "-O", f"faiss={tmp_path / 'f8'}", "--topics", topics, "--output", tmp_path / "r"
     )
     assert code == 2 and "16-dimensional" in text and "8-dimensional" in text
     code, text = irkit("faiss", "build", tmp_path / "missing.npz", "--output", tmp_path / "f")
     assert code == 2 and "no such vector file" in text
-    code, text = irkit("rank", "--model", "docnade", "--faiss", work / "dn.faiss", "--topics", topics, "--alpha", 0.5,
+    code, text = irkit("rank", "--model", "docnade", "-O", f"faiss={work / 'dn.faiss'}", "--topics", topics, "-O", "alpha=0.5",
                        "--output", tmp_path / "r")  # fmt: skip
     assert code == 2 and "--rerank" in text
     assert not (tmp_path / "r").exists()
@@ -164,7 +164,7 @@ def test_empty_documents_and_unknown_query_words(work, tmp_path, monkeypatch):
     topics.write_text("1\tboundary layer transition\n2\tzzxqv qqwzz\n")
     monkeypatch.setenv("IRKIT_QUIET", "0")  # the warning is a log line
     code, text = irkit(
-        "rank", "--model", "docnade", "--faiss", work / "dn.faiss", "--topics", topics, "--output", tmp_path / "r"
+        "rank", "--model", "docnade", "-O", f"faiss={work / 'dn.faiss'}", "--topics", topics, "--output", tmp_path / "r"
     )
     assert code == 0 and "no word the docnade encoder knows" in text and "['2']" in text
     assert set(read_run(tmp_path / "r")["qid"]) == {"1"}

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from irkit import engine
+from irkit.engine import EngineConfig
 from irkit.io.topics import read_topics
 from irkit.io.trec import write_run
-from irkit.registry import RankRequest
+from irkit.retrieve import BM25
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,6 @@ def cluster():
 
 
 def test_two_nodes_one_shard_each_same_run(cluster, cacm_index, cacm, tmp_path, monkeypatch):
-    from irkit.engine.bm25 import ray_bm25_rank
     from irkit.engine.cluster import connect
 
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)  # joined by address, as on a real cluster
@@ -38,10 +37,10 @@ def test_two_nodes_one_shard_each_same_run(cluster, cacm_index, cacm, tmp_path, 
     assert line.startswith(f"the Ray cluster at {cluster.address}: 2 node(s), 2 CPU(s)")
     assert cluster.address.startswith("127.0.0.1:")
     q = read_topics(cacm.topics)
-    request = RankRequest(queries=q, index=cacm_index.path, hits=1000, quiet=True)
-    run, stats = ray_bm25_rank(request, {}, shards=2)
-    assert stats.nodes == 2  # one CPU per node: the two shard actors cannot share a node
-    local = engine.rank("bm25", request, "local")
+    stage = BM25(cacm_index, engine=EngineConfig("ray", shards=2))
+    run = stage.search(q, quiet=True)
+    assert stage.stats.nodes == 2  # one CPU per node: the two shard actors cannot share a node
+    local = BM25(cacm_index).search(q, quiet=True)
     write_run(run, tmp_path / "ray.run", tag="t")
     write_run(local, tmp_path / "local.run", tag="t")
     assert (tmp_path / "ray.run").read_bytes() == (tmp_path / "local.run").read_bytes()

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from irkit import engine
+from irkit import engine, registry
 from irkit.cli import run as irkit
 from irkit.engine import EngineConfig
 from irkit.errors import InputError, IrkitError
 from irkit.io.topics import read_topics
-from irkit.io.trec import write_run
-from irkit.registry import RankRequest
+from irkit.io.trec import read_qrels, write_run
+from irkit.retrieve import BM25
 
 pytestmark = pytest.mark.slow
 
@@ -60,10 +60,13 @@ def collections(cacm_index, cranfield_index, cacm, cranfield):
 
 @pytest.fixture(scope="module")
 def local_bm25(collections):
-    return {
-        name: engine.rank("bm25", RankRequest(queries=q, index=ix.path, hits=1000, quiet=True), "local")
-        for name, (ix, q) in collections.items()
-    }
+    return {name: BM25(ix).search(q, quiet=True) for name, (ix, q) in collections.items()}
+
+
+def rerank_frame(queries, run, depth=100):
+    from irkit.cli.rank import rank_frame
+
+    return rank_frame(queries, run, depth)
 
 
 # ----------------------------------------------------------------------------------- BM25
@@ -73,18 +76,13 @@ def local_bm25(collections):
 @pytest.mark.parametrize("shards", [2, 3])
 def test_sharded_bm25_is_byte_identical(name, shards, collections, local_bm25, tmp_path):
     ix, q = collections[name]
-    if name == "cacm":  # irkit.engine.rank: what `irkit rank --engine ray` calls
-        request = RankRequest(queries=q, index=ix.path, hits=1000, quiet=True)
-        run = engine.rank("bm25", request, EngineConfig("ray", shards=shards))
+    if name == "cacm":  # the registry's stage on the engine: what `irkit rank --engine ray` runs
+        run = engine.stage("bm25", EngineConfig("ray", shards=shards), index=ix.path).transform(q)
     elif shards == 2:  # the Python stage's engine argument: the local frame, frame for frame
-        from irkit.retrieve import BM25
-
         run = BM25(ix, engine="ray", shards=2).search(q, quiet=True)
         pd.testing.assert_frame_equal(run, local_bm25[name])
-    else:  # the stage that also takes a shard set (irkit shard)
-        from irkit.engine.bm25 import ShardedBM25
-
-        stage = ShardedBM25(ix, shards=shards, quiet=True)
+    else:  # as a pipeline stage, with its job's statistics
+        stage = BM25(ix, engine=EngineConfig("ray", shards=shards))
         run = stage(q)
         assert stage.stats.items == len(q) and stage.stats.retries == 0
     local = local_bm25[name]
@@ -110,14 +108,16 @@ def test_written_shards_cli_and_foreign_shards(collections, local_bm25, cacm, tm
     shutil.copytree(tmp_path / "cacm-shards", mixed)
     shutil.rmtree(mixed / "shard-001")
     shutil.copytree(tmp_path / "cran-shards" / "shard-001", mixed / "shard-001")
-    request = RankRequest(queries=q, index=mixed, hits=10, quiet=True)
     with pytest.raises(InputError, match="shard 1 belongs to another index"):
-        engine.rank("bm25", request, EngineConfig("ray"))
+        BM25(mixed, engine="ray", hits=10).search(q, quiet=True)
+    # without --engine ray, a shard set is named as one
+    with pytest.raises(InputError, match="shard set written by `irkit shard`: rank it with --engine ray"):
+        BM25(tmp_path / "cacm-shards")
 
     # a shard folder the worker cannot see: the error names the shard, the node and the path
     shutil.rmtree(mixed / "shard-001")
     with pytest.raises(IrkitError, match=r"shard 1: the worker on node 127\.0\.0\.1 cannot open it: .*shard-001"):
-        engine.rank("bm25", request, EngineConfig("ray"))
+        BM25(mixed, engine="ray", hits=10).search(q, quiet=True)
 
 
 def killer(killed: list[int]):
@@ -147,15 +147,15 @@ def killer(killed: list[int]):
 def test_killed_shard_worker_is_restarted_and_its_batch_redone(collections, tmp_path):
     """kill -9 a shard actor while it scores a batch: Ray restarts it, the batch is redone,
     the run equals the undisturbed one, and the job counts the retry."""
-    from irkit.engine.bm25 import ray_bm25_rank
+    from irkit.engine.bm25 import search_shards
 
     ix, q = collections["cranfield"]
     # Cranfield's topics 4 times over, in batches of 300: long enough to be killed mid-way.
     many = pd.concat([q.assign(qid=q["qid"] + f"-{i}") for i in range(4)], ignore_index=True)
-    request = RankRequest(queries=many, index=ix.path, hits=1000, quiet=True)
-    local = engine.rank("bm25", request, "local")
+    local = BM25(ix).search(many, quiet=True)
     killed: list[int] = []
-    run, stats = ray_bm25_rank(request, {}, shards=2, on_progress=killer(killed), batch=300)
+    stage = BM25(ix, engine=EngineConfig("ray", shards=2))
+    run, stats = search_shards(stage, many, 1000, quiet=True, on_progress=killer(killed), batch=300)
     assert killed, "no task was seen running"
     assert stats.restarts >= 1 and stats.retries >= 1, stats.describe()
     assert "1 task retry" in stats.describe() or "task retries" in stats.describe()
@@ -195,69 +195,63 @@ def desm_models(tmp_path_factory, collections):
 
 
 @pytest.mark.parametrize("name", ["cacm", "cranfield"])
-def test_desm_reranking_on_ray_equals_local(name, collections, local_bm25, desm_models, tmp_path):
+def test_desm_reranking_on_ray_equals_local(name, collections, local_bm25, desm_models, cacm, tmp_path):
     ix, q = collections[name]
-    request = RankRequest(queries=q, index=ix.path, candidates=local_bm25[name], depth=100, quiet=True,
-                          options={"desm": desm_models[name], "alpha": 0.4})  # fmt: skip
-    local = engine.rank("desm", request, "local")
+    opts = {"model": desm_models[name], "alpha": 0.4}
+    frame = rerank_frame(q, local_bm25[name])
+    local = engine.stage("desm", index=ix.path, **opts).transform(frame)
     cfg = EngineConfig("ray", workers=2, shards=2)
-    if name == "cacm":  # irkit.engine.rank: what `irkit rank --engine ray` calls
-        run = engine.rank("desm", request, cfg)
+    if name == "cacm":  # the registry's stage on the engine: what `irkit rank --engine ray` runs
+        run = engine.stage("desm", cfg, index=ix.path, **opts).transform(frame)
     else:  # a pipeline of stages on Ray: BM25's engine argument, any registered model by engine.stage
-        from irkit.retrieve import BM25
-
-        desm = engine.stage("desm", engine=cfg, index=ix, desm=desm_models[name], alpha=0.4)
+        desm = engine.stage("desm", engine=cfg, index=ix, **opts)
         run = (BM25(ix, engine=cfg) % 100 >> desm)(q)
-        assert repr(desm) == f"desm(desm={desm_models[name]}, alpha=0.4)"
+        assert repr(desm) == f"desm(model={desm_models[name]}, alpha=0.4)"
     assert len(run) == len(local) > 0
     assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
-    # choosing alpha by cross-validation needs every topic at once: refused, not silently different
-    tuned = RankRequest(queries=q, index=ix.path, candidates=local_bm25[name], quiet=True,
-                        options={"desm": desm_models[name]})  # fmt: skip
-    with pytest.raises(IrkitError, match="pass --alpha"):
-        engine.rank("desm", tuned, EngineConfig("ray", workers=2))
+    if name == "cacm":  # alpha=auto is tuned over every topic at once: on the driver, the local run
+        qrels = read_qrels(cacm.qrels)
+        tuned = {"model": desm_models[name], "alpha": "auto"}
+        local = engine.stage("desm", index=ix.path, qrels=qrels, **tuned).transform(frame)
+        run = engine.stage("desm", cfg, index=ix.path, qrels=qrels, **tuned).transform(frame)
+        assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
 
 
 def test_killed_reranking_worker_is_restarted_and_its_topics_redone(collections, local_bm25, desm_models, tmp_path):
     """kill -9 a DESM worker while it reranks a group of topics: Ray restarts the actor, the group
     is redone, and the run equals the local one."""
-    from irkit.engine.rerank import ray_rank
-
     ix, q = collections["cranfield"]
     # Cranfield's topics 3 times over in 16 groups: enough work in flight to be killed mid-way.
     many = pd.concat([q.assign(qid=q["qid"] + f"-{i}") for i in range(3)], ignore_index=True)
     cand = local_bm25["cranfield"]
     cand = pd.concat([cand.assign(qid=cand["qid"] + f"-{i}") for i in range(3)], ignore_index=True)
-    opts = {"desm": desm_models["cranfield"], "alpha": 0.4}
-    request = RankRequest(queries=many, index=ix.path, candidates=cand, depth=100, quiet=True, options=opts)
-    local = engine.rank("desm", request, "local")
+    opts = {"model": desm_models["cranfield"], "alpha": 0.4}
+    frame = rerank_frame(many, cand)
+    local = engine.stage("desm", index=ix.path, **opts).transform(frame)
     killed: list[int] = []
-    run, stats = ray_rank("desm", request, opts, workers=2, tasks_per_worker=8, on_progress=killer(killed))
+    stage = engine.stage("desm", EngineConfig("ray", workers=2), index=ix.path, **opts)
+    stage.on_progress, stage.tasks_per_worker = killer(killed), 8
+    run = stage.transform(frame)
     assert killed, "no task was seen running"
-    assert stats.restarts >= 1 and stats.retries >= 1, stats.describe()
+    assert stage.stats.restarts >= 1 and stage.stats.retries >= 1, stage.stats.describe()
     assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
 
 
-def test_irgan_reranking_on_ray_equals_local(collections, local_bm25, cranfield, tmp_path):
-    """A tiny IRGAN cross-validated over 2 folds of 24 Cranfield topics: each topic is scored by the
-    fold model that held it out, whichever worker gets it (each worker computes the Lucene features)."""
-    from irkit.io.trec import read_qrels
-    from irkit.rerank.irgan import IRGANConfig, train_cv
-    from irkit.rerank.irgan_cli import lucene_features
-
-    ix, q = collections["cranfield"]
-    q = q[q["qid"].astype(int) <= 24]
-    cand = local_bm25["cranfield"][local_bm25["cranfield"]["qid"].isin(set(q["qid"]))]
-    qrels = read_qrels(cranfield.qrels)
-    feats = lucene_features(ix, q, cand, depth=30, quiet=True).with_labels(qrels)
-    cfg = IRGANConfig(hidden=8, pretrain_epochs=3, epochs=2)
-    train_cv(feats, qrels, cfg, folds=2, full=False, output=tmp_path / "irgan", quiet=True)
-    request = RankRequest(queries=q, index=ix.path, candidates=cand, depth=30, quiet=True,
-                          options={"irgan": tmp_path / "irgan"})  # fmt: skip
-    local = engine.rank("irgan", request, "local")
-    run = engine.rank("irgan", request, EngineConfig("ray", workers=2))
-    assert len(run) == len(local) == 30 * len(q)
-    assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
+@pytest.mark.parametrize("name", ["irgan", "lambdamart", "ql", "bm25+rm3"])
+def test_topic_split_models_on_ray_equal_local(name, bench, tmp_path):
+    """IRGAN and LambdaMART (each topic scored by the fold model that held it out, features computed
+    by whichever worker gets it), QL and BM25+RM3 (each worker opens the Lucene index through
+    Pyserini): the registry's stage, split by topic over 2 workers, writes the local run."""
+    recipe = bench.recipe(name)
+    assert registry.get(name).scale == "topic"
+    frame = bench.frame(recipe)
+    local = engine.stage(name, index=bench.index.path, hits=bench.hits, **recipe.options)
+    stage = engine.stage(name, EngineConfig("ray", workers=2), index=bench.index.path, hits=bench.hits,
+                         **recipe.options)  # fmt: skip
+    run, expected = stage.transform(frame), local.transform(frame)
+    assert len(run) == len(expected) > 0 and stage.stats.items == len(bench.queries)
+    pd.testing.assert_frame_equal(run, expected)
+    assert run_bytes(run, tmp_path / "ray.run") == run_bytes(expected, tmp_path / "local.run")
 
 
 @pytest.fixture(scope="module")
@@ -279,16 +273,17 @@ def test_dense_reranking_on_ray_is_byte_identical(kind, collections, local_bm25,
     in the last float32 bit; docs/scale.md). Encoded in the local batches on Ray, nothing changes."""
     ix, q = collections["cacm"]
     model = dense_encoders / kind
-    if kind == "docnade":  # irkit.engine.rank, with the scores mixed with BM25's (alpha)
-        request = RankRequest(queries=q, index=ix.path, candidates=local_bm25["cacm"], depth=100, quiet=True,
-                              options={"encoder": model, "alpha": 0.5})  # fmt: skip
-        local = engine.rank(kind, request, "local")
-        run = engine.rank(kind, request, EngineConfig("ray", workers=2))
+    if kind == "docnade":  # the registry's stage on the engine, with the scores mixed with BM25's (alpha)
+        frame = rerank_frame(q, local_bm25["cacm"])
+        local = engine.stage(kind, index=ix.path, encoder=model, alpha=0.5).transform(frame)
+        run = engine.stage(kind, EngineConfig("ray", workers=2), index=ix.path, encoder=model, alpha=0.5).transform(
+            frame
+        )
         assert len(run) == len(local) > 0.9 * 100 * run["qid"].nunique()
         assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local, tmp_path / "local.run")
     else:  # `irkit rank --model seqae --rerank RUN --engine ray`, the raw dense scores
         write_run(local_bm25["cacm"], tmp_path / "bm25.run", tag="bm25")
-        common = ["rank", "--model", "seqae", "--encoder", model, "--index", ix.path, "--topics", cacm.topics,
+        common = ["rank", "--model", "seqae", "-O", f"encoder={model}", "--index", ix.path, "--topics", cacm.topics,
                   "--rerank", tmp_path / "bm25.run", "--depth", 100, "-q"]  # fmt: skip
         assert irkit(*common, "--output", tmp_path / "local.run")[0] == 0
         code, text = irkit(*common, "--engine", "ray", "--workers", 2, "--output", tmp_path / "ray.run")
@@ -336,10 +331,11 @@ def test_docnade_encoding_on_ray_is_float32_identical(name, via, collections, cr
     faiss = build_faiss(tmp_path / "v.npz", tmp_path / "v.faiss")  # `irkit faiss build` takes them
     assert len(faiss) == len(local.docnos)
     if name == "cranfield":  # dense retrieval over it on Ray: queries encoded by actors, FAISS searched here
-        request = RankRequest(queries=read_topics(cranfield.topics), index=ix.path, hits=100, quiet=True,
-                              options={"faiss": tmp_path / "v.faiss", "encoder": model})  # fmt: skip
-        local_run = engine.rank("docnade", request, "local")
-        run = engine.rank("docnade", request, EngineConfig("ray", workers=1))  # 225 queries: one batch
+        topics, opts = read_topics(cranfield.topics), {"faiss": tmp_path / "v.faiss", "encoder": model}
+        local_run = engine.stage("docnade", index=ix.path, hits=100, **opts).transform(topics)
+        run = engine.stage("docnade", EngineConfig("ray", workers=1), index=ix.path, hits=100, **opts).transform(
+            topics
+        )  # 225 queries: one batch
         assert len(run) == len(local_run) > 100 * 200
         assert run_bytes(run, tmp_path / "ray.run") == run_bytes(local_run, tmp_path / "local.run")
 

@@ -13,17 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from irkit import registry
 from irkit.errors import InputError, IrkitError
 from irkit.evaluate import evaluate
 from irkit.frames import cut_run, rank_run
 from irkit.io.topics import read_topics
 from irkit.io.trec import read_qrels, read_run, write_run
 from irkit.nn import load_model, save_model
-from irkit.registry import RankRequest
-from irkit.registry import rank as registry_rank
+from irkit.pipeline import Reranker, parse, with_queries
 from irkit.rerank.desm import DESM, DESMConfig, DESMReranker, train, training_texts, words
 from irkit.retrieve import BM25
-from irkit.stages import Reranker
 
 SMALL = dict(dim=32, window=5, epochs=3, min_count=2, seed=7, workers=1)
 
@@ -184,25 +183,47 @@ def test_effectiveness_on_cranfield(model_dir, cranfield_index, cranfield, qrels
     assert "5-fold" in tuned.describe()
 
 
-def test_rank_request_paths(model_dir, cranfield_index, bm25_run, topics, qrels):
-    base = dict(queries=topics, index=cranfield_index.path, depth=20, hits=50)
-    whole = registry_rank("desm", RankRequest(**base, options={"desm": model_dir}))
-    assert whole.groupby("qid").size().max() == 50
-    fixed = registry_rank("desm", RankRequest(**base, candidates=bm25_run, options={"desm": model_dir, "alpha": 0.3}))
-    assert fixed.groupby("qid").size().max() == 20
-    tuned = registry_rank("desm", RankRequest(**base, candidates=bm25_run, qrels=qrels, options={"desm": model_dir}))
-    assert set(tuned["qid"]) == set(bm25_run["qid"])
-    with pytest.raises(IrkitError, match="--qrels"):
-        registry_rank("desm", RankRequest(**base, candidates=bm25_run, options={"desm": model_dir}))
-    with pytest.raises(IrkitError, match="--rerank"):
-        registry_rank("desm", RankRequest(**base, options={"desm": model_dir, "alpha": 0.5}))
+def test_desm_is_the_same_stage_on_every_path(model_dir, cranfield_index, bm25_run, topics, qrels, capsys,
+                                              monkeypatch):  # fmt: skip
+    """registry.build, a pipeline's desm(...) and irkit.engine.stage(..., engine="local") build one
+    stage: DESM alone (alpha 1) unless alpha is given; alpha=auto tunes it by cross-validation on
+    the qrels (irkit.tuning.Tune) on each path alike, as reranker.tune does, and reports the query
+    words DESM does not know once (it said "0 of 0" when it tuned)."""
+    from irkit import engine
+
+    cand = with_queries(cut_run(bm25_run, 20), topics)
+    ctx = registry.Context(index=cranfield_index.path, hits=50, qrels=qrels)
+
+    def paths(**options):
+        text = ", ".join(f"{k}={v}" for k, v in options.items())
+        return [
+            registry.build("desm", options, ctx),
+            parse(f"desm({text})", ctx),
+            engine.stage("desm", engine="local", index=cranfield_index.path, hits=50, qrels=qrels, **options),
+        ]
+
+    reranker = DESMReranker.from_path(model_dir, cranfield_index, hits=50)
+    for stage in paths(model=model_dir):
+        pd.testing.assert_frame_equal(stage.transform(cand), reranker.transform(cand))
+        assert stage.transform(topics).groupby("qid").size().max() == 50  # queries in: DESM alone
+    expected = reranker.tune(topics, bm25_run, qrels, depth=20).run
+    monkeypatch.setenv("IRKIT_QUIET", "0")
+    for stage in paths(model=model_dir, alpha="auto"):
+        assert repr(stage) == f"desm(model={model_dir}, alpha=auto)"
+        stage.quiet = False
+        pd.testing.assert_frame_equal(stage.transform(cand), expected)
+        err = capsys.readouterr().err
+        assert err.count("query words are not in the vocabulary") == 1 and "0 of 0" not in err, err
+        assert "desm alpha by 5-fold cross-validation on AP over" in err, err
+
+    with pytest.raises(IrkitError, match=r"alpha=auto chooses the value by cross-validation .*--qrels"):
+        registry.build("desm", {"model": model_dir, "alpha": "auto"}, registry.Context(index=cranfield_index.path))
+    with pytest.raises(IrkitError, match="give a run"):
+        registry.build("desm", {"model": model_dir, "alpha": "0.5"}, ctx).transform(topics)
     with pytest.raises(IrkitError, match="variant"):
-        registry_rank(
-            "desm",
-            RankRequest(**base, candidates=bm25_run, options={"desm": model_dir, "alpha": 1.0, "variant": "out-out"}),
-        )
-    with pytest.raises(IrkitError, match="--desm"):
-        registry_rank("desm", RankRequest(**base, candidates=bm25_run, options={"alpha": 1.0}))
+        registry.build("desm", {"model": model_dir, "variant": "out-out"}, ctx)
+    with pytest.raises(IrkitError, match="needs -O model="):
+        registry.build("desm", {"alpha": "1"}, ctx)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -274,8 +295,8 @@ def test_cli_train_then_rank(tmp_path, cranfield, cranfield_index, bm25_run):
     assert res.exit_code != 0
     cand = write_run(bm25_run, tmp_path / "bm25.run")
     out = tmp_path / "desm.run"
-    res = runner.invoke(app, ["rank", "--model", "desm", "--desm", str(model), "--index", str(cranfield_index.path),
-                              "--topics", str(cranfield.topics), "--rerank", str(cand), "--alpha", "0.5",
+    res = runner.invoke(app, ["rank", "--model", "desm", "-O", f"model={model}", "--index", str(cranfield_index.path),
+                              "--topics", str(cranfield.topics), "--rerank", str(cand), "-O", "alpha=0.5",
                               "--depth", "10", "--output", str(out), "-q"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert read_run(out).groupby("qid").size().max() == 10

@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from irkit import registry
 from irkit.errors import InputError, IrkitError
 from irkit.evaluate import evaluate
 from irkit.io.letor import Features, read_letor
 from irkit.io.topics import read_topics
 from irkit.io.trec import read_qrels, read_run, write_run
-from irkit.registry import RankRequest
-from irkit.registry import rank as registry_rank
 from irkit.rerank import irgan as irgan_mod
 from irkit.rerank.irgan import IRGANConfig, IRGANModel, train_cv
-from irkit.rerank.irgan_cli import rank_letor
+from irkit.rerank.irgan_rank import rank_letor
 from irkit.retrieve.bm25 import BM25
 
 TINY = ["--hidden", "8", "--pretrain-epochs", "40", "--epochs", "2"]
@@ -182,7 +181,7 @@ def test_cli_train_and_rank_on_cranfield(cran_setup, cranfield, cranfield_index,
     assert [p.name for p in model.parts] == ["fold1", "fold2", "fold3", "all"]
 
     out_run = root / "d.run"
-    code, _, err = cli("rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
+    code, _, err = cli("rank", "-m", "irgan", "-O", f"model={model_dir}", "--rerank", run, *common,
                            "--depth", "30", "-o", out_run, "-q")  # fmt: skip
     assert code == 0, err
     ranked = read_run(out_run)
@@ -194,12 +193,21 @@ def test_cli_train_and_rank_on_cranfield(cran_setup, cranfield, cranfield_index,
     assert ndcg10(ranked, qrels) > ndcg10(shuffled, qrels) + 0.1
 
     # a feature set other than the model's: one line, exit 2, before any work
-    code, _, err = cli("rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
-                           "--desm", root / "no-desm", "-o", root / "x.run", "-q")  # fmt: skip
+    code, _, err = cli("rank", "-m", "irgan", "-O", f"model={model_dir}", "--rerank", run, *common,
+                           "-O", f"desm={root / 'no-desm'}", "-o", root / "x.run", "-q")  # fmt: skip
     assert code == 2 and "trained without DESM features" in err and len(err.strip().splitlines()) == 1
-    code, _, err = cli("rank", "-m", "irgan", "--irgan", model_dir, "--rerank", run, *common,
-                           "--use", "x", "-o", root / "x.run", "-q")  # fmt: skip
-    assert code == 2 and "--use must be one of d, g, mle" in err
+    code, _, err = cli("rank", "-m", "irgan", "-O", f"model={model_dir}", "--rerank", run, *common,
+                           "-O", "use=x", "-o", root / "x.run", "-q")  # fmt: skip
+    assert code == 2 and "use must be one of d, g, mle" in err
+
+
+def _irgan(options, queries, candidates, index):
+    """What `irkit rank -m irgan --rerank RUN --depth 30` runs: the registry's stage on the candidates."""
+    from irkit.cli.rank import rank_frame
+    from irkit.frames import run_frame
+
+    stage = registry.build("irgan", options, registry.Context(index=index.path, quiet=True))
+    return run_frame(stage.transform(rank_frame(queries, candidates, 30)))
 
 
 def test_missing_topics_and_feature_source_mismatch(cran_setup, cranfield, cranfield_index, tmp_path):
@@ -209,32 +217,27 @@ def test_missing_topics_and_feature_source_mismatch(cran_setup, cranfield, cranf
     # qrels of one topic say nothing is relevant: skipped and counted
     qrels.loc[qrels["qid"] == "1", "label"] = 0
     partial = bm25[~bm25["qid"].isin(["2", "3"])]  # the candidate run misses two topics
-    from irkit.rerank.irgan_cli import cv_run, lucene_features
+    from irkit.rerank.irgan_rank import cv_run, lucene_features
 
     feats = lucene_features(cranfield_index, queries, partial, depth=30, quiet=True).with_labels(qrels)
     assert set(feats.qids) == set(queries["qid"]) - {"2", "3"}
     model = train_cv(feats, qrels, tiny(), folds=2, full=False, output=tmp_path / "m", quiet=True)
     assert "1" in model.meta["skipped_topics"]
-    request = RankRequest(queries=queries, index=cranfield_index.path, candidates=partial, depth=30,
-                          options={"irgan": tmp_path / "m", "use": "g"}, quiet=True)  # fmt: skip
-    out = registry_rank("irgan", request)
+    out = _irgan({"model": tmp_path / "m", "use": "g"}, queries, partial, cranfield_index)
     assert set(out["qid"]) == set(partial["qid"])  # topics without candidates are left out, not a crash
     pd.testing.assert_frame_equal(out, cv_run(model, feats, "g"))
 
     with pytest.raises(InputError, match="topics file lacks"):
-        registry_rank("irgan", RankRequest(queries=queries[queries["qid"] != "4"], index=cranfield_index.path,
-                                           candidates=partial, options={"irgan": tmp_path / "m"}, quiet=True))  # fmt: skip
+        _irgan({"model": tmp_path / "m"}, queries[queries["qid"] != "4"], partial, cranfield_index)
     # a LETOR-trained model asked to rank Lucene features
     letor = read_letor(write_letor_file(tmp_path / "t.txt", n_queries=6)).normalised()
     train_cv(letor, letor.qrels(), tiny(), folds=2, full=False, output=tmp_path / "lm", quiet=True)
     with pytest.raises(InputError, match="trained on letor features"):
-        registry_rank("irgan", RankRequest(queries=queries, index=cranfield_index.path, candidates=partial,
-                                           options={"irgan": tmp_path / "lm"}, quiet=True))  # fmt: skip
+        _irgan({"model": tmp_path / "lm"}, queries, partial, cranfield_index)
     with pytest.raises(InputError, match="trained on lucene features"):
         rank_letor(tmp_path / "m", tmp_path / "t.txt")
     with pytest.raises(IrkitError, match="--rerank"):
-        registry_rank("irgan", RankRequest(queries=queries, index=cranfield_index.path,
-                                           options={"irgan": tmp_path / "m"}, quiet=True))  # fmt: skip
+        _irgan({"model": tmp_path / "m"}, queries, None, cranfield_index)
 
 
 def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, capsys, monkeypatch, cli):
@@ -255,9 +258,9 @@ def test_desm_features_train_and_rank(cran_setup, cranfield, cranfield_index, ca
     assert code == 0, err
     model = IRGANModel.load(root / "dm")
     assert model.features["names"][-2:] == ["desm_in_out", "desm_in_in"] and model.features["desm"] is True
-    rank_args = ["rank", "-m", "irgan", "--irgan", root / "dm", "--rerank", run, *common, "--depth", "30", "-q"]
-    code, _, err = cli(*rank_args, "--desm", root / "desm", "-o", root / "dm.run")
+    rank_args = ["rank", "-m", "irgan", "-O", f"model={root / 'dm'}", "--rerank", run, *common, "--depth", "30", "-q"]
+    code, _, err = cli(*rank_args, "-O", f"desm={root / 'desm'}", "-o", root / "dm.run")
     assert code == 0, err
     assert len(read_run(root / "dm.run")) == len(read_run(run))
     code, _, err = cli(*rank_args, "-o", root / "dm2.run")
-    assert code == 2 and "trained with DESM features: pass --desm" in err
+    assert code == 2 and "trained with DESM features: pass -O desm=MODEL" in err

@@ -22,7 +22,7 @@ DEPTH = 100
 @pytest.fixture(scope="module")
 def cran(tmp_path_factory, cranfield, cranfield_index):
     """Cranfield BM25 top 100 (as a file too), its LETOR-style features and the CV model."""
-    from irkit.rerank.irgan_cli import lucene_features
+    from irkit.rerank.irgan_rank import lucene_features
 
     root = tmp_path_factory.mktemp("lambdamart")
     queries = read_topics(cranfield.topics)
@@ -108,7 +108,7 @@ def test_cli_train_then_rank_gives_the_cross_validated_run(cran, cranfield, cran
     )  # fmt: skip
     assert code == 0, err
     assert "trained LambdaMART (5 models, 24 features" in out
-    code, out, err = cli("rank", "--model", "lambdamart", "--lambdamart", out_model, "-i", cranfield_index.path,
+    code, out, err = cli("rank", "--model", "lambdamart", "-O", f"model={out_model}", "-i", cranfield_index.path,
         "-t", cranfield.topics, "--rerank", cran["run"], "-o", ranked_path, "-q",
     )  # fmt: skip
     assert code == 0, err
@@ -127,7 +127,7 @@ def test_bad_model_folder_is_one_line(cran, tmp_path, cranfield, cranfield_index
     good = cran["model"].save(tmp_path / "good")
 
     def rank_with(folder):
-        return cli("rank", "-m", "lambdamart", "--lambdamart", folder, "-i", cranfield_index.path,
+        return cli("rank", "-m", "lambdamart", "-O", f"model={folder}", "-i", cranfield_index.path,
             "-t", cranfield.topics, "--rerank", cran["run"], "-o", tmp_path / "x.run", "-q",
         )  # fmt: skip
 

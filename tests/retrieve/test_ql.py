@@ -116,7 +116,7 @@ def test_options_are_checked():
 def test_registered_as_models_and_stages(cacm, cacm_index):
     for name in ("ql", "bm25+rm3", "ql+rm3", "rm3"):
         assert registry.get(name).kind == "retriever"
-    req = registry.RankRequest(index=cacm_index.path, hits=50, threads=2)
+    req = registry.Context(index=cacm_index.path, hits=50, threads=2)
     stage = registry.build("rm3", {"base": "ql", "fb_terms": "20"}, req)
     assert repr(stage) == "rm3(base=ql, fb_terms=20)"
     assert repr(registry.build("ql", {}, req)) == "ql"
