@@ -12,7 +12,7 @@ Stages (:mod:`irkit.pipeline`: ``transform(frame) -> frame``; ``>>``, ``%``, ``+
     irkit.BiEncoder(st_dir, faiss=dir, index=index)     # a sentence-transformers model: the same
     irkit.CrossEncoder(hf_dir, index)                   # run -> run
     irkit.identity, irkit.rrf(a, b, k=60), irkit.Run(frame_or_file)
-    irkit.parse.parse("bm25 % 100 >> desm(model=DIR)", request)   # the text form
+    irkit.parse.parse("bm25 % 100 >> desm(model=DIR)", context)   # the text form (irkit.registry.Context)
 
 PyTerrier: ``to_pyterrier(stage)`` is a ``pt.Transformer``, ``from_pyterrier(t)`` an irkit stage
 (:mod:`irkit.interop.pyterrier`); ir_datasets: ``irkit.datasets.get("irds:NAME")``.

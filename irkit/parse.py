@@ -17,7 +17,7 @@ from irkit.pipeline import RRF, Run, Transformer, identity
 __all__ = ["parse"]
 
 
-def parse(text: str, request: Any = None) -> Transformer:
+def parse(text: str, context: Any = None) -> Transformer:
     """A pipeline from its text form, as ``irkit rank --pipeline`` takes it::
 
         bm25 % 100 >> (0.7 * identity + 0.3 * desm(model=models/desm))
@@ -29,17 +29,17 @@ def parse(text: str, request: Any = None) -> Transformer:
     to their options dataclass, plus ``identity``, ``rrf(...)`` and ``run(path=...)``.
     Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>`` > ``^``). No
     code is evaluated: a small recursive-descent parser reads the expression.
-    ``request`` (a :class:`irkit.registry.Context`) gives the stages ``--index``,
+    ``context`` (a :class:`irkit.registry.Context`) gives the stages ``--index``,
     ``--hits``, ``--threads`` (and ``--qrels`` for options given as ``auto``).
     """
-    return _Parser(text, request).parse()
+    return _Parser(text, context).parse()
 
 
 class _Parser:
     TOKEN = re.compile(r"\s*(?:(?P<op>>>|\*\*|[*%+(),=^])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z0-9_./~:\-]+))")
 
-    def __init__(self, text: str, request: Any):
-        self.text, self.request = text, request
+    def __init__(self, text: str, context: Any):
+        self.text, self.context = text, context
         self.tokens: list[tuple[str, str, int]] = []
         pos = 0
         while pos < len(text):
@@ -185,4 +185,4 @@ class _Parser:
             return Run(kwargs["path"])
         from irkit import registry
 
-        return registry.build(name, kwargs, self.request)
+        return registry.build(name, kwargs, self.context)

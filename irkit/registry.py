@@ -72,10 +72,14 @@ class Context:
     qrels: pd.DataFrame | None = None  # judged topics, for options given as ``auto``
     engine: Any = None  # an irkit.engine.EngineConfig, for models whose scale is "shard"; None: local
 
+    def __post_init__(self) -> None:
+        if self.index is not None:  # a LuceneIndex is named by its folder: a context travels to workers
+            object.__setattr__(self, "index", Path(getattr(self.index, "path", self.index)))
+
     def require_index(self) -> Path:
         if self.index is None:
             raise IrkitError("--index is required for this model")
-        return Path(getattr(self.index, "path", self.index))
+        return self.index
 
 
 _ENTRIES: dict[str, ModelEntry] = {}
@@ -276,19 +280,25 @@ def parse_options(entry: ModelEntry, given: dict[str, Any] | None = None) -> Any
 # ------------------------------------------------------------------------------ building
 
 
+def prepare(entry: ModelEntry, options: Any, context: Context) -> tuple[Any, dict[str, tuple[Any, ...]]]:
+    """``(options dataclass, {option: grid} of those given as auto)``: everything :func:`build`
+    checks before it builds (bad options, ``auto`` without qrels) raises here."""
+    if dataclasses.is_dataclass(options):
+        return options, {}
+    opts, grid = parse_options(entry, options), tuned_grid(entry, options)
+    if grid and context.qrels is None:
+        keys = ", ".join(f"{k}=auto" for k in grid)
+        raise IrkitError(f"{keys} chooses the value by cross-validation over judged topics: give --qrels")
+    return opts, grid
+
+
 def build(name: str, options: Any = None, context: Context | None = None) -> Any:
     """The stage (an :class:`irkit.pipeline.Transformer`) of model ``name`` with ``options`` (a
     dataclass or ``{key: value}``) in ``context``. Options given as ``auto`` wrap the stage in
     :class:`irkit.tuning.Tune` over the context's qrels, on every path alike."""
     entry = get(name)
     context = context or Context()
-    if dataclasses.is_dataclass(options):
-        opts, grid = options, {}
-    else:
-        opts, grid = parse_options(entry, options), tuned_grid(entry, options)
-    if grid and context.qrels is None:
-        keys = ", ".join(f"{k}=auto" for k in grid)
-        raise IrkitError(f"{keys} chooses the value by cross-validation over judged topics: give --qrels")
+    opts, grid = prepare(entry, options, context)
     stage = resolve(entry.build)(opts, context)
     if not grid:
         return stage

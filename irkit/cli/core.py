@@ -375,7 +375,8 @@ def models_cmd() -> None:
         e = registry.get(name)
         opts = " ".join(f"-O {n}={'...' if d is None else d}" for n, d in registry.option_defaults(e))
         train = " (trainable: irkit train " + name + ")" if e.train else ""
-        _echo(f"{name:10s} {e.kind:9s} {e.help}{train}" + (f"\n{'':21s}options: {opts}" if opts else ""))
+        ray = f"\n{'':21s}--engine ray: {registry.SCALES[e.scale]}"  # how the registry says it scales
+        _echo(f"{name:10s} {e.kind:9s} {e.help}{train}" + (f"\n{'':21s}options: {opts}" if opts else "") + ray)
 
 
 def register_core(app: typer.Typer) -> None:

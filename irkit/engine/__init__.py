@@ -54,10 +54,8 @@ class EngineStage(Transformer):
         self.options = {k: v for k, v in (options or {}).items() if v is not None}
         self.context = context or registry.Context()
         self.engine = engine_config(engine)
-        registry.parse_options(self.entry, self.options)  # bad options fail here, before a cluster starts
-        self.tuned = bool(registry.tuned_grid(self.entry, self.options))
-        if self.tuned and self.context.qrels is None:
-            registry.build(name, self.options, self.context)  # says what is missing
+        # Bad options fail here, before a cluster starts.
+        self.tuned = bool(registry.prepare(self.entry, self.options, self.context)[1])
         self.on_progress: Any = None
         self.tasks_per_worker = 1
         self.stats: Any = None

@@ -59,3 +59,31 @@ def test_every_path_gives_one_run(name, bench, tmp_path):
     assert code == 0, text
     write_run(built, tmp_path / "built.run", tag="pipeline")
     assert (tmp_path / "pipeline.run").read_bytes() == (tmp_path / "built.run").read_bytes()
+
+
+def test_the_architecture_example_model_runs_on_every_path(bench, tmp_path, monkeypatch):
+    """docs/architecture.md's "How to add a model": its file and its registry line, as written,
+    give a model that the registry builds, the pipeline parses and the engine runs."""
+    import sys
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## How to add a model", 1)[1].split("\n## ", 1)[0]
+    module, line = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    assert module.startswith("# irkit/rerank/overlap.py") and 'add("overlap"' in line
+    (tmp_path / "overlap_example.py").write_text(module, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
+    exec(line.replace("irkit.rerank.overlap:", "overlap_example:"), {"add": registry.add})  # the registry line
+    try:
+        frame = bench.frame(bench.recipe("desm"))  # BM25's candidates
+        context = registry.Context(index=bench.index.path, quiet=True)
+        built = run_frame(registry.build("overlap", {"boost": "2"}, context).transform(frame))
+        assert len(built) == len(frame) and built["score"].max() > 0
+        staged = engine.stage("overlap", index=bench.index.path, boost=2).transform(frame)
+        pd.testing.assert_frame_equal(run_frame(staged), built)
+        from irkit.parse import parse
+
+        pd.testing.assert_frame_equal(run_frame(parse("overlap(boost=2)", context).transform(frame)), built)
+    finally:
+        sys.modules.pop("overlap_example", None)

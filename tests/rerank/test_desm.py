@@ -20,7 +20,8 @@ from irkit.frames import cut_run, rank_run
 from irkit.io.topics import read_topics
 from irkit.io.trec import read_qrels, read_run, write_run
 from irkit.nn import load_model, save_model
-from irkit.pipeline import Reranker, parse, with_queries
+from irkit.parse import parse
+from irkit.pipeline import Reranker, with_queries
 from irkit.rerank.desm import DESM, DESMConfig, DESMReranker, train, training_texts, words
 from irkit.retrieve import BM25
 
