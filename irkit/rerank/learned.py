@@ -41,7 +41,7 @@ def check_features(recorded: dict, names: tuple[str, ...] | list[str], source: s
         if any(n.startswith("desm_") for n in lacking):
             hint = "; it was trained with DESM features: pass -O desm=MODEL"
         elif any(n.startswith("desm_") for n in extra):
-            hint = "; it was trained without DESM features: leave out --desm"
+            hint = "; it was trained without DESM features: leave out -O desm="
         raise InputError(
             f"feature set differs from the model's: {len(names)} features asked for, the model was trained on "
             f"{len(want_names)} (missing {lacking[:4]}, unexpected {extra[:4]}){hint}",

@@ -73,9 +73,7 @@ class BM25(Searcher):
             raise InputError(f"hits must be at least 1 (got {hits})")
         self.shard_set: Path | None = None  # a shard set of `irkit shard` (engine="ray")
         self.stats: Any = None
-        if not isinstance(index, LuceneIndex) and is_shard_set(index):
-            if self.engine.name != "ray":
-                raise InputError("this is a shard set written by `irkit shard`: rank it with --engine ray", index)
+        if self.engine.name == "ray" and not isinstance(index, LuceneIndex) and is_shard_set(index):
             self.shard_set, index = Path(index), read_shard_set(index).source
         self.index = index if isinstance(index, LuceneIndex) else LuceneIndex(index)
         self.k1, self.b, self.hits = float(k1), float(b), int(hits)

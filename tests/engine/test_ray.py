@@ -111,7 +111,7 @@ def test_written_shards_cli_and_foreign_shards(collections, local_bm25, cacm, tm
     with pytest.raises(InputError, match="shard 1 belongs to another index"):
         BM25(mixed, engine="ray", hits=10).search(q, quiet=True)
     # without --engine ray, a shard set is named as one
-    with pytest.raises(InputError, match="shard set written by `irkit shard`: rank it with --engine ray"):
+    with pytest.raises(InputError, match=r"shard set .*: rank it with --engine ray"):
         BM25(tmp_path / "cacm-shards")
 
     # a shard folder the worker cannot see: the error names the shard, the node and the path

@@ -39,11 +39,11 @@ def test_operator_and_text_form(cranfield_index):
     bm25 = irkit.BM25(cranfield_index)
     pipe = bm25 % 10 >> identity ^ bm25
     assert isinstance(pipe, Concat) and repr(pipe) == "bm25 % 10 >> identity ^ bm25"
-    from irkit.registry import RankRequest
+    from irkit.registry import Context
 
-    parsed = parse("bm25 % 10 >> identity ^ bm25", RankRequest(index=cranfield_index.path))
+    parsed = parse("bm25 % 10 >> identity ^ bm25", Context(index=cranfield_index.path))
     assert isinstance(parsed, Concat) and repr(parsed) == repr(pipe)
-    assert repr(parse("(bm25 ^ bm25) % 5", RankRequest(index=cranfield_index.path))) == "(bm25 ^ bm25) % 5"
+    assert repr(parse("(bm25 ^ bm25) % 5", Context(index=cranfield_index.path))) == "(bm25 ^ bm25) % 5"
     assert repr(Run(pd.DataFrame(columns=["qid", "docno", "score"])) ^ (bm25 ^ bm25)).endswith("^ (bm25 ^ bm25)")
 
 
