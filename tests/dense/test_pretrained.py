@@ -94,10 +94,11 @@ def test_minilm_reranking_is_judged_better_than_chance(cran, reranked, cranfield
 def test_dense_retrieval_over_faiss_takes_the_model_the_index_records(faiss_dir, cran, reranked):
     """Retrieval over a FAISS index of the candidates gives each candidate the score reranking gave it."""
     from irkit import registry
-    from irkit.registry import RankRequest
+    from irkit.frames import run_frame
 
     n = len(cran["docnos"])  # the two topics' candidates
-    run = registry.rank("biencoder", RankRequest(queries=cran["topics"], hits=n, options={"faiss": str(faiss_dir)}))
+    stage = registry.build("biencoder", {"faiss": str(faiss_dir)}, registry.Context(hits=n, quiet=True))
+    run = run_frame(stage.transform(cran["topics"]))
     assert run.groupby("qid").size().to_dict() == {q: n for q in TOPICS}
     merged = reranked.merge(run, on=["qid", "docno"], suffixes=("_rr", "_dense"))
     assert len(merged) == 200

