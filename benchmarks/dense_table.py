@@ -204,10 +204,8 @@ def minilm_table(name: str, work: Path, depth: int, folds: int) -> dict:
     meta = {"encoder": str(model), "encoder_kind": "biencoder"}
     build_faiss(Vectors(vectors, list(index.docnos), meta), faiss_dir, overwrite=True)
     options = {"faiss": faiss_dir}
-    dense = dense_rank("biencoder", RankRequest(queries=topics, hits=1000, options=options, quiet=True))
-    reranked = dense_rank(
-        "biencoder", RankRequest(queries=topics, candidates=bm25, depth=depth, options=options, quiet=True)
-    )
+    dense = dense_run("biencoder", options, topics)
+    reranked = dense_run("biencoder", options, topics, bm25, depth)
     interp, tuned = tune_interpolation(dense, bm25, qrels, measure="AP", folds=folds, seed=0)
     label = PRETRAINED["minilm"]
     names = {
