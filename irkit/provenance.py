@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib
 import json
 import os
 import platform
@@ -40,7 +39,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SUFFIX = ".meta.json"
+from irkit.io.atomic import SIDECAR_SUFFIX, cli_parameters
+
+SUFFIX = SIDECAR_SUFFIX  # OUTPUT.meta.json
 HASH_LIMIT = 4 << 30  # input files larger than this (bytes) are identified by size and mtime
 FOLDER_FILE = "provenance.json"  # not meta.json: FAISS and impact folders have their own
 # Parameters that name input files whose bytes are hashed (a built-in name is resolved first).
@@ -247,27 +248,6 @@ def _file_record(p: Path) -> dict[str, Any]:
     if size > HASH_LIMIT:
         return {"path": str(p.resolve()), "bytes": size, "mtime": int(p.stat().st_mtime), "sha256": None}
     return {"path": str(p.resolve()), "bytes": size, "sha256": sha256_file(p)}
-
-
-def cli_parameters() -> dict[str, Any]:
-    """The running command's parameters (its own and its parent groups'), or ``{}`` outside the CLI."""
-    ctx = None
-    # typer (0.2x) runs its own copy of click; older typers use click itself.
-    for module in ("typer._click.globals", "click.globals"):
-        try:
-            ctx = importlib.import_module(module).get_current_context(silent=True)
-        except (ImportError, AttributeError):
-            continue
-        if ctx is not None:
-            break
-    params: dict[str, Any] = {}
-    chain = []
-    while ctx is not None:
-        chain.append(ctx)
-        ctx = ctx.parent
-    for c in reversed(chain):
-        params.update(c.params)
-    return params
 
 
 def command_line() -> str:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import importlib
 import json
 import os
 import re
@@ -50,8 +51,12 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from irkit.errors import IrkitError
+
+# The provenance record written beside an output (irkit.provenance writes it; checked here).
+SIDECAR_SUFFIX = ".meta.json"
 
 MARKER = ".irkit-output"
 GRACE_S = 2.0  # after a signal, a command-line process ends within this many seconds
@@ -276,8 +281,6 @@ def _input_under(target: Path) -> Path | None:
 
 def _named_on_command_line(target: Path) -> str | None:
     # A file written beside the output (a sidecar, a plot) that the user named as something else.
-    from irkit.provenance import cli_parameters
-
     t = target.resolve()
     for name, value in cli_parameters().items():
         for v in value if isinstance(value, list | tuple) else [value]:
@@ -363,9 +366,7 @@ def _is_sidecar(p: Path) -> bool:
 
 
 def _has_own_sidecar(p: Path) -> bool:
-    from irkit.provenance import SUFFIX
-
-    side = p.with_name(p.name + SUFFIX)
+    side = p.with_name(p.name + SIDECAR_SUFFIX)
     with contextlib.suppress(OSError, ValueError, TypeError):
         record = json.loads(side.read_text(encoding="utf-8"))
         return Path(record["output"]).name == p.name
@@ -818,3 +819,28 @@ def atomic_path(
             _ACTIVE.discard(tmp)
     finally:
         _unlock(owner)
+
+
+def cli_parameters() -> dict[str, Any]:
+    """The running command's parameters (its own and its parent groups'), or ``{}`` outside the CLI.
+
+    Here, below :mod:`irkit.provenance` (which records them), because the output checks
+    read them too and provenance imports half of irkit.
+    """
+    ctx = None
+    # typer (0.2x) runs its own copy of click; older typers use click itself.
+    for module in ("typer._click.globals", "click.globals"):
+        try:
+            ctx = importlib.import_module(module).get_current_context(silent=True)
+        except (ImportError, AttributeError):
+            continue
+        if ctx is not None:
+            break
+    params: dict[str, Any] = {}
+    chain = []
+    while ctx is not None:
+        chain.append(ctx)
+        ctx = ctx.parent
+    for c in reversed(chain):
+        params.update(c.params)
+    return params
