@@ -234,7 +234,10 @@ def rank_cmd(
 
 def eval_cmd(
     runs: Annotated[list[Path], typer.Argument(help="TREC run files.")],
-    qrels: Annotated[Path, typer.Option("--qrels", help="Qrels: TREC, BEIR TSV or Cranfield (3 columns).")],
+    qrels: Annotated[
+        Path,
+        typer.Option("--qrels", help="Qrels: TREC, BEIR TSV or Cranfield (3 columns); a built-in name or irds:NAME."),
+    ],
     measures: Annotated[
         str, typer.Option(help="ir-measures names (AP nDCG@10) or trec_eval names (map ndcg_cut_10), space separated.")
     ] = "nDCG@10 AP P@10 R@100 RR",
@@ -296,7 +299,7 @@ def eval_cmd(
 
 def leaderboard_cmd(
     runs: Annotated[list[Path], typer.Argument(help="TREC run files.")],
-    qrels: Annotated[Path, typer.Option("--qrels", help="Qrels file.")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="Qrels file, a built-in name or irds:NAME.")],
     baseline: Annotated[Path | None, typer.Option(help="Run to test the others against (one of RUN...).")] = None,
     measures: Annotated[
         str, typer.Option(help="ir-measures or trec_eval names (AP or map); the first ranks the board.")
