@@ -7,7 +7,8 @@ builds, once, under ``--workdir``:
 * the irkit index (Anserini ``IndexCollection`` + the impact part): indexing docs/s, and the
   impact part's own build time and size on disk;
 * a bm25s index (``bm25s.tokenize`` with English stopwords and PyStemmer, method "lucene",
-  k1=0.9, b=0.4), saved: its indexing docs/s.
+  k1=0.9, b=0.4), saved: its indexing docs/s;
+* a PISA index (pyterrier-pisa, porter2 stemmer, 2 threads): its indexing docs/s (reading included).
 
 Then every system runs in its own subprocess (so that resident memory is its own): opening
 time (imports, JVM start, index open), peak resident memory (``VmHWM``), and queries/s
@@ -21,7 +22,9 @@ each the best of up to three timed passes after a warm-up pass over the first 50
 * ``irkit-lucene``: ``BM25(index, backend="lucene")`` (Lucene's searcher in-process);
 * ``pyserini``: ``LuceneSearcher.batch_search``;
 * ``bm25s-numpy``, ``bm25s-numba``: bm25s ``retrieve`` with its numpy or numba backend
-  (own tokeniser and stemmer, so its scores differ from Lucene's).
+  (own tokeniser and stemmer, so its scores differ from Lucene's);
+* ``pisa``: pyterrier-pisa's ``PisaIndex.bm25(k1=0.9, b=0.4)`` (PISA's own analyser, porter2
+  stemmer and Terrier stopwords, and its own BM25 arithmetic: its ranking is not Lucene's).
 
     nice -n 10 .venv/bin/python benchmarks/bm25.py [--collections vaswani cacm synth200k synth1m] [--queries 200]
 """
@@ -52,7 +55,7 @@ REAL = {
     "cranfield": (locate("cranfield/cran.all.1400"), locate("cranfield/cran.qry")),
 }
 SYNTHETIC = {"synth200k": 200_000, "synth1m": 1_000_000}
-SYSTEMS = ["irkit-impact", "irkit-lucene", "pyserini", "bm25s-numpy", "bm25s-numba"]
+SYSTEMS = ["irkit-impact", "irkit-lucene", "pyserini", "bm25s-numpy", "bm25s-numba", "pisa"]
 EXTRA = ["irkit-impact-kept"]  # the impact backend keeping 4-byte per-posting impacts whatever the index size
 REFERENCE = "bm25s-numba"
 
@@ -118,6 +121,35 @@ def build_bm25s(name: str, docs: Path, work: Path) -> dict:
     return info
 
 
+def build_pisa(name: str, docs: Path, work: Path) -> dict:
+    import pyterrier_pisa
+
+    from irkit.io.documents import iter_documents
+
+    out = work / "pisa" / name
+    info_file = work / "pisa" / f"{name}.build.json"
+    if not info_file.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        count = 0
+
+        def records():
+            nonlocal count
+            for d, text in iter_documents(docs):
+                if text.strip():
+                    count += 1
+                    yield {"docno": d, "text": text}
+
+        t = time.perf_counter()
+        pyterrier_pisa.PisaIndex(str(out), text_field="text", stemmer="porter2", threads=2, overwrite=True).index(
+            records()
+        )
+        info_file.write_text(json.dumps({"docs": count, "seconds": time.perf_counter() - t}))
+    info = json.loads(info_file.read_text())
+    info["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    info["index"] = str(out)
+    return info
+
+
 # ---------------------------------------------------------------- measuring (one subprocess a system)
 
 
@@ -169,6 +201,17 @@ def worker(args: argparse.Namespace) -> None:
             rows = [(q, h.docid, h.score) for q in qids[:n] for h in res[q]]
             return run_frame(pd.DataFrame(rows, columns=["qid", "docno", "score"]))
 
+    elif system == "pisa":
+        import pyterrier_pisa
+
+        pisa = pyterrier_pisa.PisaIndex(args.pisa)
+        retrievers: dict = {}
+
+        def search(hits: int, threads: int, n: int) -> pd.DataFrame:
+            if (hits, threads) not in retrievers:
+                retrievers[hits, threads] = pisa.bm25(k1=0.9, b=0.4, num_results=hits, threads=threads)
+            return retrievers[hits, threads](queries.iloc[:n])  # PISA's analysis of the queries inside
+
     else:
         import bm25s
         import Stemmer
@@ -208,11 +251,15 @@ def worker(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def measure(system: str, irkit_info: dict, bm25s_info: dict | None, topics: Path, args) -> dict | None:
+def measure(
+    system: str, irkit_info: dict, bm25s_info: dict | None, pisa_info: dict | None, topics: Path, args
+) -> dict | None:
     cmd = [sys.executable, __file__, "--worker", system, "--index", irkit_info["index"], "--topics", str(topics),
            "--queries", str(args.queries), "--hits", *map(str, args.hits), "--threads", *map(str, args.threads)]  # fmt: skip
     if bm25s_info:
         cmd += ["--bm25s", bm25s_info["index"]]
+    if pisa_info:
+        cmd += ["--pisa", pisa_info["index"]]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -254,12 +301,14 @@ def markdown(files: list[Path]) -> str:
             f"| {n(r.qps_10_1t)} | {n(r.qps_10_2t)} | {x[0]:.2f} / {x[1]:.2f} | {r.rss_mb:,.0f} | {r.open_s:.1f} "
             f"| {load(r)} |"
         )
-    out += ["", "| collection | irkit indexing docs/s (Anserini + impact part) | impact part: build s / MB "
-            "| Lucene index MB | bm25s indexing docs/s | bm25s index MB |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    out += ["", "| collection | irkit indexing docs/s (Lucene + impact part) | impact part: build s / MB "
+            "| Lucene index MB | bm25s indexing docs/s | bm25s index MB | PISA indexing docs/s | PISA index MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for b in builds:
         out.append(
             f"| {names.get(b['collection'], b['collection'])} | {n(b['irkit_docs_per_s'])} | {b['impact_s']:.1f} / "
-            f"{b['impact_MB']:.1f} | {b['lucene_MB']:.1f} | {n(b['bm25s_docs_per_s'])} | {b['bm25s_MB']:.1f} |"
+            f"{b['impact_MB']:.1f} | {b['lucene_MB']:.1f} | {n(b['bm25s_docs_per_s'])} | {b['bm25s_MB']:.1f} "
+            f"| {n(b.get('pisa_docs_per_s', float('nan')))} | {b.get('pisa_MB', float('nan')):.1f} |"
         )
     return "\n".join(out)
 
@@ -278,6 +327,7 @@ def main() -> None:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--index", help=argparse.SUPPRESS)
     ap.add_argument("--bm25s", help=argparse.SUPPRESS)
+    ap.add_argument("--pisa", help=argparse.SUPPRESS)
     ap.add_argument("--topics", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -290,15 +340,18 @@ def main() -> None:
         docs, topics = collection_files(name, args.workdir)
         ik = build_irkit(name, docs, args.workdir)
         bs = build_bm25s(name, docs, args.workdir) if any(s.startswith("bm25s") for s in args.systems) else None
+        ps = build_pisa(name, docs, args.workdir) if "pisa" in args.systems else None
         builds.append({
             "collection": name, "docs": ik["docs"], "irkit_docs_per_s": ik["docs"] / ik["seconds"],
             "impact_s": ik["impact_seconds"], "impact_MB": ik["impact_bytes"] / 2**20,
             "lucene_MB": ik["lucene_bytes"] / 2**20,
             "bm25s_docs_per_s": bs["docs"] / bs["seconds"] if bs else float("nan"),
             "bm25s_MB": bs["bytes"] / 2**20 if bs else float("nan"),
+            "pisa_docs_per_s": ps["docs"] / ps["seconds"] if ps else float("nan"),
+            "pisa_MB": ps["bytes"] / 2**20 if ps else float("nan"),
         })  # fmt: skip
         for system in args.systems:
-            r = measure(system, ik, bs, topics, args)
+            r = measure(system, ik, bs, ps, topics, args)
             if r:
                 rows.append({"collection": name, "docs": ik["docs"], **r})
                 print(f"  {name} {system}: {json.dumps(r)}", file=sys.stderr)
@@ -319,6 +372,7 @@ def main() -> None:
     print(f"\nqps_H_Tt: queries/s ({args.queries} topics cycled) at H hits with T threads, warm, run frame included;")
     print(f"x_{REFERENCE}: {key} over {REFERENCE}'s; rss_mb: peak resident memory of the system's own process;")
     print("open_s: process start to first result (imports, JVM, index open, compiled kernels from cache).")
+    print("pisa: PISA's own analyser (porter2, Terrier stopwords) and BM25: its ranking is not Lucene's.")
 
 
 if __name__ == "__main__":

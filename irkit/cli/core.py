@@ -96,13 +96,23 @@ def index_cmd(
             "--impact-only", help="PATH is an existing irkit index: add its impact part (fast BM25) and stop."
         ),
     ] = False,
+    docvectors: Annotated[
+        bool,
+        typer.Option(
+            "--docvectors",
+            help="Store document vectors now (only RM3 reads them; without this they are added the first "
+            "time RM3 runs on the index).",
+        ),
+    ] = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Build a Lucene index (Porter stemming, stopwords removed; positions, doc vectors, raw text stored).
+    """Build an index: Lucene's (for BM25, QL, RM3, rerankers) and irkit's impact part (fast BM25).
 
-    The index, with irkit's impact index for fast BM25 inside it, is written to a
-    temporary folder and renamed into place.
+    Lucene indexes in irkit's JVM as Anserini's IndexCollection would (Porter stemming,
+    stopwords removed; frequencies, norms and text stored; no positions; document vectors
+    with --docvectors or on RM3's first use).
+    Everything is written to a temporary folder and renamed into place.
     """
     from irkit.datasets import resolve
     from irkit.index import build_index
@@ -116,14 +126,22 @@ def index_cmd(
     if index is None:
         raise InputError("--index is required (the index folder to create)")
     path = resolve(path, "documents", quiet=quiet, fields=fields)  # a built-in or irds: name works too
-    idx = build_index(path, index, format=format, threads=threads or None, force=force, quiet=quiet)
+    idx = build_index(
+        path, index, format=format, threads=threads or None, force=force, quiet=quiet, docvectors=docvectors
+    )
     from irkit.provenance import write_sidecar
 
     write_sidecar(index)  # index/provenance.json: how it was built (irkit/provenance.py)
     meta = idx.meta
-    _echo(
-        f"indexed {meta['documents']:,} documents ({meta['format']}) into {index} in {meta['indexing_seconds']:.1f} s"
-    )
+    built = f"Lucene ({', '.join(['frequencies', 'norms', *meta['stored']])}) {meta['indexing_seconds']:.1f} s"
+    import json
+
+    from irkit.index.impact import has_impact, impact_path
+
+    if has_impact(index):
+        im = json.loads((impact_path(index) / "meta.json").read_text())
+        built += f", impact part ({im['num_terms']:,} terms, {im['postings']:,} postings) {im['seconds']:.1f} s"
+    _echo(f"indexed {meta['documents']:,} documents ({meta['format']}) into {index}: {built}")
 
 
 def rank_cmd(

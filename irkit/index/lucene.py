@@ -1,4 +1,4 @@
-"""Build and open Lucene indexes (Anserini's ``IndexCollection``, in-process JVM for reading).
+"""Build and open Lucene indexes (built and read in the process's JVM; see :mod:`irkit.index.writer`).
 
 An irkit index folder is a plain Lucene index, so Pyserini's ``LuceneSearcher``
 opens it too, with two small files beside Lucene's own:
@@ -10,12 +10,9 @@ opens it too, with two small files beside Lucene's own:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import time
 from functools import cached_property
 from pathlib import Path
@@ -24,14 +21,15 @@ import numpy as np
 
 from irkit import _java
 from irkit.errors import InputError, IrkitError
-from irkit.index.impact import IMPACT_DIR, ImpactIndex, impact_path, write_impact
+from irkit.index.impact import IMPACT_DIR, ImpactIndex, impact_path, lucene_fingerprint, write_impact
 from irkit.io.atomic import atomic_path, note_input
 from irkit.io.documents import detect_format, iter_documents
-from irkit.progress import log, progress, spinner
+from irkit.progress import log, progress
 
 META_FILE = "irkit.json"
 DOCNOS_FILE = "docnos.txt"
-# Anserini reads JsonCollection with Jackson, whose longest string is 20,000,000 characters.
+# The longest string Anserini's JsonCollection reader (Jackson) takes: an irkit collection stays one
+# that Anserini's IndexCollection can index too.
 MAX_DOCUMENT_CHARS = 20_000_000
 CONTENTS = "contents"  # Anserini's field names
 ID = "id"
@@ -46,64 +44,63 @@ def build_index(
     force: bool = False,
     quiet: bool = False,
     impact: bool = True,
+    docvectors: bool = False,
 ) -> LuceneIndex:
     """Index the collection at ``path`` into the folder ``index``.
 
-    Documents are read by irkit (any of :data:`irkit.io.documents.DOC_FORMATS`),
-    written as Pyserini JSONL, and indexed by Anserini's ``IndexCollection``
-    (Porter stemming, stopwords removed; positions, document vectors and raw
-    text stored). The index is built in a temporary folder and renamed into
-    place; an existing index is replaced only with ``force``. With ``impact``
-    (the default) the folder also gets irkit's impact index (``impact/``, see
-    :mod:`irkit.index.impact`), written before the rename.
+    Documents are read by irkit (any of :data:`irkit.io.documents.DOC_FORMATS`)
+    and indexed by Lucene in the process's JVM as Anserini's ``IndexCollection``
+    indexes them (:mod:`irkit.index.writer`: Anserini's analyser, Porter stemming,
+    stopwords removed; the text stored; no positions). Document vectors, which
+    only RM3 reads, are stored with ``docvectors``, or added the first time RM3
+    runs (:meth:`LuceneIndex.require_docvectors`). The index is built in a
+    temporary folder and renamed into place; an existing index is replaced only
+    with ``force``. With ``impact`` (the default) the folder also gets irkit's
+    impact index (``impact/``, see :mod:`irkit.index.impact`), written before the
+    rename.
     """
+    from irkit.index.writer import write_lucene
+
     if threads is not None and threads < 0:
         raise InputError(f"--threads must be positive (got {threads})")
     threads = max(1, threads or os.cpu_count() or 1)
     fmt = detect_format(path) if format == "auto" else format
-    if not quiet:
-        log(f"reading {path} as {fmt}")
     with atomic_path(index, overwrite=force, kind="index") as tmp:
-        staging = tmp.parent / "collection"
-        staging.mkdir()
-        # One JSONL file per thread: Anserini indexes files in parallel.
-        docnos: set[str] = set()
+        seen: set[str] = set()
         empty: list[str] = []
-        with contextlib.ExitStack() as files:
-            shards = [
-                files.enter_context(open(staging / f"part{i:03d}.jsonl", "w", encoding="utf-8")) for i in range(threads)
-            ]
-            for docno, text in progress(iter_documents(path, fmt), desc="reading", unit="doc", disable=quiet):
+
+        def documents():
+            for docno, text in progress(iter_documents(path, fmt), desc="indexing", unit="doc", disable=quiet):
                 if not docno or any(c.isspace() for c in docno):
                     raise InputError(f"document id {docno!r} is empty or has white space", path)
-                if docno in docnos or docno in empty:
+                if docno in seen:
                     raise InputError(f"document id {docno!r} appears twice", path)
+                seen.add(docno)
                 if len(text) > MAX_DOCUMENT_CHARS:
                     raise InputError(
-                        f"document {docno!r} has {len(text):,} characters; Anserini's JSON reader takes at most "
-                        f"{MAX_DOCUMENT_CHARS:,} (split the document)",
+                        f"document {docno!r} has {len(text):,} characters; irkit indexes at most "
+                        f"{MAX_DOCUMENT_CHARS:,}, as Anserini's JSON reader (split the document)",
                         path,
                     )
                 if not text.strip():
-                    # Anserini refuses documents without text; say so instead of
-                    # letting the count silently differ.
+                    # Anserini refuses documents without text; so does irkit, and says so.
                     empty.append(docno)
                     continue
-                shards[len(docnos) % threads].write(json.dumps({ID: docno, CONTENTS: text}) + "\n")
-                docnos.add(docno)
+                yield docno, text
+
+        start = time.perf_counter()
+        _java.start_jvm()
+        log(f"Lucene is indexing {path} ({fmt}) with {threads} thread(s)", quiet)
+        docnos = write_lucene(documents(), tmp, threads=threads, vectors=docvectors)
+        seconds = time.perf_counter() - start
         if empty:
             log(f"skipped {len(empty)} document(s) with no text: {', '.join(empty[:5])}", quiet)
         if not docnos:
             raise InputError("no documents with text found", path)
-        start = time.perf_counter()
-        _run_index_collection(staging, tmp, threads, quiet=quiet, n=len(docnos))
-        seconds = time.perf_counter() - start
-        shutil.rmtree(staging)
         idx = LuceneIndex(tmp, _check=False)
         n = idx.num_docs
-        if n != len(docnos):
-            raise IrkitError(f"Anserini indexed {n} of {len(docnos)} documents: {_log_reasons(tmp, index)}")
-        docno_text = "\n".join(idx._docnos_from_lucene()) + "\n"
+        _check_order(idx, docnos)
+        docno_text = "\n".join(docnos) + "\n"
         (tmp / DOCNOS_FILE).write_text(docno_text, encoding="utf-8")
         meta = {
             "irkit_index": 1,
@@ -112,7 +109,8 @@ def build_index(
             "documents": n,
             "skipped_empty": empty,
             "analyzer": "Anserini DefaultEnglishAnalyzer (Porter stemmer, Lucene English stopwords)",
-            "stored": ["positions", "docvectors", "raw"],
+            "stored": ["docvectors", "raw"] if docvectors else ["raw"],
+            "raw": "text",  # the stored raw field is the text itself (Anserini's JsonCollection stores JSON)
             "indexing_seconds": round(seconds, 3),
             "threads": threads,
             # Checked when the index is opened: docnos.txt must be the one written here.
@@ -125,101 +123,13 @@ def build_index(
     return LuceneIndex(index)
 
 
-def _run_index_collection(collection: Path, out: Path, threads: int, *, quiet: bool, n: int) -> None:
-    # A child JVM rather than the in-process one: Ctrl-C then stops it at once and
-    # the atomic folder cleans up; an in-process JNI call would finish first.
-    home = _java.java_home()
-    cmd = [
-        os.path.join(home, "bin", "java"),
-        *_java.jvm_options(home),
-        "-cp",
-        _java.anserini_jar(),
-        "io.anserini.index.IndexCollection",
-        "-collection", "JsonCollection",
-        "-generator", "DefaultLuceneDocumentGenerator",
-        "-input", str(collection),
-        "-index", str(out),
-        "-threads", str(threads),
-        "-storePositions", "-storeDocvectors", "-storeRaw",
-    ]  # fmt: skip
-    log = out.parent / "anserini.log"
-    with open(log, "w") as fh, spinner(f"Anserini is indexing {n:,} documents with {threads} thread(s)", quiet):
-        returncode = _run_child(cmd, fh)
-    if returncode != 0 or not any(out.glob("segments_*")):
-        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-        raise IrkitError("Anserini IndexCollection failed: " + " | ".join(tail))
-
-
-def _run_child(cmd: list[str], out) -> int:
-    """Run ``cmd`` to its end and return its exit code; an interrupt kills it.
-
-    The stop signals are blocked while the child is forked: CPython runs at-fork hooks
-    (logging's lock release) around the fork, and a KeyboardInterrupt raised inside one is
-    printed as "Exception ignored ... Traceback" and dropped. Blocked, a Ctrl-C arrives
-    just after the fork, in ordinary code; the child unblocks them before exec.
-    """
-    import signal
-
-    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    die = _die_with_parent()
-
-    def preexec() -> None:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-        if die is not None:
-            die()
-
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-    try:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    with proc:
-        try:
-            return proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-
-
-def _die_with_parent():
-    """A ``preexec_fn`` that makes the child get SIGKILL when irkit dies (Linux).
-
-    A SIGKILLed irkit cannot stop its JVM itself; the kernel does it
-    (``prctl(PR_SET_PDEATHSIG)``). Elsewhere there is no such call: None.
-    """
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import signal
-
-    parent = os.getpid()
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    sigkill = int(signal.SIGKILL)
-
-    def preexec() -> None:
-        prctl(1, sigkill, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-        if os.getppid() != parent:  # irkit died before the call took effect
-            os._exit(1)
-
-    return preexec
-
-
-def _log_reasons(tmp: Path, index) -> str:
-    """Why Anserini skipped documents, from its log (kept beside the index for reading)."""
-    log_file = tmp.parent / "anserini.log"
-    lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
-    # The causes first (exceptions, errors), then warnings; Lucene's MMapDirectory notice is noise.
-    causes = [ln for ln in lines if any(k in ln for k in ("Exception", "ERROR", "exceeds", "immense", "too large"))]
-    warns = [ln for ln in lines if ("WARN" in ln or "skipped" in ln) and "MMapDirectory" not in ln]
-    reasons = [ln.strip()[:200] for ln in dict.fromkeys(causes + warns)][:2]
-    kept = Path(index).parent / f"{Path(index).name}.anserini.log"
-    with contextlib.suppress(OSError):
-        shutil.copyfile(log_file, kept)
-    why = " | ".join(reasons) if reasons else "Anserini's log gives no reason"
-    return f"{why} (full log: {kept})"
+def _check_order(idx: LuceneIndex, docnos: list[str]) -> None:
+    """Lucene holds ``docnos`` in this order (its count, and the stored ids of 17 documents spread over it)."""
+    n = idx.num_docs
+    stored = idx.reader.storedFields()
+    probes = sorted({n - 1, *range(0, n, max(1, n // 16))}) if n == len(docnos) else []
+    if n != len(docnos) or any(stored.document(i).get(ID) != docnos[i] for i in probes):
+        raise IrkitError(f"Lucene indexed {n} of {len(docnos)} documents, or not in the order they were given")
 
 
 class LuceneIndex:
@@ -316,18 +226,26 @@ class LuceneIndex:
         value = doc.get("raw")
         if value is None:
             raise InputError("index stores no raw text (re-index with irkit)", self.path)
-        raw = json.loads(value) if value.startswith("{") else {CONTENTS: value}
-        return raw.get(CONTENTS, value) if isinstance(raw, dict) else value
+        return self._contents(value)
+
+    @cached_property
+    def _raw_is_json(self) -> bool:
+        # irkit stores the text itself; indexes built by Anserini's IndexCollection hold the JSON record.
+        return self.meta.get("raw") != "text"
+
+    def _contents(self, value: str | None) -> str:
+        if not value:
+            return ""
+        if self._raw_is_json and value.startswith("{"):
+            raw = json.loads(value)
+            return raw.get(CONTENTS, value) if isinstance(raw, dict) else value
+        return value
 
     def texts(self, docnos=None) -> list[str]:
         """Stored contents of ``docnos`` (all documents, in Lucene order, by default)."""
         ids = range(len(self.docnos)) if docnos is None else [self.lucene_id(d) for d in docnos]
         stored = self.reader.storedFields()
-        out = []
-        for i in ids:
-            value = stored.document(i).get("raw")
-            out.append(json.loads(value).get(CONTENTS, "") if value and value.startswith("{") else value or "")
-        return out
+        return [self._contents(stored.document(i).get("raw")) for i in ids]
 
     @property
     def _analyzer(self):
@@ -349,8 +267,77 @@ class LuceneIndex:
         total = int(self.reader.getSumTotalTermFreq(CONTENTS))
         return {"documents": n, "terms": total, "avg_doc_length": total / max(n, 1)}
 
+    @property
+    def has_docvectors(self) -> bool:
+        # Indexes that irkit.json does not describe (Anserini's, or irkit's before document vectors
+        # became optional) were built with them.
+        return "docvectors" in self.meta.get("stored", ["docvectors"])
+
+    def require_docvectors(self, quiet: bool = False) -> None:
+        """Make sure the index stores document vectors (RM3 reads them), adding them if it does not.
+
+        Adding them re-indexes the stored text with vectors into the same folder, in one Lucene
+        commit: the same documents in the same order, so the docnos, the statistics and the impact
+        part stay valid (the impact part's record of the Lucene commit is updated). A file lock
+        makes a second process wait, then find them there.
+        """
+        if self.has_docvectors:
+            return
+        import fcntl
+
+        from irkit.index.writer import write_lucene
+
+        try:
+            lock = open(self.path / ".docvectors.lock", "a")  # noqa: SIM115 (held to the end of the block)
+        except OSError as e:
+            raise InputError(
+                f"RM3 needs document vectors, which this index does not store, and irkit cannot add them "
+                f"here ({e.strerror}); rebuild it with `irkit index --docvectors`",
+                self.path,
+            ) from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.has_docvectors:  # another process added them meanwhile
+                self.close()
+                return
+            before = lucene_fingerprint(self)
+            stored = self.reader.storedFields()
+            docnos = list(self.docnos)
+            log(f"adding document vectors to {self.path} (RM3 reads them; done once)", quiet)
+            start = time.perf_counter()
+
+            def documents():
+                for i in progress(range(len(docnos)), desc="document vectors", unit="doc", disable=quiet):
+                    doc = stored.document(i)
+                    yield doc.get(ID), self._contents(doc.get("raw"))
+
+            # One writer, in the index's own folder: the documents keep their order. The old
+            # reader is read while it writes, then closed; the next use opens the new commit.
+            old, self._reader = self.reader, None
+            try:
+                write_lucene(documents(), self.path, threads=1, vectors=True)
+            finally:
+                old.close()
+            _check_order(self, docnos)
+            after = lucene_fingerprint(self)
+            if {k: v for k, v in after.items() if k != "lucene_commit"} != {
+                k: v for k, v in before.items() if k != "lucene_commit"
+            }:
+                raise IrkitError(f"re-indexing with document vectors changed the index's statistics ({self.path})")
+            meta = self.meta
+            meta["stored"] = sorted({*meta.get("stored", []), "docvectors"})
+            _replace_json(self.path / META_FILE, meta)
+            impact_meta = impact_path(self.path) / "meta.json"
+            if impact_meta.is_file():
+                im = json.loads(impact_meta.read_text(encoding="utf-8"))
+                if im.get("lucene_commit") == before["lucene_commit"]:
+                    im["lucene_commit"] = after["lucene_commit"]
+                    _replace_json(impact_meta, im)
+            log(f"added document vectors in {time.perf_counter() - start:.1f} s", quiet)
+
     def term_vectors(self, docnos=None) -> list[dict[str, int]]:
-        """Per-document ``{term: tf}`` from the stored document vectors."""
+        """Per-document ``{term: tf}`` from the stored document vectors (added first if missing)."""
+        self.require_docvectors()
         ids = range(len(self.docnos)) if docnos is None else [self.lucene_id(d) for d in docnos]
         vectors = self.reader.termVectors()
         out = []
@@ -394,6 +381,12 @@ def analyzer() -> Analyzer:
     if _ANALYZER is None:
         _ANALYZER = Analyzer()
     return _ANALYZER
+
+
+def _replace_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _java_message(e: Exception) -> str:

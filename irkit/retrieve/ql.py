@@ -129,6 +129,8 @@ class PyseriniRetriever(Searcher):
         # onnxruntime and faiss (about 9 s and 0.9 GB) for a wrapper of a few calls. The calls and
         # their arguments are those of LuceneSearcher.set_qld/set_bm25/set_rm3/batch_search.
         o = self.options
+        if o.rm3:  # irkit indexes store document vectors only once RM3 has asked for them
+            self.index.require_docvectors()
         searcher = _java.autoclass("io.anserini.search.SimpleSearcher")(str(self.index.path.resolve()))
         if o.base == "ql":
             searcher.set_qld(float(o.mu))

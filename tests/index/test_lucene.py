@@ -62,3 +62,20 @@ def test_duplicate_docno(tmp_path):
 def test_cranfield_empty_documents_are_skipped(cranfield_index):
     assert cranfield_index.num_docs == 1398
     assert cranfield_index.meta["skipped_empty"] == ["471", "995"]
+
+
+def test_document_vectors_are_added_on_first_use_and_change_nothing_else(tmp_path, cranfield):
+    from irkit.index.impact import ImpactIndex
+
+    eager = build_index(cranfield.docs, tmp_path / "eager", threads=2, quiet=True, docvectors=True)
+    lazy = build_index(cranfield.docs, tmp_path / "lazy", threads=2, quiet=True)
+    assert eager.has_docvectors and not lazy.has_docvectors
+    assert lazy.reader.getTermVectors(0) is None
+    docnos, stats = list(lazy.docnos), dict(lazy.stats)
+    sample = list(eager.docnos[::97])
+    lazy.require_docvectors()
+    again = LuceneIndex(tmp_path / "lazy")
+    assert again.has_docvectors and list(again.docnos) == docnos and dict(again.stats) == stats
+    assert again.term_vectors(sample) == eager.term_vectors(sample)
+    ImpactIndex.open(again.path, lucene=again)  # the impact part still matches its (new) Lucene commit
+    assert json.loads((again.path / "impact" / "meta.json").read_text())["lucene_commit"] is not None

@@ -192,40 +192,21 @@ def test_two_index_processes_one_wins_the_other_says_so(tmp_path, cranfield):
     assert folder_kind(target) == "index"
 
 
-# --- the child JVM dies with its parent; stale temporaries are cleaned ---------------
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(x) for x in text.split()]
+# --- a killed writer's temporaries are cleaned by the next ---------------------------
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_sigkill_of_index_kills_the_jvm_and_the_next_run_cleans_up(tmp_path, vaswani):
+def test_sigkill_of_index_leaves_a_temporary_that_the_next_run_cleans_up(tmp_path, vaswani):
     target = tmp_path / "idx"
     cmd = [sys.executable, "-m", "irkit", "index", str(vaswani.docs), "-i", str(target), "--threads", "1", "-q"]
     proc = subprocess.Popen(cmd, env={**os.environ, "IRKIT_QUIET": "1"}, cwd=ROOT)
-    java = []
+    # Killed while Lucene writes (in irkit's own JVM, which dies with the process): a segment file exists.
     deadline = time.time() + 120
-    while time.time() < deadline and not java:
-        java = [
-            c for c in _children(proc.pid) if "java" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
-        ]
-        time.sleep(0.05)
-    assert java, "the indexer never started its JVM"
+    while time.time() < deadline and proc.poll() is None and not list(tmp_path.glob(".idx.*.tmp/**/*.fdt")):
+        time.sleep(0.02)
+    assert proc.poll() is None, "the indexer ended before it was killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.time() + 20
-    while time.time() < deadline and Path(f"/proc/{java[0]}").exists():
-        status = Path(f"/proc/{java[0]}/status").read_text() if Path(f"/proc/{java[0]}").exists() else ""
-        if "State:\tZ" in status:
-            break
-        time.sleep(0.1)
-    alive = Path(f"/proc/{java[0]}").exists() and "State:\tZ" not in Path(f"/proc/{java[0]}/status").read_text()
-    assert not alive, "the JVM outlived the killed indexer"
     stale = [p for p in tmp_path.iterdir() if p.name.startswith(".idx.") and p.name.endswith(".tmp")]
     assert stale, "expected the killed run's temporary folder"
     # the next writer of the same output removes it
