@@ -151,6 +151,12 @@ def autoclass(name: str) -> Any:
     return jnius.autoclass(name)
 
 
+def exception_message(e: Exception) -> str:
+    """The first line of a Java exception's message (pyjnius' ``JavaException``), for one-line errors."""
+    msg = getattr(e, "innermessage", None) or str(e)
+    return str(msg).strip().splitlines()[0] if msg else type(e).__name__
+
+
 def import_pyserini(module: str) -> ModuleType:
     """Import a Pyserini module after the JVM is up, defusing the OpenAI trap."""
     start_jvm()

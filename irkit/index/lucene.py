@@ -91,7 +91,7 @@ def build_index(
         start = time.perf_counter()
         _java.start_jvm()
         log(f"Lucene is indexing {path} ({fmt}) with {threads} thread(s)", quiet)
-        docnos = write_lucene(documents(), tmp, threads=threads, vectors=docvectors)
+        docnos = write_lucene(documents(), tmp, analyzer().java, threads=threads, vectors=docvectors)
         seconds = time.perf_counter() - start
         if empty:
             log(f"skipped {len(empty)} document(s) with no text: {', '.join(empty[:5])}", quiet)
@@ -169,7 +169,7 @@ class LuceneIndex:
             try:
                 self._reader = DirectoryReader.open(FSDirectory.open(Paths.get(str(self.path.resolve()))))
             except Exception as e:  # jnius.JavaException
-                raise InputError(f"cannot open Lucene index ({_java_message(e)})", self.path) from None
+                raise InputError(f"cannot open Lucene index ({_java.exception_message(e)})", self.path) from None
         return self._reader
 
     def close(self) -> None:
@@ -315,7 +315,7 @@ class LuceneIndex:
             # reader is read while it writes, then closed; the next use opens the new commit.
             old, self._reader = self.reader, None
             try:
-                write_lucene(documents(), self.path, threads=1, vectors=True)
+                write_lucene(documents(), self.path, analyzer().java, threads=1, vectors=True)
             finally:
                 old.close()
             _check_order(self, docnos)
@@ -387,11 +387,6 @@ def _replace_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _java_message(e: Exception) -> str:
-    msg = getattr(e, "innermessage", None) or str(e)
-    return str(msg).strip().splitlines()[0] if msg else type(e).__name__
 
 
 def add_impact(index_dir: str | os.PathLike[str], *, force: bool = False, quiet: bool = False) -> ImpactIndex:

@@ -129,11 +129,9 @@ def handles(vectors: bool) -> _Handles:
         return _handles[vectors]
 
 
-def _open_writer(folder: Path, ram_mb: float):
+def _open_writer(folder: Path, analyzer, ram_mb: float):
     A = _java.autoclass
-    from irkit.index.lucene import analyzer
-
-    cfg = A("org.apache.lucene.index.IndexWriterConfig")(analyzer().java)
+    cfg = A("org.apache.lucene.index.IndexWriterConfig")(analyzer)
     cfg.setOpenMode(A("org.apache.lucene.index.IndexWriterConfig$OpenMode").CREATE)
     cfg.setRAMBufferSizeMB(ram_mb)
     cfg.setUseCompoundFile(False)
@@ -144,11 +142,11 @@ def _open_writer(folder: Path, ram_mb: float):
 
 
 class _Worker(threading.Thread):
-    def __init__(self, folder: Path, ram_mb: float, vectors: bool) -> None:
+    def __init__(self, folder: Path, analyzer, ram_mb: float, vectors: bool) -> None:
         super().__init__(daemon=True)
         self.folder = folder
         self.vectors = vectors
-        self.writer, self.directory = _open_writer(folder, ram_mb)
+        self.writer, self.directory = _open_writer(folder, analyzer, ram_mb)
         self.batches: queue.Queue = queue.Queue(maxsize=2)
         self.docnos: list[str] = []
         self.error: BaseException | None = None
@@ -175,17 +173,22 @@ class _Worker(threading.Thread):
 
 
 def write_lucene(
-    docs: Iterable[tuple[str, str]], out: Path, *, threads: int, vectors: bool, parts: Path | None = None
+    docs: Iterable[tuple[str, str]],
+    out: Path,
+    analyzer,
+    *,
+    threads: int,
+    vectors: bool,
+    parts: Path | None = None,
 ) -> list[str]:
-    """Index ``(docno, text)`` records into the folder ``out``; the docnos in Lucene's document order.
+    """Index ``(docno, text)`` records into the folder ``out`` with the (Java) ``analyzer``; the docnos in
+    Lucene's document order.
 
     ``out`` is a new folder, or a Lucene index whose documents are replaced in one commit (its
     readers keep the commit they opened). With ``threads`` > 1, each writer's folder is made
     under ``parts`` (default: ``out``'s parent) and removed after. ``vectors``: store document
     vectors (RM3 reads them; they cost about as much again as the rest of the indexing).
     """
-    from irkit.index.lucene import _java_message
-
     Runtime = _java.autoclass("java.lang.Runtime")
     heap_mb = Runtime.getRuntime().maxMemory() / 2**20
     ram_mb = float(max(16, min(256, heap_mb // (3 * threads))))
@@ -194,7 +197,7 @@ def write_lucene(
     workers = []
     try:
         for f in folders:
-            workers.append(_Worker(f, ram_mb, vectors))
+            workers.append(_Worker(f, analyzer, ram_mb, vectors))
         for w in workers:
             w.start()
         ids: list[str] = []
@@ -216,7 +219,7 @@ def write_lucene(
             w.writer.commit()
             w.writer.close()
         if threads > 1:
-            writer, directory = _open_writer(out, ram_mb)
+            writer, directory = _open_writer(out, analyzer, ram_mb)
             try:
                 handles(vectors).add_indexes(writer, [w.directory for w in workers])
                 writer.commit()
@@ -225,7 +228,7 @@ def write_lucene(
                 directory.close()
     except Exception as e:
         if type(e).__name__ == "JavaException":
-            raise IrkitError(f"Lucene refused to index a batch of documents ({_java_message(e)})") from None
+            raise IrkitError(f"Lucene refused to index a batch of documents ({_java.exception_message(e)})") from None
         raise
     finally:
         _stop(workers, drain=True)  # after an error or interrupt: the queued batches are dropped
