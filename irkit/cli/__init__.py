@@ -63,7 +63,9 @@ def _main() -> None:
             _exit(2)
         _unexpected(e)
     finally:
-        for sig, handler in previous.items():
+        # irkit's own process keeps its handlers to the end: a signal after the commit changes nothing
+        # (see atomic.on_signal); a caller's handlers come back.
+        for sig, handler in previous.items() if not _own_process() else ():
             signal.signal(sig, handler)
         if unraisable is not None:
             sys.unraisablehook = unraisable
@@ -77,6 +79,15 @@ def _main() -> None:
         _exit(128 + (signum or signal.SIGINT), now=bool(signum) and atomic.exits_after_signal())
     if isinstance(result, int) and result:
         _exit(result)
+
+
+def _own_process() -> bool:
+    # `python -m irkit` or the `irkit` script, not irkit.cli.run, a test or a notebook calling main()
+    entry = sys.modules.get("__main__")
+    spec = getattr(entry, "__spec__", None)
+    return not _IN_PROCESS and (
+        getattr(spec, "name", None) == "irkit.__main__" or os.path.basename(getattr(entry, "__file__", "")) == "irkit"
+    )
 
 
 def _exit(code: int, now: bool = False) -> None:

@@ -37,8 +37,11 @@ def compare_cmd(
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise InputError("the comparison page must end in .html", output)
-    check_output(output, force)  # fail before the work
-    judged = read_qrels(*resolve_qrels(qrels, quiet=quiet))
+    from irkit.provenance import check_sidecar
+
+    check_output(output, force)  # fail before the work: the page and its sidecar
+    check_sidecar(output, force)
+    judged = read_qrels(*resolve_qrels(qrels, quiet=quiet), quiet=quiet)
     queries = None
     if topics is not None:
         from irkit.io.topics import read_topics

@@ -37,7 +37,7 @@ def _qrels(path: Path, fmt: str, index: Path | None, normalise: bool, quiet: boo
     from irkit.progress import log
 
     path, fmt = resolve_qrels(path, fmt, quiet=quiet)  # a built-in name works too
-    qrels = read_qrels(path, fmt)
+    qrels = read_qrels(path, fmt, quiet=quiet)
     if index is None:
         if normalise:
             raise IrkitError("--normalise-ids needs --index (the index says which ids exist)")
@@ -233,7 +233,7 @@ def rank_cmd(
         threads=threads or None,
         seed=seed,
         quiet=quiet,
-        qrels=read_qrels(*resolve_qrels(qrels, quiet=quiet)) if qrels else None,
+        qrels=read_qrels(*resolve_qrels(qrels, quiet=quiet), quiet=quiet) if qrels else None,
     )
     candidates = read_run(rerank) if rerank else None
     frame = rank_frame(queries, candidates, depth)

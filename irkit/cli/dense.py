@@ -149,7 +149,10 @@ def encode_cmd(
 
     if batch_size is not None and batch_size < 1:
         raise InputError("--batch-size must be at least 1")
-    check_output(output, force)
+    from irkit.provenance import check_sidecar
+
+    check_output(output, force)  # the vectors and their sidecar (OUTPUT.meta.json), before the work
+    check_sidecar(output, force)
     from irkit.cli.engine import engine_from_options
 
     cfg = engine_from_options(engine, workers, None, ray_address)  # bad --engine options fail before the work
@@ -245,7 +248,10 @@ def fuse_cmd(
             raise InputError(f"--weights takes numbers separated by commas, not {weights!r}") from None
     elif alpha is not None:
         w = [alpha, 1 - alpha]
-    check_output(output, force)
+    from irkit.provenance import check_sidecar
+
+    check_output(output, force, kind="run")  # the fused run and its sidecar, before the work
+    check_sidecar(output, force)
     loaded = [read_run(p) for p in runs]
     if qrels is not None:
         from irkit.datasets import resolve_qrels

@@ -54,7 +54,7 @@ def training_features(
 
     idx = LuceneIndex(index)
     queries = read_topics(topics, topics_format, field=topic_field)
-    judgements = read_qrels(qrels, qrels_format)
+    judgements = read_qrels(qrels, qrels_format, quiet=quiet)
     if normalise_ids:
         judgements, changed = normalise_docnos(judgements, set(idx.docnos))
         log(f"{qrels}: mapped {changed} judged ids to the index's ids", quiet)

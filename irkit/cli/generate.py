@@ -89,8 +89,13 @@ def sample_cmd(
     if n < 1:
         raise InputError("--n must be at least 1")
     kind = model_kind(model_dir)
-    # An existing file is replaced only with --force, and never one inside the model folder.
+    # An existing file is replaced only with --force, and never one inside the model folder;
+    # so is its sidecar (OUTPUT.meta.json).
     check_output(output, force, kind="file")
+    if output.suffix:  # a file (a folder of samples gets provenance.json inside)
+        from irkit.provenance import check_sidecar
+
+        check_sidecar(output, force)
     path = registry.recipe(kind).sample(
         model_dir, n, output, caption=caption, seed=seed, options=_options(option), sharpen=sharpen
     )

@@ -131,6 +131,7 @@ def quiet_swallowed_interrupt(unraisable: object) -> None:
 
 
 def exits_after_signal() -> bool:
+    """Whether a signal ends the process (see :func:`exit_after_signal`)."""
     return _watchdog
 
 
@@ -387,7 +388,10 @@ def _irkit_wrote(p: Path, kind: str | None) -> str | None:
         with open(p, "rb") as fh:
             head = fh.read(4096)
         if kind == "plot" or head.startswith(b"\x89PNG"):
-            return None if head.startswith(b"\x89PNG") and b"Software\x00irkit" in head else "is not a plot irkit drew"
+            # irkit signs its plots; one drawn before it did is known by its report's sidecar
+            report = any(_has_own_sidecar(p.with_suffix(s)) for s in (".md", ".html", ".htm", ".csv", ".tex"))
+            signed = head.startswith(b"\x89PNG") and b"Software\x00irkit" in head
+            return None if signed or report else "is not a plot irkit drew"
         text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
         if p.suffix.lower() == ".csv" and text.startswith("run,"):  # an evaluation table
             return None

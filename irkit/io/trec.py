@@ -179,8 +179,11 @@ def cranfield_gain(rel: int) -> int:
     return 5 - rel if 1 <= rel <= 4 else 0
 
 
-def read_qrels(path: str | os.PathLike[str], format: str = "auto") -> pd.DataFrame:
-    """A qrels frame from TREC (``qid iter docno label``), BEIR TSV or Cranfield files."""
+def read_qrels(path: str | os.PathLike[str], format: str = "auto", *, quiet: bool = False) -> pd.DataFrame:
+    """A qrels frame from TREC (``qid iter docno label``), BEIR TSV or Cranfield files.
+
+    With ``format="auto"`` it says on stderr which format it chose (unless ``quiet``).
+    """
     p = Path(path)
     if format not in QRELS_FORMATS:
         raise InputError(f"unknown qrels format {format!r}; choose from {', '.join(QRELS_FORMATS)}")
@@ -191,7 +194,7 @@ def read_qrels(path: str | os.PathLike[str], format: str = "auto") -> pd.DataFra
         from irkit.progress import log
 
         fmt, reason = detect_qrels_format(p)
-        log(f"{p}: qrels read as {fmt} ({reason}); --qrels-format chooses")
+        log(f"{p}: qrels read as {fmt} ({reason}); --qrels-format chooses", quiet)
     else:
         fmt = format
     ncols = {"trec": 4, "beir": 3, "cranfield": 3}[fmt]

@@ -128,6 +128,19 @@ def test_a_sidecar_path_given_as_input_is_refused_before_the_work(tmp_path, cli,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.run.meta.json"]
 
 
+def test_quiet_prints_nothing_but_errors(runs, cli, monkeypatch):
+    d = runs
+    monkeypatch.setenv("IRKIT_QUIET", "0")  # the suite runs quiet
+    code, _, err = cli("eval", d / "a.run", "--qrels", d / "q.txt", "-o", d / "t.csv")
+    assert code == 0 and "qrels read as trec" in err and "wrote" in err, err  # said without -q
+    for args in (
+        ("eval", d / "a.run", "--qrels", d / "q.txt", "-o", d / "t.csv", "--force"),
+        board_args(d, d / "board.md"),
+    ):
+        code, _, err = cli(*args, "-q")
+        assert code == 0 and err == "", err
+
+
 # --- locks -----------------------------------------------------------------------
 
 ARTEFACTS = {
@@ -368,8 +381,9 @@ def test_a_signal_at_any_moment_leaves_all_or_nothing(tmp_path_factory, signal_c
     took = time.monotonic() - sent
     err = proc.stderr.read()
     assert leftovers(d) == [], err
-    if code == 0:  # done before the signal: every output is whole, with its sidecar
+    if code == 0:  # done before the signal (or the signal came after the commit): every output is there
         assert "Traceback" not in err
+        assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in golden.iterdir()), err
         return
     # The signal came first: it ended the process at once, and nothing changed.
     assert took < 6.0, f"{command} took {took:.1f} s to stop after {signum.name}"
