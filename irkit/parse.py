@@ -16,6 +16,10 @@ from irkit.pipeline import RRF, Run, Transformer, identity
 
 __all__ = ["parse"]
 
+# Parentheses and calls nest at most this deep: the parser descends six calls per
+# parenthesis (200 ended in RecursionError); a ** chain is read in a loop.
+MAX_NESTING = 100
+
 
 def parse(text: str, context: Any = None) -> Transformer:
     """A pipeline from its text form, as ``irkit rank --pipeline`` takes it::
@@ -41,10 +45,8 @@ class _Parser:
     def __init__(self, text: str, context: Any):
         self.text, self.context = text, context
         self.tokens: list[tuple[str, str, int]] = []
-        pos = 0
-        while pos < len(text):
-            if text[pos:].strip() == "":
-                break
+        pos, end = 0, len(text.rstrip())  # (a slice per token was quadratic in the text's length)
+        while pos < end:
             m = self.TOKEN.match(text, pos)
             if not m or m.end() == pos:
                 self.fail("unexpected character", pos + len(text[pos:]) - len(text[pos:].lstrip()))
@@ -55,11 +57,18 @@ class _Parser:
             self.tokens.append((kind, value, m.start(kind) if m.lastgroup else pos))
             pos = m.end()
         self.i = 0
+        self.depth = 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.fail(f"nested more than {MAX_NESTING} deep (parentheses and calls)")
 
     def fail(self, message: str, pos: int | None = None) -> None:
         if pos is None:
             pos = self.tokens[self.i][2] if self.i < len(self.tokens) else len(self.text)
-        raise IrkitError(f"--pipeline: {message} at column {pos + 1} of {self.text!r}")
+        shown = self.text if len(self.text) <= 120 else f"{self.text[:100]}... ({len(self.text):,} characters)"
+        raise IrkitError(f"--pipeline: {message} at column {pos + 1} of {shown!r}")
 
     def peek(self, value: str | None = None) -> bool:
         if self.i >= len(self.tokens):
@@ -128,17 +137,24 @@ class _Parser:
         return out
 
     def power(self) -> Any:
-        out = self.atom()
-        if self.peek("**"):
+        # Right-associative, as in Python; read in a loop (FeatureUnion flattens, so a
+        # long chain builds no deep object).
+        operands = [self.atom()]
+        while self.peek("**"):
             self.take("**")
-            out = self.stage(out) ** self.stage(self.power())
+            operands.append(self.atom())
+        out = operands.pop()
+        while operands:
+            out = self.stage(operands.pop()) ** self.stage(out)
         return out
 
     def atom(self) -> Any:
         if self.peek("("):
             self.take("(")
+            self.nest()
             out = self.concat()
             self.take(")")
+            self.depth -= 1
             return out
         word = self.take()
         try:
@@ -149,6 +165,7 @@ class _Parser:
         kwargs: dict[str, str] = {}
         if self.peek("("):
             self.take("(")
+            self.nest()
             while not self.peek(")"):
                 if (
                     self.i + 1 < len(self.tokens)
@@ -163,6 +180,7 @@ class _Parser:
                 if not self.peek(")"):
                     self.take(",")
             self.take(")")
+            self.depth -= 1
         return self.make(word, args, kwargs)
 
     def make(self, name: str, args: list[Any], kwargs: dict[str, str]) -> Transformer:

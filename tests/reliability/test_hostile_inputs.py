@@ -654,3 +654,33 @@ def test_irkit_data_pointing_at_garbage_is_one_line(tmp_path, monkeypatch, garba
     with pytest.raises(InputError, match="corrupt compressed file") as e:
         list(iter_smart_records(docs))
     assert e.value.path == str(docs)
+
+
+# ---- the pipeline's text form: nesting bounded, a located line ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 200 + "identity" + ")" * 200,
+        "rrf(" * 150 + "identity" + ")" * 150,
+        "(" * 100_000,
+    ],
+)
+def test_a_deeply_nested_pipeline_is_one_located_line(text):
+    import time
+
+    from irkit.parse import parse
+
+    t0 = time.perf_counter()
+    with pytest.raises(IrkitError, match=r"nested more than 100 deep .* at column \d+ of '") as e:
+        parse(text)
+    assert len(str(e.value)) < 300 and time.perf_counter() - t0 < 5
+
+
+def test_pipelines_nested_within_the_bound_parse():
+    from irkit.parse import parse
+
+    assert repr(parse("(" * 99 + "identity" + ")" * 99)) == "identity"
+    chain = " ** ".join(["identity"] * 1000)  # a loop, and FeatureUnion flattens: no depth (RecursionError before)
+    assert repr(parse(chain)) == chain
