@@ -6,7 +6,8 @@ start, imports, JVM start where the command needs one, the work, and writing the
 reference, ``python -c "import pandas"``, is measured in the same run, so the ratio holds across
 machines and loads. Each row is the median of ``--repeat`` runs after one untimed run (files in
 the page cache, numba's kernels in its on-disk cache); peak memory is the largest resident set
-of the process and its children (``ru_maxrss`` from ``wait4``). The load average
+of the process and its children (``ru_maxrss`` from ``wait4``), and CPU seconds (user + system,
+all threads and children) are printed beside the wall time: on a loaded machine they move less. The load average
 (``/proc/loadavg``) before and after is printed: the machine this runs on may be shared, and
 every figure grows with its load.
 
@@ -33,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "python -c 'import pandas'"
 
 
-def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of one process (and its children)."""
+def _once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak resident MB of one process (and its children)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -44,13 +45,17 @@ def _once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()[-500:]}")
-    return seconds, usage.ru_maxrss / 1024  # KiB on Linux
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KiB on Linux
 
 
-def measure(argv: list[str], repeat: int, env: dict[str, str]) -> tuple[float, float]:
-    _once(argv, env)  # untimed: page cache, numba's cache
-    runs = [_once(argv, env) for _ in range(repeat)]
-    return statistics.median(s for s, _ in runs), max(m for _, m in runs)
+def measure(argv: list[str], repeat: int, env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    _once(argv, env, cwd)  # untimed: page cache, numba's cache
+    runs = [_once(argv, env, cwd) for _ in range(repeat)]
+    return (
+        statistics.median(s for s, _, _ in runs),
+        statistics.median(c for _, c, _ in runs),
+        max(m for _, _, m in runs),
+    )
 
 
 def loadavg() -> str:
@@ -79,30 +84,35 @@ def main() -> None:
 
     before_load = loadavg()
     with tempfile.TemporaryDirectory(prefix="irkit-startup-") as tmp:
-        table: dict[str, dict[str, tuple[float, float]]] = {}
+        table: dict[str, dict[str, tuple[float, float, float]]] = {}
         for label, tree in trees:
-            # each tree gets its own index (the index format may differ) and numba cache for the cold row
+            # each tree gets its own index (the index format may differ) and numba cache for the cold row;
+            # it runs in the tree, as `python -m` puts the working folder before PYTHONPATH
             env = {**os.environ, "IRKIT_QUIET": "1", "PYTHONPATH": str(tree)}
             for name, argv in _rows(args, Path(tmp, label)):
                 cold = name.endswith("(once)")
                 if cold:
-                    seconds, mb = _once(argv, {**env, "NUMBA_CACHE_DIR": str(Path(tmp, label, "numba"))})
+                    row = _once(argv, {**env, "NUMBA_CACHE_DIR": str(Path(tmp, label, "numba"))}, tree)
                 else:
-                    seconds, mb = measure(argv, args.repeat, env)
-                table.setdefault(name, {})[label] = (seconds, mb)
-                print(f"  {label}: {name}: {seconds:.2f} s, {mb:,.0f} MB", file=sys.stderr, flush=True)
+                    row = measure(argv, args.repeat, env, tree)
+                table.setdefault(name, {})[label] = row
+                print(
+                    f"  {label}: {name}: {row[0]:.2f} s, CPU {row[1]:.2f} s, {row[2]:,.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
     after_load = loadavg()
 
     labels = [label for label, _ in trees]
     print(f"\n{args.collection}, median of {args.repeat} runs; load average {before_load} before, {after_load} after\n")
-    head = " | ".join(f"{lb} s | {lb} x pandas | {lb} peak MB" for lb in labels)
+    head = " | ".join(f"{lb} s | {lb} x pandas | {lb} CPU s | {lb} peak MB" for lb in labels)
     print(f"| command | {head} |")
-    print("|---|" + "---:|" * (3 * len(labels)))
+    print("|---|" + "---:|" * (4 * len(labels)))
     for name, cells in table.items():
         out = []
         for lb in labels:
-            seconds, mb = cells[lb]
-            out.append(f"{seconds:.2f} | {seconds / table[REFERENCE][lb][0]:.2f} | {mb:,.0f}")
+            seconds, cpu, mb = cells[lb]
+            out.append(f"{seconds:.2f} | {seconds / table[REFERENCE][lb][0]:.2f} | {cpu:.2f} | {mb:,.0f}")
         print(f"| `{name}` | {' | '.join(out)} |")
 
 
