@@ -76,7 +76,11 @@ def readers(cacm, cranfield, vaswani):
         "documents-tar": (_small_tar(c["cacm"].docs, False), ".tar", read_documents),
         "documents-targz": (_small_tar(c["cacm"].docs, True), ".tar.gz", read_documents),
         # name: (seed bytes, file suffix, reader)
-        "documents-trec": (_head(c["vaswani"].docs, 40), ".trec", lambda p: read_documents(p, "trec")),
+        "documents-trec": (
+            _head(c["vaswani"].docs, 39),
+            ".trec",
+            lambda p: read_documents(p, "trec"),
+        ),  # 39: whole <DOC>s (a cut one is refused)
         "documents-smart": (_head(c["cranfield"].docs, 60), "", lambda p: read_documents(p, "smart")),
         "documents-auto": (_head(c["cranfield"].docs, 30), "", read_documents),
         "documents-jsonl": (
