@@ -21,7 +21,7 @@ __all__ = ["parse"]
 MAX_NESTING = 100
 
 
-def parse(text: str, context: Any = None) -> Transformer:
+def parse(text: str, context: Any = None, engine: Any = None) -> Transformer:
     """A pipeline from its text form, as ``irkit rank --pipeline`` takes it::
 
         bm25 % 100 >> (0.7 * identity + 0.3 * desm(model=models/desm))
@@ -34,16 +34,18 @@ def parse(text: str, context: Any = None) -> Transformer:
     Operators and precedence are Python's (``**`` > ``*``, ``%`` > ``+`` > ``>>`` > ``^``). No
     code is evaluated: a small recursive-descent parser reads the expression.
     ``context`` (a :class:`irkit.registry.Context`) gives the stages ``--index``,
-    ``--hits``, ``--threads`` (and ``--qrels`` for options given as ``auto``).
+    ``--hits``, ``--threads`` (and ``--qrels`` for options given as ``auto``). With ``engine``
+    (``irkit rank --pipeline ... --engine ray``), each registered model is an
+    :class:`irkit.engine.EngineStage` on it; the operators run here.
     """
-    return _Parser(text, context).parse()
+    return _Parser(text, context, engine).parse()
 
 
 class _Parser:
     TOKEN = re.compile(r"\s*(?:(?P<op>>>|\*\*|[*%+(),=^])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z0-9_./~:\-]+))")
 
-    def __init__(self, text: str, context: Any):
-        self.text, self.context = text, context
+    def __init__(self, text: str, context: Any, engine: Any = None):
+        self.text, self.context, self.engine = text, context, engine
         self.tokens: list[tuple[str, str, int]] = []
         pos, end = 0, len(text.rstrip())  # (a slice per token was quadratic in the text's length)
         while pos < end:
@@ -203,4 +205,8 @@ class _Parser:
             return Run(kwargs["path"])
         from irkit import registry
 
+        if self.engine is not None and getattr(self.engine, "name", self.engine) != "local":
+            from irkit.engine import EngineStage
+
+            return EngineStage(name, kwargs, self.context, self.engine)
         return registry.build(name, kwargs, self.context)

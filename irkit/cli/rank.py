@@ -43,9 +43,7 @@ def rank_stage(model: str, pipeline: str | None, given: dict[str, str], context:
         if given:
             raise IrkitError(f"{', '.join(f'-O {k}=' for k in given)} only apply to --model; inside --pipeline "
                              "write name(key=value)")  # fmt: skip
-        if engine.name != "local":
-            raise IrkitError("--engine ray runs one --model, not a --pipeline")
-        stage = parse(pipeline, context)
+        stage = parse(pipeline, context, engine)  # on Ray: each model on the engine, the operators here
     else:
         stage = EngineStage(model, given, context, engine)
     set_quiet(stage, context.quiet)

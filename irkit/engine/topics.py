@@ -3,7 +3,8 @@
 Each worker is a Ray actor that builds the model's stage once (:func:`irkit.registry.build`,
 with the driver's options and context) and runs its ``transform`` on groups of whole topics,
 so each topic is scored by exactly the code, and with exactly the arithmetic, of the local
-path; the driver concatenates the groups' runs in the input's topic order. The registry says
+path; the driver concatenates the groups' runs in the input's topic order (the local stage may
+order topics otherwise; the run file, ranked by topic, is the same byte for byte). The registry says
 which models score a topic without looking at other topics (DESM, IRGAN, LambdaMART, QL,
 RM3); an option given as ``auto`` (tuned over every topic) runs on the driver instead
 (:mod:`irkit.engine`). QL and RM3 workers each open the Lucene index through Pyserini.
@@ -101,5 +102,6 @@ def by_topic(name: str, options: dict[str, Any], context: Any, frame: pd.DataFra
         from irkit.retrieve.base import empty_run
 
         return empty_run(), stats
-    # Whole topics in the input's order: the rows of the local run, in its order.
+    # Whole topics, in the input's topic order; each topic's rows are the local run's (a written run,
+    # ranked by topic, is the local file byte for byte).
     return pd.concat([r for r in runs if len(r)] or runs[:1], ignore_index=True), stats

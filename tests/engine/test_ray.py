@@ -250,8 +250,22 @@ def test_topic_split_models_on_ray_equal_local(name, bench, tmp_path):
                          **recipe.options)  # fmt: skip
     run, expected = stage.transform(frame), local.transform(frame)
     assert len(run) == len(expected) > 0 and stage.stats.items == len(bench.queries)
-    pd.testing.assert_frame_equal(run, expected)
     assert run_bytes(run, tmp_path / "ray.run") == run_bytes(expected, tmp_path / "local.run")
+
+
+def test_a_pipeline_on_ray_equals_local(bench, tmp_path):
+    """`irkit rank --pipeline EXPR --engine ray`: each registered model of the expression runs on the
+    engine as its registry entry says (BM25 in shards, DESM by topic), the operators on the driver;
+    the run file is the local one."""
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("".join(f"{q}\t{t}\n" for q, t in zip(bench.queries["qid"], bench.queries["query"], strict=True)))
+    expr = f"bm25 % 30 >> (0.6 * identity + 0.4 * desm(model={bench.root / 'desm'}))"
+    common = ["rank", "--pipeline", expr, "-i", bench.index.path, "-t", topics, "-q"]
+    assert irkit(*common, "-o", tmp_path / "local.run")[0] == 0
+    code, text = irkit(*common, "--engine", "ray", "--workers", 2, "--shards", 2, "-o", tmp_path / "ray.run")
+    assert code == 0, text
+    local = (tmp_path / "local.run").read_bytes()
+    assert len(local.splitlines()) == 30 * len(bench.queries) and (tmp_path / "ray.run").read_bytes() == local
 
 
 @pytest.fixture(scope="module")
