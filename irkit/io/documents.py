@@ -66,8 +66,8 @@ def _first_line(path: Path) -> str:
 class _Bounded(io.RawIOBase):
     """A decompressing stream that refuses to give more than ``budget`` bytes in all."""
 
-    def __init__(self, raw, budget: int, where: str | os.PathLike[str]):
-        self._raw, self._budget, self._where, self._total = raw, budget, where, 0
+    def __init__(self, raw, budget: int, where: str | os.PathLike[str], file=None):
+        self._raw, self._budget, self._where, self._total, self._file = raw, budget, where, 0, file
 
     def readable(self) -> bool:
         return True
@@ -94,6 +94,8 @@ class _Bounded(io.RawIOBase):
 
     def close(self) -> None:
         self._raw.close()
+        if self._file is not None:  # the file under the gzip stream
+            self._file.close()
         super().close()
 
 
@@ -102,10 +104,12 @@ def _budget(path: Path) -> int:
 
 
 def _open_binary(path: Path):
-    """``path`` as a binary stream; a gzipped file decompresses within :func:`_budget`."""
-    if path.suffix == ".gz" or path.name.endswith(".tgz"):
-        return io.BufferedReader(_Bounded(gzip.GzipFile(path), _budget(path), path))
-    return open(path, "rb")
+    """``path`` as a binary stream; a gzipped file (told by its name or its magic bytes, as
+    tarfile told archives apart) decompresses within :func:`_budget`."""
+    fh = open(path, "rb")  # noqa: SIM115 - returned open; closed by the caller, or with the gzip stream
+    if path.suffix in (".gz", ".tgz") or fh.peek(2)[:2] == b"\x1f\x8b":
+        return io.BufferedReader(_Bounded(gzip.GzipFile(fileobj=fh), _budget(path), path, fh))
+    return fh
 
 
 def _text(binary, newline: str | None = None) -> io.TextIOWrapper:
@@ -269,7 +273,7 @@ def iter_documents(path: str | os.PathLike[str], format: str = "auto") -> Iterat
         raise InputError("not a tarball (.tar, .tar.gz, .tgz); pass --format", p)
     if fmt == "cacm-html":
         for f in [p] if p.is_file() else _folder_files(p):
-            yield _html_docno(f.name), _strip_html(f.read_text(encoding="utf-8-sig", errors="replace"))
+            yield _html_docno(f.name, f), _strip_html(f.read_text(encoding="utf-8-sig", errors="replace"))
         return
     files = [p] if p.is_file() else _folder_files(p)
     if fmt == "beir" and p.is_dir():
@@ -471,10 +475,10 @@ def _iter_smart(fh, path, fields: tuple[str, ...] = SMART_TEXT_FIELDS) -> Iterat
 _READERS = {"jsonl": _iter_jsonl, "beir": _iter_beir, "trec": _iter_trec, "smart": _iter_smart}
 
 
-def _html_docno(name: str) -> str:
+def _html_docno(name: str, where) -> str:
     # As Anserini's HtmlCollection: the docno is the file name without ".html" and
     # the text is the page with its tags stripped, so BM25 figures match exactly.
-    return re.sub(r"\.html?$", "", os.path.basename(name))
+    return check_id(re.sub(r"\.html?$", "", os.path.basename(name)), "document id (the file name)", where, None)
 
 
 def _iter_archive(p: Path, fmt: str | None) -> Iterator[tuple[str, str]]:
@@ -488,7 +492,7 @@ def _iter_archive(p: Path, fmt: str | None) -> Iterator[tuple[str, str]]:
     skipped = 0
     try:
         with _open_binary(p) as raw, tarfile.open(fileobj=raw, mode="r:") as tar:
-            compressed = p.name.endswith((".gz", ".tgz"))
+            compressed = isinstance(raw, io.BufferedReader) and isinstance(raw.raw, _Bounded)
             limit = _budget(p) if compressed else p.stat().st_size
             for member in tar:
                 where = f"{p}/{member.name}"
@@ -557,7 +561,7 @@ def _read_member(tar, member, target, where: str, fmt: str | None) -> Iterator[t
         data = fh.read(MAX_RECORD + 1)
         if len(data) > MAX_RECORD:
             raise InputError(f"a page larger than {MAX_RECORD // 2**20} MiB", where)
-        yield _html_docno(name), _strip_html(data.decode("utf-8-sig", errors="replace"))
+        yield _html_docno(name, where), _strip_html(data.decode("utf-8-sig", errors="replace"))
         return
     yield from _READERS[fmt](_text(fh), where)
 

@@ -684,3 +684,18 @@ def test_pipelines_nested_within_the_bound_parse():
     assert repr(parse("(" * 99 + "identity" + ")" * 99)) == "identity"
     chain = " ** ".join(["identity"] * 1000)  # a loop, and FeatureUnion flattens: no depth (RecursionError before)
     assert repr(parse(chain)) == chain
+
+
+def test_a_gzipped_tar_named_tar_is_read_and_a_spaced_page_name_refused(tmp_path):
+    import gzip
+
+    from irkit.io.documents import read_documents
+
+    plain = _tar(tmp_path / "x.tar", [_member("CACM-1.html", b"<p>one</p>")])
+    p = tmp_path / "c.tar"
+    p.write_bytes(gzip.compress(plain.read_bytes()))  # told by its magic bytes, as tarfile did
+    assert read_documents(p).values.tolist() == [["CACM-1", "one"]]
+    bad = _tar(tmp_path / "s.tar", [_member("my page.html", b"<p>x</p>")])
+    with pytest.raises(InputError, match="white space") as e:
+        read_documents(bad)
+    assert e.value.path == f"{bad}/my page.html"
