@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from irkit.cli.options import Force, Quiet
+from irkit.cli.options import Force, NormaliseIds, Quiet
 
 
 def compare_cmd(
@@ -23,17 +23,18 @@ def compare_cmd(
         Path | None, typer.Option("--topics", "-t", help="Topics (or a built-in name): the query text to show.")
     ] = None,
     depth: Annotated[int, typer.Option(help="Documents shown per topic and run.")] = 10,
+    normalise_ids: NormaliseIds = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Write one static page comparing run B with run A: per-topic differences on a measure (sorted bars, wins,
     losses, ties) and, for every judged topic, both rankings side by side with relevance labels, each document's
     move and, with --index, a snippet of its text with the query's terms highlighted."""
-    from irkit.datasets import resolve, resolve_qrels
+    from irkit.cli.core import _qrels
+    from irkit.datasets import resolve
     from irkit.errors import InputError
     from irkit.evaluate.compare import compare
     from irkit.io.atomic import check_output
-    from irkit.io.trec import read_qrels
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise InputError("the comparison page must end in .html", output)
@@ -41,7 +42,7 @@ def compare_cmd(
 
     check_output(output, force)  # fail before the work: the page and its sidecar
     check_sidecar(output, force)
-    judged = read_qrels(*resolve_qrels(qrels, quiet=quiet), quiet=quiet)
+    judged = _qrels(qrels, "auto", index, normalise_ids, quiet)  # as irkit eval reads them
     queries = None
     if topics is not None:
         from irkit.io.topics import read_topics
