@@ -76,8 +76,6 @@ class BiEncoder(DenseRetriever):
 
 def build(options: BiEncoderOptions, context: Context) -> BiEncoder:
     """The registry's builder of ``biencoder``."""
-    if options.model is None and options.faiss is None:
-        raise InputError("model 'biencoder' needs -O model=DIR (a sentence-transformers folder) or -O faiss=DIR")
     return BiEncoder(options.model, options.faiss, options.alpha, index=context.index, hits=context.hits,
                      threads=context.threads, allow_pickle=options.allow_pickle,
                      batch_size=options.batch_size)  # fmt: skip

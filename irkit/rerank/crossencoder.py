@@ -64,7 +64,8 @@ class CrossEncoder(Reranker):
         config = self.path / "config.json"
         if not config.is_file():
             raise InputError("not a Hugging Face model folder (no config.json)", self.path)
-        archs = read_json(config).get("architectures") or []
+        cfg = read_json(config)
+        archs = (cfg.get("architectures") if isinstance(cfg, dict) else None) or []
         if not any(str(a).endswith("ForSequenceClassification") for a in archs):
             raise InputError(
                 f"not a sequence-classification model (config.json architectures: {archs}); "
