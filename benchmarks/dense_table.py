@@ -315,7 +315,7 @@ def minilm_section(results: list[dict], command: str, seconds: float, load: tupl
         ".venv/bin/irkit rank --model biencoder -O faiss=indexes/cran-minilm.faiss --topics cranfield "
         "-o runs/minilm.run",
         '.venv/bin/irkit rank --model biencoder -O "model=$MINILM" --index indexes/cranfield --topics cranfield '
-        "--rerank runs/bm25.run --depth 100 -o runs/minilm-rerank.run",
+        "--rerank runs/bm25.run --depth 100 --keep-rest -o runs/minilm-rerank.run",
         ".venv/bin/irkit fuse runs/minilm.run runs/bm25.run --method interpolate --qrels cranfield "
         "-o runs/minilm-interp.run",
         "```",
