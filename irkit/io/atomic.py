@@ -108,11 +108,11 @@ def interrupted(clear: bool = False) -> bool:
 
 
 def interrupt_signal(clear: bool = False) -> int:
-    """The signal :func:`on_signal` recorded (0: none)."""
-    global _signal
+    """The signal :func:`on_signal` recorded (0: none); ``clear``: forget it, and an earlier commit."""
+    global _signal, _committed
     was = _signal
     if clear:
-        _signal = 0
+        _signal, _committed = 0, False
     return was
 
 
@@ -650,7 +650,7 @@ def transaction() -> Iterator[None]:
         yield
     finally:
         rollback()
-        _JOURNAL, _committed = outer, False
+        _JOURNAL = outer  # _committed stays: a signal after the commit, as the process ends, changes nothing
 
 
 def commit() -> None:
