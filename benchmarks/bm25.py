@@ -27,6 +27,10 @@ each the best of up to three timed passes after a warm-up pass over the first 50
   stemmer and Terrier stopwords, and its own BM25 arithmetic: its ranking is not Lucene's).
 
     nice -n 10 .venv/bin/python benchmarks/bm25.py [--collections vaswani cacm synth200k synth1m] [--queries 200]
+
+``--busy 1`` measures under contention: a spinning process pinned to the last core (at the same
+niceness) runs beside every measurement, so a system that splits its work into fixed shares per
+thread waits on the thread that shares that core.
 """
 
 from __future__ import annotations
@@ -323,6 +327,9 @@ def main() -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/irkit-bench"))
     ap.add_argument("--output", type=Path, help="also write the rows as JSON")
+    ap.add_argument("--busy", type=int, default=0,
+                    help="keep N cores busy (a spinning process pinned to each of the last N cores) while "
+                         "the systems are measured: how each holds up when another process takes a core")  # fmt: skip
     ap.add_argument("--markdown", nargs="+", type=Path, help="print README tables from --output JSON files and stop")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--index", help=argparse.SUPPRESS)
@@ -337,24 +344,47 @@ def main() -> None:
 
     rows, builds = [], []
     for name in args.collections:
-        docs, topics = collection_files(name, args.workdir)
-        ik = build_irkit(name, docs, args.workdir)
-        bs = build_bm25s(name, docs, args.workdir) if any(s.startswith("bm25s") for s in args.systems) else None
-        ps = build_pisa(name, docs, args.workdir) if "pisa" in args.systems else None
-        builds.append({
-            "collection": name, "docs": ik["docs"], "irkit_docs_per_s": ik["docs"] / ik["seconds"],
-            "impact_s": ik["impact_seconds"], "impact_MB": ik["impact_bytes"] / 2**20,
-            "lucene_MB": ik["lucene_bytes"] / 2**20,
-            "bm25s_docs_per_s": bs["docs"] / bs["seconds"] if bs else float("nan"),
-            "bm25s_MB": bs["bytes"] / 2**20 if bs else float("nan"),
-            "pisa_docs_per_s": ps["docs"] / ps["seconds"] if ps else float("nan"),
-            "pisa_MB": ps["bytes"] / 2**20 if ps else float("nan"),
-        })  # fmt: skip
+        measure_collection(name, args, rows, builds)
+    report(rows, builds, args)
+
+
+def spin(cores: int) -> list[subprocess.Popen]:
+    """``cores`` spinning processes (at this process's niceness), one pinned to each of the last ``cores`` cores."""
+    cpus = sorted(os.sched_getaffinity(0))[-cores:]
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in cpus]
+    for p, cpu in zip(procs, cpus, strict=True):
+        os.sched_setaffinity(p.pid, {cpu})
+    return procs
+
+
+def measure_collection(name: str, args, rows: list, builds: list) -> None:
+    docs, topics = collection_files(name, args.workdir)
+    ik = build_irkit(name, docs, args.workdir)
+    bs = build_bm25s(name, docs, args.workdir) if any(s.startswith("bm25s") for s in args.systems) else None
+    ps = build_pisa(name, docs, args.workdir) if "pisa" in args.systems else None
+    builds.append({
+        "collection": name, "docs": ik["docs"], "irkit_docs_per_s": ik["docs"] / ik["seconds"],
+        "impact_s": ik["impact_seconds"], "impact_MB": ik["impact_bytes"] / 2**20,
+        "lucene_MB": ik["lucene_bytes"] / 2**20,
+        "bm25s_docs_per_s": bs["docs"] / bs["seconds"] if bs else float("nan"),
+        "bm25s_MB": bs["bytes"] / 2**20 if bs else float("nan"),
+        "pisa_docs_per_s": ps["docs"] / ps["seconds"] if ps else float("nan"),
+        "pisa_MB": ps["bytes"] / 2**20 if ps else float("nan"),
+    })  # fmt: skip
+    spinners = spin(args.busy) if args.busy else []  # beside the measurements only, not the builds
+    try:
         for system in args.systems:
             r = measure(system, ik, bs, ps, topics, args)
             if r:
-                rows.append({"collection": name, "docs": ik["docs"], **r})
+                rows.append({"collection": name, "docs": ik["docs"], "busy": args.busy, **r})
                 print(f"  {name} {system}: {json.dumps(r)}", file=sys.stderr)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def report(rows: list, builds: list, args) -> None:
     table = pd.DataFrame(rows)
     key = f"qps_{args.hits[0]}_{args.threads[-1]}t"
     ref = table[table.system == REFERENCE].set_index("collection")[key]
