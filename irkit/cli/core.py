@@ -133,7 +133,8 @@ def index_cmd(
 
     write_sidecar(index)  # index/provenance.json: how it was built (irkit/provenance.py)
     meta = idx.meta
-    built = f"Lucene ({', '.join(['frequencies', 'norms', *meta['stored']])}) {meta['indexing_seconds']:.1f} s"
+    stored = [{"raw": "text", "docvectors": "document vectors"}.get(x, x) for x in meta["stored"]]
+    built = f"Lucene ({', '.join(['frequencies', 'norms', *stored])}) {meta['indexing_seconds']:.1f} s"
     import json
 
     from irkit.index.impact import has_impact, impact_path
