@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -82,13 +83,17 @@ def build(system: str, docs: Path, out: Path) -> dict:
 
 def measure(system: str, docs: Path, out: Path) -> dict | None:
     before = os.getloadavg()[0]
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = [sys.executable, __file__, "--worker", system, "--docs", str(docs), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime  # the whole process, imports included
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             r = json.loads(line[7:])
             disk = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-            return {**r, "system": system, "MB": disk / 2**20, "load_before": before, "load_after": os.getloadavg()[0]}
+            return {**r, "system": system, "MB": disk / 2**20, "cpu_s": cpu_s, "load_before": before,
+                    "load_after": os.getloadavg()[0]}  # fmt: skip
     print(f"[{system}] failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
     return None
 
@@ -121,8 +126,8 @@ def main() -> None:
                 rows.append({"collection": name, **r})
                 print(f"  {name} {system}: {json.dumps(r)}", file=sys.stderr)
 
-    print("| collection | system | documents | seconds | docs/s | x bm25s | index MB | load before / after |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| collection | system | documents | seconds | docs/s | x bm25s | CPU s | index MB | load before / after |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         ref = next((x for x in rows if x["collection"] == r["collection"] and x["system"] == REFERENCE), None)
         rate = r["docs"] / r["seconds"]
@@ -132,10 +137,11 @@ def main() -> None:
             extra = f" ({r['docs'] / r['work_seconds']:,.0f} tokenize+index only)"
         print(
             f"| {r['collection']} | {r['system']} | {r['docs']:,} | {r['seconds']:.1f} | {rate:,.0f}{extra} | {x} "
-            f"| {r['MB']:,.0f} | {r['load_before']:.1f} / {r['load_after']:.1f} |"
+            f"| {r.get('cpu_s', float('nan')):.1f} | {r['MB']:,.0f} | {r['load_before']:.1f} / {r['load_after']:.1f} |"
         )
-    print("\nseconds: first document read to index on disk, in a fresh process (imports outside; irkit's JVM start")
-    print("inside). irkit: Lucene (Anserini's analyser, exact BM25) + impact part; bm25s: its tokenizer and")
+    print("\nseconds: first document read to index on disk, in a fresh process (irkit's JVM start inside); CPU s:")
+    print("the process's user+system time, start to end (the load-robust figure on a shared machine).")
+    print("irkit: Lucene (Anserini's analyser, exact BM25) + impact part; bm25s: its tokenizer and")
     print("stemmer; pisa: pyterrier-pisa with its own analyser (porter2): neither ranks as Lucene does.")
 
 
