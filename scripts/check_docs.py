@@ -153,7 +153,8 @@ def problem(argv: list[str] | tuple[str, ...], fragment: bool = False) -> str | 
 
     A ``fragment`` (an inline mention such as ``irkit rank --pipeline`` or
     ``--workers N``) needs only existing sub-commands and options: required options,
-    arguments and a last option's value may be left out, and values are placeholders.
+    arguments and a last option's value may be left out, values are placeholders, and
+    so is a sub-command in capitals (``irkit COMMAND --help``).
     """
     import typer
     from typer import _click
@@ -178,6 +179,8 @@ def problem(argv: list[str] | tuple[str, ...], fragment: bool = False) -> str | 
             if not hasattr(command, "resolve_command"):
                 break
             if not rest:  # a group alone prints its help
+                return None
+            if fragment and re.fullmatch(r"[A-Z][A-Z_]*", rest[0]):  # `irkit COMMAND --help`: any command
                 return None
             name, sub, rest = command.resolve_command(ctx, rest)
             if sub is None:

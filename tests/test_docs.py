@@ -24,7 +24,7 @@ def test_every_command_in_the_readme_and_docs_parses():
 def test_the_checker_finds_what_does_not_parse(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text(
-        "Run `irkit rank --pipeline` or `irkit train irgan|lambdamart --bogus N`.\n\n"
+        "Run `irkit rank --pipeline` or `irkit train irgan|lambdamart --bogus N` (see `irkit NAME --help`).\n\n"
         "```sh\n"
         "irkit index cacm --index indexes/cacm   # fine\n"
         "IRKIT_QUIET=1 nice -n 10 irkit rank --index indexes/cacm --topics cacm \\\n"
@@ -39,7 +39,7 @@ def test_the_checker_finds_what_does_not_parse(tmp_path):
     )
     (tmp_path / "docs" / "a.md").write_text("```\n$ irkit eval runs/a.run --qrels cacm --measurez AP\n```\n")
     n, bad = _checker().check(root=tmp_path)
-    assert n == 11  # 3 inline (one per alternative), 7 in the sh block, 1 in docs/a.md; none from python
+    assert n == 12  # 4 inline (one per alternative), 7 in the sh block, 1 in docs/a.md; none from python
     expected = [
         ("README.md:1: irkit train irgan --bogus N", "No such option: --bogus"),
         ("README.md:1: irkit train lambdamart --bogus N", "No such option: --bogus"),
