@@ -12,10 +12,6 @@ from pathlib import Path
 
 import irkit
 
-# Circles tolerated while they are taken apart: a circle whose modules all start with one
-# entry's prefixes. None is left (the engine's went with issue 18's one run path).
-ALLOWED: list[tuple[str, ...]] = []
-
 
 def _modules(root: Path, package: str) -> dict[str, tuple[Path, bool]]:
     out = {}
@@ -106,15 +102,11 @@ def _describe(component: list[str], graph: dict[str, dict[str, str]]) -> str:
     return " <-> ".join(component) + ":\n    " + "\n    ".join(edges)
 
 
-def _allowed(component: list[str]) -> bool:
-    return any(all(m.startswith(prefixes) for m in component) for prefixes in ALLOWED)
-
-
 def test_no_import_circle_under_irkit():
     root = Path(irkit.__file__).resolve().parent.parent
     graph = import_graph(root, "irkit")
     assert len(graph) > 50 and graph["irkit.parse"]  # the walk found irkit and its imports
-    bad = [c for c in circles(graph) if not _allowed(c)]
+    bad = circles(graph)
     assert not bad, "import circles between files:\n" + "\n".join(_describe(c, graph) for c in bad)
 
 
