@@ -41,7 +41,7 @@ class Searcher(Transformer):
             if not text.strip():
                 raise InputError(f"topic {qid} has an empty query")
         run = self._search(queries, self.hits if hits is None else int(hits), quiet)
-        found = set(run["qid"])
+        found = set(run["qid"].unique())  # not set(column): that iterates every hit's qid in Python
         empty = [q for q in queries["qid"] if q not in found]
         if empty:
             log(f"{len(empty)} topic(s) matched no document (all words stopwords or unknown?): {empty[:5]}", quiet)
