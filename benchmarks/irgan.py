@@ -31,9 +31,8 @@ from irkit.datasets import locate  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import read_qrels, write_run  # noqa: E402
-from irkit.rerank.features import FeatureExtractor  # noqa: E402
+from irkit.rerank.features import FeatureExtractor, candidate_pairs  # noqa: E402
 from irkit.rerank.irgan import IRGANConfig, train_cv  # noqa: E402
-from irkit.rerank.irgan_rank import candidate_pairs  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402
 
 DEPTH = 100

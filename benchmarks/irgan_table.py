@@ -47,8 +47,9 @@ from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
 from irkit.io.trec import normalise_docnos, read_qrels, write_run  # noqa: E402
+from irkit.rerank.features import lucene_features  # noqa: E402
 from irkit.rerank.irgan import IRGANConfig, TopicBatch, plan, single_thread, train_cv  # noqa: E402
-from irkit.rerank.irgan_rank import cv_run, lucene_features  # noqa: E402
+from irkit.rerank.irgan_rank import cv_run  # noqa: E402
 from irkit.rerank.lambdamart import LambdaMARTConfig  # noqa: E402
 from irkit.rerank.lambdamart import train_cv as train_lambdamart  # noqa: E402
 from irkit.retrieve.bm25 import BM25  # noqa: E402

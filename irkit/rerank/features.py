@@ -291,3 +291,34 @@ class FeatureExtractor:
             "jm_lambda": self.jm_lambda,
             "normalisation": "query min-max",
         }
+
+
+def candidate_pairs(queries: pd.DataFrame, candidates: pd.DataFrame, depth: int, quiet: bool = False) -> pd.DataFrame:
+    """``qid, query, docno`` of each topic's top ``depth`` candidates.
+
+    Candidates of topics the topics file lacks are an error; topics without
+    candidates are counted and left out.
+    """
+    from irkit.frames import cut_run, queries_frame, run_frame
+    from irkit.progress import log
+
+    queries = queries_frame(queries)
+    cand = cut_run(run_frame(candidates), depth)
+    unknown = sorted(set(cand["qid"]) - set(queries["qid"]))
+    if unknown:
+        raise InputError(f"the candidate run has {len(unknown)} topic(s) that the topics file lacks: {unknown[:5]}")
+    have = set(cand["qid"])
+    absent = [q for q in queries["qid"] if q not in have]
+    if absent:
+        log(
+            f"the candidate run has no documents for {len(absent)} of {len(queries)} topics (e.g. {', '.join(absent[:5])}); they are left out",
+            quiet,
+        )
+    return cand.merge(queries, on="qid", how="left")[["qid", "query", "docno"]]
+
+
+def lucene_features(index, queries: pd.DataFrame, candidates: pd.DataFrame, depth: int = 100,
+                    desm: str | os.PathLike[str] | None = None, quiet: bool = False) -> Features:  # fmt: skip
+    """Normalised features of the candidates' top ``depth`` documents per topic."""
+    pairs = candidate_pairs(queries, candidates, depth, quiet)
+    return FeatureExtractor(index, desm=desm).extract(pairs, quiet=quiet)

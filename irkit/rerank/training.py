@@ -38,7 +38,7 @@ def labelled_features(
     Candidate topics without judgements and judged topics without candidates are
     said on stderr and not trained on.
     """
-    from irkit.rerank.irgan_rank import lucene_features
+    from irkit.rerank.features import lucene_features
 
     feats = lucene_features(index, queries, candidates, depth, None if desm is None else Path(desm), quiet)
     judged = set(judgements["qid"])

@@ -54,8 +54,8 @@ def bench(tmp_path_factory, cranfield, cranfield_index) -> Bench:
     from irkit.io.trec import read_qrels
     from irkit.rerank import lambdamart
     from irkit.rerank.desm import DESMConfig, train, training_texts
+    from irkit.rerank.features import lucene_features
     from irkit.rerank.irgan import IRGANConfig, train_cv
-    from irkit.rerank.irgan_rank import lucene_features
     from irkit.retrieve import BM25
 
     root = tmp_path_factory.mktemp("bench")

@@ -217,7 +217,8 @@ def test_missing_topics_and_feature_source_mismatch(cran_setup, cranfield, cranf
     # qrels of one topic say nothing is relevant: skipped and counted
     qrels.loc[qrels["qid"] == "1", "label"] = 0
     partial = bm25[~bm25["qid"].isin(["2", "3"])]  # the candidate run misses two topics
-    from irkit.rerank.irgan_rank import cv_run, lucene_features
+    from irkit.rerank.features import lucene_features
+    from irkit.rerank.irgan_rank import cv_run
 
     feats = lucene_features(cranfield_index, queries, partial, depth=30, quiet=True).with_labels(qrels)
     assert set(feats.qids) == set(queries["qid"]) - {"2", "3"}

@@ -22,7 +22,7 @@ DEPTH = 100
 @pytest.fixture(scope="module")
 def cran(tmp_path_factory, cranfield, cranfield_index):
     """Cranfield BM25 top 100 (as a file too), its LETOR-style features and the CV model."""
-    from irkit.rerank.irgan_rank import lucene_features
+    from irkit.rerank.features import lucene_features
 
     root = tmp_path_factory.mktemp("lambdamart")
     queries = read_topics(cranfield.topics)
