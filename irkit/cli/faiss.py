@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from irkit.cli.options import Force
+from irkit.cli.options import Force, Quiet
 
 app = typer.Typer(help="FAISS indexes over dense document vectors.", no_args_is_help=True)
 
@@ -34,6 +34,7 @@ def build_cmd(
     threads: Annotated[int, typer.Option(help="FAISS threads (default: all cores).")] = 0,
     seed: Annotated[int, typer.Option(help="[ivf] k-means seed.")] = 0,
     force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Build a FAISS index (exact inner product by default) that stores its docno mapping and encoder."""
     import time
@@ -58,6 +59,8 @@ def build_cmd(
 
     write_sidecar(output)  # OUTPUT/provenance.json (irkit/provenance.py)
     note = "" if index.encoder else " (no encoder recorded: pass -O encoder=MODEL to `irkit rank`)"
+    if quiet:
+        return
     typer.echo(
         f"built a {type} {metric} FAISS index of {len(index):,} {index.dim}-d vectors in {output} in {time.perf_counter() - start:.1f} s{note}"
     )

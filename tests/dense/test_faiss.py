@@ -111,3 +111,13 @@ def test_dimension_mismatch_and_bad_folders(tmp_path):
     with pytest.raises(InputError, match="unknown FAISS index type"):
         build_faiss(_vectors(5, 2), tmp_path / "x", type="pq")
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_build_says_what_it_built_and_quiet_says_nothing(tmp_path):
+    from irkit.cli import run
+
+    save_vectors(tmp_path / "v.npz", _vectors(50, 8))
+    code, out = run("faiss", "build", tmp_path / "v.npz", "--output", tmp_path / "loud.faiss")
+    assert code == 0 and "built a flat ip FAISS index of 50 8-d vectors" in out
+    code, out = run("faiss", "build", tmp_path / "v.npz", "--output", tmp_path / "quiet.faiss", "-q")
+    assert code == 0 and out == "" and (tmp_path / "quiet.faiss").is_dir()
