@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from irkit.errors import IrkitError
-from irkit.pipeline import RRF, Run, Transformer, identity
+from irkit.pipeline import RRF, FeatureUnion, Run, Sum, Transformer, identity
 
 __all__ = ["parse"]
 
@@ -112,11 +112,11 @@ class _Parser:
         return out
 
     def sum(self) -> Any:
-        out = self.product()
+        operands = [self.product()]
         while self.peek("+"):
             self.take("+")
-            out = self.stage(out) + self.stage(self.product())
-        return out
+            operands.append(self.product())
+        return operands[0] if len(operands) == 1 else Sum.of([self.stage(x) for x in operands])
 
     def product(self) -> Any:
         out = self.power()
@@ -139,16 +139,13 @@ class _Parser:
         return out
 
     def power(self) -> Any:
-        # Right-associative, as in Python; read in a loop (FeatureUnion flattens, so a
-        # long chain builds no deep object).
+        # Read in a loop and built as one flat union (what Python's right-associative
+        # chain of ** gives, since FeatureUnion flattens): no deep object, no quadratic copying.
         operands = [self.atom()]
         while self.peek("**"):
             self.take("**")
             operands.append(self.atom())
-        out = operands.pop()
-        while operands:
-            out = self.stage(operands.pop()) ** self.stage(out)
-        return out
+        return operands[0] if len(operands) == 1 else FeatureUnion.of([self.stage(x) for x in operands])
 
     def atom(self) -> Any:
         if self.peek("("):

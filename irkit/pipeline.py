@@ -253,7 +253,7 @@ class Transformer(ABC):
         return Cutoff(self, k)
 
     def __add__(self, other: Transformer) -> Sum:
-        return Sum([*_terms(self), *_terms(_stage(other))])
+        return Sum.of([self, _stage(other)])
 
     def __mul__(self, weight: float) -> Sum:
         return Sum([(w * _weight(weight), s) for w, s in _terms(self)])
@@ -261,7 +261,7 @@ class Transformer(ABC):
     __rmul__ = __mul__
 
     def __pow__(self, other: Transformer) -> FeatureUnion:
-        return FeatureUnion([*_features(self), *_features(_stage(other))])
+        return FeatureUnion.of([self, _stage(other)])
 
     def __xor__(self, other: Transformer) -> Concat:
         return Concat(self, _stage(other))
@@ -384,6 +384,12 @@ class Sum(Transformer):
         if any(not np.isfinite(w) for w, _ in self.terms):
             raise IrkitError("sum weights must be finite numbers")
 
+    @classmethod
+    def of(cls, stages: Sequence[Transformer]) -> Sum:
+        """``stages[0] + stages[1] + ...`` as one flat sum, built once (a chain of ``+``
+        copies the terms at every step: quadratic in a long parsed sum)."""
+        return cls([t for s in stages for t in _terms(s)])
+
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         runs = [carry_query(frame, s.transform(frame)) for _, s in self.terms]
         return weighted_sum(runs, [w for w, _ in self.terms])
@@ -439,6 +445,11 @@ class FeatureUnion(Transformer):
 
     def __init__(self, stages: Sequence[Transformer]):
         self.stages = [_stage(s) for s in stages]
+
+    @classmethod
+    def of(cls, stages: Sequence[Transformer]) -> FeatureUnion:
+        """``stages[0] ** stages[1] ** ...`` as one flat union, built once (as :meth:`Sum.of`)."""
+        return cls([f for s in stages for f in _features(_stage(s))])
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         if not is_run(frame):
