@@ -393,6 +393,10 @@ class ImpactIndex:
     def check(self, lucene: LuceneIndex) -> None:
         """Raise :class:`InputError` unless this impact part was read from ``lucene`` as it is now."""
         fp = lucene_fingerprint(lucene)
+        if fp["lucene_commit"] != self.meta.get("lucene_commit") and lucene.refresh():
+            # The reader predates a commit made since (another process added document vectors
+            # for RM3, which updates this record): compare with the index as it is now.
+            fp = lucene_fingerprint(lucene)
         bad = [k for k, v in fp.items() if v is not None and self.meta.get(k) != v]
         if bad:
             detail = ", ".join(f"{k} {self.meta.get(k)} here vs {fp[k]} in Lucene" for k in bad)

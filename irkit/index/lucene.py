@@ -172,6 +172,19 @@ class LuceneIndex:
                 raise InputError(f"cannot open Lucene index ({_java.exception_message(e)})", self.path) from None
         return self._reader
 
+    def refresh(self) -> bool:
+        """Open the index's newest commit if one was made since this reader opened (irkit adds
+        document vectors in place the first time RM3 needs them); whether the reader changed."""
+        if self._reader is None:
+            return False
+        DirectoryReader = _java.autoclass("org.apache.lucene.index.DirectoryReader")
+        new = DirectoryReader.openIfChanged(self._reader)
+        if new is None:
+            return False
+        old, self._reader = self._reader, new
+        old.close()
+        return True
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()

@@ -79,3 +79,20 @@ def test_document_vectors_are_added_on_first_use_and_change_nothing_else(tmp_pat
     assert again.term_vectors(sample) == eager.term_vectors(sample)
     ImpactIndex.open(again.path, lucene=again)  # the impact part still matches its (new) Lucene commit
     assert json.loads((again.path / "impact" / "meta.json").read_text())["lucene_commit"] is not None
+
+
+def test_a_reader_opened_before_another_process_adds_document_vectors_still_searches(tmp_path, cranfield):
+    # A notebook holds the index open while `irkit rank -m bm25+rm3` in a shell adds the vectors
+    # (a new Lucene commit, recorded in the impact part): its BM25 said "impact part does not match
+    # its Lucene index" (the whole suite, sharing one Cranfield index, failed so).
+    import subprocess
+    import sys
+
+    from irkit.index.impact import ImpactIndex
+
+    index = build_index(cranfield.docs, tmp_path / "ix", threads=1, quiet=True)
+    old_commit = index.reader.getIndexCommit().getGeneration()
+    code = "import sys; from irkit.index import LuceneIndex; LuceneIndex(sys.argv[1]).require_docvectors(quiet=True)"
+    subprocess.run([sys.executable, "-c", code, str(index.path)], check=True, timeout=300)
+    ImpactIndex.open(index.path, lucene=index)
+    assert index.reader.getIndexCommit().getGeneration() > old_commit and index.has_docvectors
