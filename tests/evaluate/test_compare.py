@@ -1,8 +1,7 @@
 """``irkit compare`` / ``irkit.compare``: two runs topic by topic, checked in headless Chromium.
 
-As in test_leaderboard_html.py, the page carries no script: a wrapper page loads
-it in an iframe (``--allow-file-access-from-files``) and writes what it finds in
-the DOM into the DOM that ``--dump-dom`` prints.
+The page carries no script: the ``browser`` fixture (tests/evaluate/conftest.py)
+loads it in a wrapper page that reports what ``CHECK`` finds in its DOM.
 
 ``IRKIT_SCREENSHOT_COMPARE=docs/compare-page.png`` also copies the screenshot
 there (the one the README shows).
@@ -14,10 +13,6 @@ import json
 import os
 import re
 import shutil
-import struct
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,20 +20,8 @@ import pytest
 from irkit.io.trec import write_run
 from irkit.retrieve.bm25 import BM25
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh installs it where apt can)"
-)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")  # fmt: skip
-
-WRAPPER = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
-<pre id="result">pending</pre>
-<script>
-function check(frame) {
-  var out = {};
-  try {
-    var d = frame.contentDocument;
+# What the page checks read from its DOM (tests/evaluate/conftest.py's wrapper page).
+CHECK = """
     out.sections = Array.from(d.querySelectorAll('section[data-qid]')).map(function (s) {
       return {qid: s.dataset.qid, lists: s.querySelectorAll('ol').length,
               items: Array.from(s.querySelectorAll('ol')).map(function (o) { return o.children.length; }),
@@ -48,30 +31,7 @@ function check(frame) {
     out.links = Array.from(d.querySelectorAll('#differences a')).map(function (a) { return a.getAttribute('href'); });
     out.summary = d.getElementById('summary').textContent;
     out.scripts = d.scripts.length;
-  } catch (e) { out.error = String(e); }
-  document.getElementById('result').textContent = JSON.stringify(out);
-}
-</script>
-<iframe src="URL" onload="check(this)" width="1400" height="900"></iframe>
-</body></html>
 """
-
-
-def chromium(*args: str, timeout: int = 180) -> str:
-    with tempfile.TemporaryDirectory(prefix="irkit-chromium-") as profile:
-        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                              text=True, timeout=timeout)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-def dom_of(page: Path, tmp_path: Path) -> dict:
-    wrapper = tmp_path / "check.html"
-    wrapper.write_text(WRAPPER.replace("URL", page.resolve().as_uri()))
-    dom = chromium("--allow-file-access-from-files", "--virtual-time-budget=20000", "--dump-dom", wrapper.as_uri())
-    found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<"))
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +87,10 @@ def test_the_figures_are_ir_measures_per_topic_ap(runs, cranfield):
     assert c["tie"] == int((got["A"].round(4) == got["B"].round(4)).sum())
 
 
-@needs_chromium
-def test_one_section_per_judged_topic_in_chromium(page, tmp_path, cranfield):
+def test_one_section_per_judged_topic_in_chromium(page, tmp_path, cranfield, browser):
     from irkit.io.trec import read_qrels
 
-    found = dom_of(page, tmp_path)
+    found = browser.inspect(page, CHECK, tmp_path, width=1400)
     assert "error" not in found, found
     judged = sorted(set(read_qrels(cranfield.qrels)["qid"]))
     qids = [s["qid"] for s in found["sections"]]
@@ -143,13 +102,10 @@ def test_one_section_per_judged_topic_in_chromium(page, tmp_path, cranfield):
     assert found["scripts"] == 0
 
 
-@needs_chromium
-def test_screenshot(page, tmp_path):
+def test_screenshot(page, tmp_path, browser):
     shot = tmp_path / "compare-page.png"
-    chromium("--window-size=1400,1000", f"--screenshot={shot}", page.resolve().as_uri())
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1400, 1000)
-    assert len(data) > 50_000  # a rendered page, not a blank one
+    assert browser.screenshot(page, shot, 1400, 1000) == (1400, 1000)
+    assert shot.stat().st_size > 50_000  # a rendered page, not a blank one
     target = os.environ.get("IRKIT_SCREENSHOT_COMPARE")
     if target:
         shutil.copyfile(shot, target)
@@ -158,8 +114,7 @@ def test_screenshot(page, tmp_path):
 HOSTILE = '<script>alert(1)</script></li></ol></section><section data-qid="evil"><img src=x onerror=alert(2)>'
 
 
-@needs_chromium
-def test_document_text_and_names_are_escaped(tmp_path, cli):
+def test_document_text_and_names_are_escaped(tmp_path, cli, browser):
     from irkit.index import build_index
 
     docs = tmp_path / "docs.jsonl"
@@ -181,7 +136,7 @@ def test_document_text_and_names_are_escaped(tmp_path, cli):
     text = out.read_text()
     assert "<script" not in text and "<img" not in text and 'data-qid="evil"' not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "d&lt;1&gt;" in text
-    found = dom_of(out, tmp_path)
+    found = browser.inspect(out, CHECK, tmp_path, width=1400)
     assert [s["qid"] for s in found["sections"]] == ["1", "2"] and found["scripts"] == 0
     # The output protocol: an existing page is kept without --force; not .html is refused in one line.
     code, _, err = cli(*args)

@@ -1,10 +1,8 @@
 """The HTML leaderboard report in a real browser (headless Chromium, Debian's ``chromium``).
 
-The report itself carries no script, so the checks run in a small wrapper page
-that loads the report in an iframe (``--allow-file-access-from-files`` lets it
-read the report's DOM) and writes what it finds into the DOM that
-``--dump-dom`` prints: the table's body rows and each image's ``naturalWidth``
-(0 when the plot did not load).
+The report carries no script: the ``browser`` fixture (tests/evaluate/conftest.py)
+loads it in a wrapper page that reports what ``CHECK`` finds in its DOM: the
+table's body rows and each image's ``naturalWidth`` (0 when the plot did not load).
 
 ``IRKIT_SCREENSHOT=docs/leaderboard-report.png`` also copies the screenshot there
 (the one the README shows).
@@ -12,15 +10,10 @@ read the report's DOM) and writes what it finds into the DOM that
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import struct
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -28,69 +21,13 @@ from irkit.cli import main
 from irkit.io.trec import write_run
 from irkit.retrieve.bm25 import BM25
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh installs it where apt can)"
-)
-
-# The flags a closed machine needs (no background connections), a fresh profile each time.
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
-
-WRAPPER = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
-<pre id="result">pending</pre>
-<script>
-function check(frame) {
-  var out = {};
-  try {
-    var d = frame.contentDocument;
+# What the plot check reads from the report's DOM (tests/evaluate/conftest.py's wrapper page).
+CHECK = """
     out.rows = Array.from(d.querySelectorAll('table#leaderboard tbody tr')).map(function (r) { return r.cells[0].textContent; });
     out.images = Array.from(d.images).map(function (i) {
       return {src: i.getAttribute('src'), complete: i.complete, width: i.naturalWidth, height: i.naturalHeight};
     });
-  } catch (e) { out.error = String(e); }
-  document.getElementById('result').textContent = JSON.stringify(out);
-}
-</script>
-<iframe src="URL" onload="check(this)" width="1200" height="900"></iframe>
-</body></html>
 """
-
-
-def chromium(*args: str, timeout: int = 120) -> str:
-    with tempfile.TemporaryDirectory(prefix="irkit-chromium-") as profile:
-        done = subprocess.run(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    return struct.unpack(">II", data[16:24])
-
-
-def browser_check(report: Path, tmp_path: Path) -> dict:
-    page = tmp_path / "check.html"
-    page.write_text(WRAPPER.replace("URL", report.resolve().as_uri()))
-    dom = chromium("--allow-file-access-from-files", "--virtual-time-budget=10000", "--dump-dom", page.as_uri())
-    found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +57,9 @@ def report(tmp_path_factory, cranfield, cranfield_index):
     return out, [p.stem for p in paths]
 
 
-def test_report_table_has_one_row_per_run_in_chromium(report):
+def test_report_table_has_one_row_per_run_in_chromium(report, browser):
     path, names = report
-    dom = chromium("--dump-dom", path.resolve().as_uri())
+    dom = browser.run("--dump-dom", path.resolve().as_uri())
     body = re.search(r'<table id="leaderboard">.*?<tbody>(.*?)</tbody>', dom, re.S)
     assert body, dom[:2000]
     rows = re.findall(r"<tr>\s*<td[^>]*>([^<]*)</td>", body.group(1))
@@ -131,26 +68,27 @@ def test_report_table_has_one_row_per_run_in_chromium(report):
     assert "95% CI" in dom and "<script" not in path.read_text()
 
 
-def test_report_plot_image_loads_in_chromium(report, tmp_path):
+def test_report_plot_image_loads_in_chromium(report, tmp_path, browser):
     path, names = report
-    found = browser_check(path, tmp_path)
+    found = browser.inspect(path, CHECK, tmp_path)
     assert "error" not in found, found
     assert sorted(found["rows"]) == sorted(names)
     (image,) = found["images"]
-    width, height = png_size(path.with_suffix(".png"))
+    width, height = browser.png_size(path.with_suffix(".png"))
     assert image["src"] == "board.png" and image["complete"] and (image["width"], image["height"]) == (width, height)
     # the check can fail: a report whose plot is missing shows an image of width 0
     broken = tmp_path / "broken.html"
     broken.write_text(path.read_text().replace('src="board.png"', 'src="missing.png"'))
-    (missing,) = browser_check(broken, tmp_path)["images"]
+    (missing,) = browser.inspect(broken, CHECK, tmp_path)["images"]
     assert missing["width"] == 0
 
 
-def test_report_screenshot(report, tmp_path):
+def test_report_screenshot(report, tmp_path, browser):
     path, _ = report
     shot = tmp_path / "leaderboard-report.png"
-    chromium("--window-size=1600,900", f"--screenshot={shot}", path.resolve().as_uri())
-    assert png_size(shot) == (1600, 900) and shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    assert (
+        browser.screenshot(path, shot, 1600, 900) == (1600, 900) and shot.stat().st_size > 20_000
+    )  # a rendered page, not a blank one
     target = os.environ.get("IRKIT_SCREENSHOT")
     if target:
         shutil.copyfile(shot, target)
