@@ -100,25 +100,56 @@ def build_irkit(name: str, docs: Path, work: Path) -> dict:
     return info
 
 
-def build_bm25s(name: str, docs: Path, work: Path) -> dict:
+def index_bm25s(docs: Path, out: Path) -> dict:
+    """bm25s's index of ``docs`` (English stopwords, PyStemmer, ``method="lucene"``) saved in ``out``:
+    ``docs``, ``work_seconds`` (tokenise and index: this benchmark's build time) and ``seconds``
+    (from the first document read to the index saved: ``benchmarks/indexing.py``'s)."""
     import bm25s
     import Stemmer
 
     from irkit.io.documents import iter_documents
 
+    t = time.perf_counter()
+    corpus = [(d, text) for d, text in iter_documents(docs) if text.strip()]
+    t_work = time.perf_counter()
+    tokens = bm25s.tokenize([text for _, text in corpus], stopwords="en", stemmer=Stemmer.Stemmer("english"),
+                            show_progress=False)  # fmt: skip
+    retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4)
+    retriever.index(tokens, show_progress=False)
+    work = time.perf_counter() - t_work
+    retriever.save(str(out))
+    (out / "docnos.json").write_text(json.dumps([d for d, _ in corpus]))
+    return {"docs": len(corpus), "seconds": time.perf_counter() - t, "work_seconds": work}
+
+
+def index_pisa(docs: Path, out: Path) -> dict:
+    """PISA's index of ``docs`` (its own analyser: porter2, 2 threads) in ``out``: ``docs`` and
+    ``seconds`` from the first document read to the index written."""
+    import pyterrier_pisa
+
+    from irkit.io.documents import iter_documents
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+
+    def records():
+        nonlocal count
+        for d, text in iter_documents(docs):
+            if text.strip():
+                count += 1
+                yield {"docno": d, "text": text}
+
+    t = time.perf_counter()
+    pyterrier_pisa.PisaIndex(str(out), text_field="text", stemmer="porter2", threads=2, overwrite=True).index(records())
+    return {"docs": count, "seconds": time.perf_counter() - t}
+
+
+def build_bm25s(name: str, docs: Path, work: Path) -> dict:
     out = work / "bm25s" / name
     info_file = work / "bm25s" / f"{name}.build.json"
     if not info_file.exists():
-        corpus = [(d, t) for d, t in iter_documents(docs) if t.strip()]
-        t = time.perf_counter()
-        tokens = bm25s.tokenize([t for _, t in corpus], stopwords="en", stemmer=Stemmer.Stemmer("english"),
-                                show_progress=False)  # fmt: skip
-        retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4)
-        retriever.index(tokens, show_progress=False)
-        seconds = time.perf_counter() - t
-        retriever.save(str(out))
-        (out / "docnos.json").write_text(json.dumps([d for d, _ in corpus]))
-        info_file.write_text(json.dumps({"docs": len(corpus), "seconds": seconds}))
+        built = index_bm25s(docs, out)
+        info_file.write_text(json.dumps({"docs": built["docs"], "seconds": built["work_seconds"]}))
     info = json.loads(info_file.read_text())
     info["bytes"] = sum(f.stat().st_size for f in out.iterdir())
     info["index"] = str(out)
@@ -126,28 +157,11 @@ def build_bm25s(name: str, docs: Path, work: Path) -> dict:
 
 
 def build_pisa(name: str, docs: Path, work: Path) -> dict:
-    import pyterrier_pisa
-
-    from irkit.io.documents import iter_documents
-
     out = work / "pisa" / name
     info_file = work / "pisa" / f"{name}.build.json"
     if not info_file.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        count = 0
-
-        def records():
-            nonlocal count
-            for d, text in iter_documents(docs):
-                if text.strip():
-                    count += 1
-                    yield {"docno": d, "text": text}
-
-        t = time.perf_counter()
-        pyterrier_pisa.PisaIndex(str(out), text_field="text", stemmer="porter2", threads=2, overwrite=True).index(
-            records()
-        )
-        info_file.write_text(json.dumps({"docs": count, "seconds": time.perf_counter() - t}))
+        info_file.parent.mkdir(parents=True, exist_ok=True)
+        info_file.write_text(json.dumps(index_pisa(docs, out)))
     info = json.loads(info_file.read_text())
     info["bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     info["index"] = str(out)

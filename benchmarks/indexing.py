@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bm25 import REAL, SYNTHETIC, collection_files  # noqa: E402
+from benchmarks.bm25 import REAL, SYNTHETIC, collection_files, index_bm25s, index_pisa  # noqa: E402
 
 os.environ.setdefault("IRKIT_QUIET", "1")
 SYSTEMS = ["irkit", "bm25s", "pisa"]
@@ -42,8 +42,6 @@ REFERENCE = "bm25s"
 
 def build(system: str, docs: Path, out: Path) -> dict:
     """Index ``docs`` into ``out`` with ``system`` (in this process); seconds and document count."""
-    from irkit.io.documents import iter_documents
-
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
@@ -53,32 +51,8 @@ def build(system: str, docs: Path, out: Path) -> dict:
         n = build_index(docs, out, threads=2, quiet=True).num_docs
         return {"docs": n, "seconds": time.perf_counter() - t}
     if system == "bm25s":
-        import bm25s
-        import Stemmer
-
-        corpus = [(d, text) for d, text in iter_documents(docs) if text.strip()]
-        t_work = time.perf_counter()
-        tokens = bm25s.tokenize([text for _, text in corpus], stopwords="en", stemmer=Stemmer.Stemmer("english"),
-                                show_progress=False)  # fmt: skip
-        retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4)
-        retriever.index(tokens, show_progress=False)
-        work = time.perf_counter() - t_work
-        retriever.save(str(out))
-        (out / "docnos.json").write_text(json.dumps([d for d, _ in corpus]))
-        return {"docs": len(corpus), "seconds": time.perf_counter() - t, "work_seconds": work}
-    import pyterrier_pisa
-
-    count = 0
-
-    def records():
-        nonlocal count
-        for d, text in iter_documents(docs):
-            if text.strip():
-                count += 1
-                yield {"docno": d, "text": text}
-
-    pyterrier_pisa.PisaIndex(str(out), text_field="text", stemmer="porter2", threads=2).index(records())
-    return {"docs": count, "seconds": time.perf_counter() - t}
+        return index_bm25s(docs, out)
+    return index_pisa(docs, out)
 
 
 def measure(system: str, docs: Path, out: Path) -> dict | None:
