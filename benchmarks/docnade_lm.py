@@ -56,10 +56,8 @@ from irkit.dense.encoders import load_encoder  # noqa: E402
 from irkit.dense.faiss_index import Vectors, build_faiss  # noqa: E402
 from irkit.dense.train import _split, train_encoder  # noqa: E402
 from irkit.dense.vocab import index_tokens  # noqa: E402
-from irkit.evaluate.leaderboard import leaderboard, to_markdown  # noqa: E402
+from irkit.evaluate.leaderboard import to_markdown  # noqa: E402
 from irkit.frames import run_frame  # noqa: E402
-from irkit.fusion import rrf  # noqa: E402
-from irkit.fusion.tune import tune_interpolation  # noqa: E402
 from irkit.index import LuceneIndex, build_index  # noqa: E402
 from irkit.io.atomic import atomic_file  # noqa: E402
 from irkit.io.topics import read_topics  # noqa: E402
@@ -241,30 +239,8 @@ def retrieval(name: str, work: Path, index: LuceneIndex, n: int, depth: int, fol
     encode_s = time.perf_counter() - t0
     faiss_dir = work / f"docnade-lm-n{n}.faiss"
     build_faiss(Vectors(vectors, list(index.docnos)), faiss_dir, encoder=str(path), overwrite=True)
-    options = {"faiss": faiss_dir}
-    dense = dense_run("docnade", options, topics)
-    reranked = dense_run("docnade", options, topics, bm25, depth)
-    interp, tuned = tune_interpolation(dense, bm25, qrels, measure="AP", folds=folds, seed=0)
     label = f"DocNADE-LM (n = {n})"
-    names = {
-        "alone": f"{label} alone (whole collection)",
-        "rerank": f"{label} reranks BM25 top {depth}",
-        "rrf": f"BM25 + {label}, RRF",
-        "interp": f"BM25 + {label}, interpolation (alpha by CV)",
-    }
-    runs = {
-        dense_table.BASELINE: bm25,
-        names["alone"]: dense,
-        names["rerank"]: dense_table.rerank_with_tail(reranked, bm25, depth),
-        names["rrf"]: rrf([dense, bm25], k=60, depth=1000),
-        names["interp"]: interp,
-    }
-    board = leaderboard(runs, qrels, dense_table.MEASURES, baseline=dense_table.BASELINE, test="t", correction="holm")
-    board = board.set_index("run").loc[list(runs)].reset_index()
-    board["alpha (weight of dense) per fold"] = (
-        board["run"].map({names["interp"]: " ".join(f"{a:.2f}" for a in tuned["alphas"])}).fillna("")
-    )
-    board = board[["run", *dense_table.MEASURES.split(), "sig", "alpha (weight of dense) per fold"]]
+    board, names = dense_table.encoder_rows("docnade", faiss_dir, label, topics, bm25, qrels, depth, folds)
     training = meta["training"]
     return {
         "board": board,
