@@ -50,21 +50,13 @@ def runs(tmp_path_factory, cranfield, cranfield_index):
 @pytest.fixture(scope="module")
 def page(runs, cranfield, cranfield_index):
     """``irkit compare A B --qrels Q --index I --topics T --output cmp.html`` on Cranfield."""
-    import sys
-
-    from irkit.cli import main
+    from irkit.cli import run
 
     root, (a, b) = runs
     out = root / "cmp.html"
-    argv = ["irkit", "compare", str(a), str(b), "--qrels", str(cranfield.qrels), "--index", str(cranfield_index.path),
-            "--topics", str(cranfield.topics), "--measure", "AP", "--output", str(out), "-q"]  # fmt: skip
-    old, sys.argv = sys.argv, argv
-    try:
-        main()
-    except SystemExit as e:
-        assert e.code in (0, None)
-    finally:
-        sys.argv = old
+    code, said = run("compare", a, b, "--qrels", cranfield.qrels, "--index", cranfield_index.path,
+                     "--topics", cranfield.topics, "--measure", "AP", "--output", out, "-q")  # fmt: skip
+    assert code == 0, said
     return out
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 
 import pytest
 
-from irkit.cli import main
+from irkit.cli import run
 from irkit.io.trec import write_run
 from irkit.retrieve.bm25 import BM25
 
@@ -39,20 +38,12 @@ def report(tmp_path_factory, cranfield, cranfield_index):
     queries = read_topics(cranfield.topics)
     paths = []
     for name, k1, b in (("bm25", 0.9, 0.4), ("bm25-k1.2-b0.75", 1.2, 0.75), ("bm25-k1.5-b1.0", 1.5, 1.0)):
-        run = BM25(cranfield_index, k1=k1, b=b).search(queries, hits=100, quiet=True)
-        write_run(run, root / f"{name}.run")
+        write_run(BM25(cranfield_index, k1=k1, b=b).search(queries, hits=100, quiet=True), root / f"{name}.run")
         paths.append(root / f"{name}.run")
     out = root / "board.html"
-    argv = ["irkit", "leaderboard", *map(str, paths), "--qrels", str(cranfield.qrels), "--baseline", str(paths[0]),
-            "--measures", "nDCG@10 AP P@10", "--output", str(out), "-q"]  # fmt: skip
-    old = sys.argv
-    sys.argv = argv
-    try:
-        main()
-    except SystemExit as e:
-        assert e.code in (0, None)
-    finally:
-        sys.argv = old
+    code, said = run("leaderboard", *paths, "--qrels", cranfield.qrels, "--baseline", paths[0],
+                     "--measures", "nDCG@10 AP P@10", "--output", out, "-q")  # fmt: skip
+    assert code == 0, said
     assert out.exists() and out.with_suffix(".png").exists()
     return out, [p.stem for p in paths]
 
