@@ -127,7 +127,7 @@ def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds:
     start = time.perf_counter()
     index, topics, qrels, bm25 = collection(name, work)
     runs = {BASELINE: bm25}
-    alphas, info, order = {}, {}, [BASELINE]
+    alphas, info = {}, {}
     _, tokens = index_tokens(index, quiet=True)
     for kind in kinds:
         label = NAMES[kind]
@@ -143,7 +143,6 @@ def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds:
         rows, names, alpha = encoder_runs(kind, faiss_dir, label, topics, bm25, qrels, depth, folds)
         runs.update(rows)
         alphas[names["interp"]] = alpha
-        order += list(names.values())
         training = meta["training"]
         info[kind] = {
             "config": meta["config"],
@@ -157,7 +156,7 @@ def collection_table(name: str, work: Path, kinds: list[str], depth: int, folds:
             "encode_docs_per_s": len(tokens) / encode_s,
             "vocab": meta["config"]["vocab_size"],
         }
-    board = dense_board(runs, order, alphas, qrels)
+    board = dense_board(runs, alphas, qrels)
     return {
         "name": name,
         "board": board,
@@ -197,10 +196,10 @@ def encoder_runs(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, d
     return runs, names, " ".join(f"{a:.2f}" for a in tuned["alphas"])
 
 
-def dense_board(runs: dict, order: list[str], alphas: dict[str, str], qrels):
-    """The leaderboard of ``runs`` against BM25 (t-test, Holm), rows in ``order``, with the alphas column."""
+def dense_board(runs: dict, alphas: dict[str, str], qrels):
+    """The leaderboard of ``runs`` against BM25 (t-test, Holm), rows in the runs' order, with the alphas column."""
     board = leaderboard(runs, qrels, MEASURES, baseline=BASELINE, test="t", correction="holm")
-    board = board.set_index("run").loc[order].reset_index()
+    board = board.set_index("run").loc[list(runs)].reset_index()
     board["alpha (weight of dense) per fold"] = board["run"].map(alphas).fillna("")
     return board[["run", *MEASURES.split(), "sig", "alpha (weight of dense) per fold"]]
 
@@ -209,7 +208,7 @@ def encoder_rows(model: str, faiss_dir: Path, label: str, topics, bm25, qrels, d
     """A dense encoder's rows (:func:`encoder_runs`) beside BM25 on a board of their own (Holm over
     them). The board and the rows' names."""
     runs, names, alpha = encoder_runs(model, faiss_dir, label, topics, bm25, qrels, depth, folds)
-    board = dense_board({BASELINE: bm25, **runs}, [BASELINE, *runs], {names["interp"]: alpha}, qrels)
+    board = dense_board({BASELINE: bm25, **runs}, {names["interp"]: alpha}, qrels)
     return board, names
 
 
