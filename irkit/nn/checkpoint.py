@@ -80,6 +80,8 @@ def read_json(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (byte {e.start})", path) from None
+    except OSError as e:
+        raise InputError(f"cannot read {path.name} ({e.strerror or e})", path) from None
     return parse_json(text, path)
 
 

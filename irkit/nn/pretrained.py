@@ -19,13 +19,12 @@ sentence-transformers and transformers are imported only by the loaders.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from irkit.errors import InputError
+from irkit.nn.checkpoint import read_json  # nesting bounded, as every model file
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 SAFE_SUFFIX = ".safetensors"
@@ -36,15 +35,6 @@ def offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"corrupt {path.name} ({e.msg})", path, e.lineno) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {path.name} ({e})", path) from None
 
 
 def _module_folders(root: Path) -> list[Path]:

@@ -57,7 +57,8 @@ class CrossEncoder(Reranker):
                  batch_size: int = 32, max_length: int | None = None, threads: int | None = 1,
                  device: str = "cpu"):  # fmt: skip
         """``threads``: torch threads while scoring (None or 0: torch's choice)."""
-        from irkit.nn.pretrained import check_folder, loading, read_json, torch_threads
+        from irkit.nn.checkpoint import read_json
+        from irkit.nn.pretrained import check_folder, loading, torch_threads
 
         self.options = CrossEncoderOptions(Path(model), allow_pickle, batch_size, max_length)
         self.path = check_folder(model, allow_pickle)

@@ -201,6 +201,21 @@ def test_pickle_only_weights_and_custom_code_are_refused_before_loading(tmp_path
         check_folder(custom)
 
 
+def test_a_deeply_nested_or_malformed_config_is_one_line(tmp_path):
+    # config.json is read by the model files' one reader (irkit.nn.checkpoint.read_json): nesting bounded
+    from irkit.errors import InputError
+    from irkit.nn.pretrained import check_folder
+
+    deep = tmp_path / "deep"
+    _copy_config(MODEL, deep)
+    (deep / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested more than 100 deep"):
+        check_folder(deep)
+    (deep / "config.json").write_text("{not json")
+    with pytest.raises(InputError, match="malformed JSON"):
+        check_folder(deep)
+
+
 def test_a_corrupt_safetensors_file_is_one_line(tmp_path):
     import irkit
     from irkit.errors import InputError
