@@ -1,4 +1,4 @@
-"""BM25 over an impact index with Lucene's exact arithmetic, in a compiled (numba) kernel.
+"""BM25 over an impact index with Lucene's exact arithmetic, in a compiled (C) kernel.
 
 What Lucene 9.9 (the version in Anserini's fat jar) computes, reproduced here:
 
@@ -20,7 +20,7 @@ How it is fast, exactly:
   once per (k1, b) (:func:`impacts`, float32, kept with the open index); above it, a 2-byte code
   per posting (frequency and norm byte, :func:`codes`) indexes a small per-query-term table of
   scores for heavy terms; the other scores are computed with the formula above, as Lucene does;
-* the kernel (numba, ``nogil``, cached on disk) adds a query's postings window by window into a
+* the kernel (C, :mod:`irkit.retrieve.kernel`: compiled once, called without the GIL) adds a query's postings window by window into a
   ``float64`` accumulator one window long (a thread's memory does not grow with the collection),
   over consecutive chunks of the batch's queries of about equal work handed out to the threads;
 * the top k is selected without sorting the matched documents: a heap of k order keys, one int64
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from irkit.index.impact import ImpactIndex
+from irkit.retrieve import kernel
 
 _SEP = "qqirkitqueryseparatorqq"  # one token, unchanged by Anserini's analyzer, never a query word
 
@@ -105,12 +106,6 @@ class TopK:
     decimals: np.ndarray | None = None  # the scores as Java prints them (float64), where computed
 
 
-def _kernels():
-    from irkit.retrieve import _impact_kernels  # imports numba
-
-    return _impact_kernels
-
-
 _IMPACT_LOCK = threading.Lock()
 IMPACTS_BUDGET = 64 * 2**20
 """Bytes up to which :func:`score_batch` keeps the per-posting impacts (4 bytes a posting, 16.8M
@@ -130,13 +125,15 @@ def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
             # docFreq as the index gives it (a written shard: the whole collection's, not its postings')
             idfs = idf(index.doc_freq(np.arange(index.num_terms)), index.doc_count)
             out = np.empty(len(index.post_docs), dtype=np.float32)
-            _kernels().fill_impacts(index.post_offsets, index.post_docs, index.post_freqs, index.norms,
-                          norm_cache(k1, b, index.avgdl), idfs, out)  # fmt: skip
+            kernel.fill_impacts(index.post_offsets, index.post_docs, index.post_freqs, index.norms,
+                                norm_cache(k1, b, index.avgdl), idfs, out)  # fmt: skip
             store.clear()  # one (k1, b) at a time: the array is as large as the postings
             store[key] = out
         return store[key]
 
 
+WINDOW = 1 << 16
+"""Documents per accumulator window: 512 KiB of float64, stays in L2."""
 HEAP_HITS = 128
 """Up to this many hits the kernel keeps the top k in a heap; above, in a buffer of 4k keys cut back
 to the best k by a partition when full (1,000 hits: 10-20% faster on the small collections)."""
@@ -148,11 +145,11 @@ it takes 1,024 float32 divisions."""
 def codes(index: ImpactIndex) -> np.ndarray:
     """Per posting, ``min(freq, 255) << 8 | norm byte`` (uint16, 2 bytes a posting, whatever k1 and
     b), made once per index and kept with it: where per-posting impacts are not kept, a heavy query
-    term's scores are looked up by code in a small table (see :mod:`irkit.retrieve._impact_kernels`)."""
+    term's scores are looked up by code in a small table (see ``_kernel.c``)."""
     with _IMPACT_LOCK:
         if "_codes" not in index.__dict__:
             out = np.empty(len(index.post_docs), dtype=np.uint16)
-            _kernels().make_codes(index.post_docs, index.post_freqs, index.norms, out)
+            kernel.make_codes(index.post_docs, index.post_freqs, index.norms, out)
             index.__dict__["_codes"] = out
             # The codes stand for the frequencies from now on (but those of 255 and more): the
             # memory-mapped file's pages just read need not stay in this process's memory.
@@ -242,16 +239,26 @@ def score_batch(
     k = max(1, int(hits))
     nq = len(queries)
     max_terms = max(1, int(np.diff(ptr).max())) if nq else 1
-    window = int(window) if window > 0 else _kernels().WINDOW  # (tests use small windows)
+    window = int(window) if window > 0 else WINDOW  # (tests use small windows)
     window = max(1, min(window, hi - lo))
     out_keys = np.zeros((nq, k), dtype=np.int64)
     out_docs = np.full((nq, k), -1, dtype=np.int32)
     out_scores = np.full((nq, k), np.nan, dtype=np.float32)
     out_dec = np.full((nq, k), np.nan, dtype=np.float64)
     out_counts = np.zeros(nq, dtype=np.int64)
-    kernel = _kernels().score_block
-    arrays = (index.post_offsets, index.post_docs, index.post_freqs, index.norms, cache, imp, index.docno_rank,
-              index.docno_order)  # fmt: skip
+    P = kernel.ptr
+    # the kernel reads arrays by address: each is held by a local here or by the index until the threads are done
+    batch = kernel.Batch(
+        P(ptr, np.int64), P(terms, np.int64), P(weights, np.float32), P(plain, np.bool_),
+        P(index.post_offsets, np.int64), P(index.post_docs, np.int32), P(index.post_freqs, index.post_freqs.dtype),
+        kernel.freq_bytes(index.post_freqs), P(index.norms, np.uint8), len(index.norms), P(cache, np.float32),
+        P(imp, np.float32), len(imp), P(cod, np.uint16), len(cod), P(index.docno_rank, np.int32),
+        P(index.docno_order, np.int32), P(kernel.POW10, np.float64), lo, hi, k, window, TAB_MIN,
+        P(out_keys, np.int64), P(out_docs, np.int32), P(out_scores, np.float32), P(out_dec, np.float64),
+        P(out_counts, np.int64),
+    )  # fmt: skip
+    score_block = kernel.lib().irkit_score_block
+    ntab = kernel.tab()
     threads = max(1, min(int(threads), nq))
     chunks = _chunks(ptr, terms, index, threads)[::-1]  # popped from the end: in query order
     lock = threading.Lock()
@@ -261,23 +268,21 @@ def score_batch(
         # one window of accumulator per thread: its memory does not grow with the collection
         acc = np.full(window, -1.0, dtype=np.float64)
         touched = np.empty(window + 1, dtype=np.int32)  # +1: the kernel writes one slot ahead
-        # a heap, or a buffer (see _push) no longer than the candidates there can be
+        # a heap, or a buffer (see push in _kernel.c) no longer than the candidates there can be
         keys = np.empty(k if k <= HEAP_HITS else min(4 * k, k + max(1, hi - lo)), dtype=np.int64)
-        t_starts = np.empty(max_terms, dtype=np.int64)  # per query term: its postings still to read
-        t_ends = np.empty(max_terms, dtype=np.int64)
-        t_wends = np.empty(max_terms, dtype=np.int64)
-        slots = np.empty(max_terms, dtype=np.int64)  # per query term: its table's row, or -1
-        # at least one row: the kernel's empty table is a zero-length slice of row 0 (no table is built
-        # where codes are not used)
-        tabs = np.empty((1 if keep else min(max_terms, 64), _kernels().TAB), dtype=np.float32)
+        per_term = np.empty((4, max_terms), dtype=np.int64)  # its postings still to read (3 rows), its table's row
+        tabs = np.empty((0 if keep else min(max_terms, 64), ntab), dtype=np.float32)  # (no table where no codes)
+        scratch = kernel.Scratch(
+            P(acc, np.float64), P(touched, np.int32), P(keys, np.int64), len(keys),
+            *(P(row, np.int64) for row in per_term), P(tabs, np.float32), len(tabs),
+        )  # fmt: skip
         while True:
             with lock:
                 if not chunks or errors:
                     return
                 q0, q1 = chunks.pop()
             try:
-                kernel(ptr, terms, weights, plain, *arrays, lo, hi, k, q0, q1, acc, touched, keys, t_starts, t_ends, t_wends,
-                       window, out_keys, out_docs, out_scores, out_dec, out_counts, cod, tabs, slots, TAB_MIN)  # fmt: skip
+                score_block(batch, scratch, q0, q1)  # ctypes releases the GIL for the call
             except BaseException as e:  # surfaced in the calling thread
                 errors.append(e)
                 return
@@ -317,7 +322,7 @@ def java_decimal(scores: np.ndarray) -> np.ndarray:
     both backends then give the same frame and the same run file."""
     x32 = np.ascontiguousarray(scores, dtype=np.float32)
     out = np.empty(len(x32), dtype=np.float64)
-    _kernels().java_decimals(x32, out)
+    kernel.java_decimals(x32, out)
     return out
 
 
@@ -348,32 +353,3 @@ def run_from_topk(qids: list[str], top: TopK, docnos: np.ndarray):
 
 
 _DOCNO_ARRAYS: dict[int, tuple] = {}
-
-
-def warm_up() -> float:
-    """Compile every kernel of :mod:`irkit.retrieve._impact_kernels` into numba's on-disk cache
-    (``cache=True``: ``__pycache__`` beside it, else numba's user-wide cache) by doing what
-    ``irkit rank`` does: index a built-in collection in a temporary folder and score its topics,
-    on both scoring paths (per-posting impacts, and the codes of large indexes) and for each dtype
-    an index may keep frequencies in (numba compiles per argument type). The first search after an
-    install is then as fast as the next. ``scripts/setup.sh`` runs it. Returns the seconds it took."""
-    import tempfile
-    import time
-
-    from irkit.datasets import resolve
-    from irkit.index import build_index
-    from irkit.io.topics import read_topics
-
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="irkit-warm-up-") as tmp:
-        index = build_index(resolve("cranfield", "documents", quiet=True), f"{tmp}/index", threads=1, quiet=True)
-        queries = read_topics(resolve("cranfield", "topics", quiet=True)).head(5)
-        terms = analyse(index, queries["query"].tolist())
-        for dtype in (np.uint8, np.uint16, np.int32):  # post_freqs: the smallest that holds the index's largest
-            ix = ImpactIndex.open(index.path)
-            ix.post_freqs = ix.post_freqs.astype(dtype)
-            ix.post_freqs.flags.writeable = False  # as memory-mapped from disk
-            for keep in (True, False):
-                score_batch(ix, terms, hits=10, keep_impacts=keep)
-        java_decimal(np.ones(1, dtype=np.float32))
-    return time.perf_counter() - start

@@ -209,3 +209,26 @@ def test_more_hits_than_documents(cacm, cacm_index):
     lucene = BM25(cacm_index, hits=5000, backend="lucene").search(topics, quiet=True)
     assert impact.equals(lucene)
     assert impact.groupby("qid").size().max() > 1000
+
+
+def test_frequency_widths_and_large_frequencies_agree(vaswani, vaswani_index):
+    """An index keeps term frequencies as uint8, uint16 or int32 (the smallest that holds its
+    largest), and a frequency of 255 or more is read from them, not from a posting's 2-byte code:
+    every width and scoring path gives the same top k."""
+    ix = ImpactIndex.open(vaswani_index.path)
+    terms = analyse(vaswani_index, read_topics(vaswani.topics)["query"].tolist())
+    base = score_batch(ix, terms, hits=100, keep_impacts=True)
+
+    def with_freqs(freqs: np.ndarray) -> ImpactIndex:
+        other = ImpactIndex.open(vaswani_index.path)
+        other.post_freqs = freqs
+        return other
+
+    for dtype in (np.uint16, np.int32):
+        wide = with_freqs(ix.post_freqs.astype(dtype))
+        for keep in (True, False):
+            assert np.array_equal(score_batch(wide, terms, hits=100, keep_impacts=keep).keys, base.keys)
+    big = with_freqs(ix.post_freqs.astype(np.int32) * 300)  # every frequency above a code's 255
+    kept = score_batch(big, terms, hits=100, keep_impacts=True)
+    assert np.array_equal(score_batch(big, terms, hits=100, keep_impacts=False).keys, kept.keys)
+    assert not np.array_equal(kept.keys, base.keys)  # the frequencies were read
