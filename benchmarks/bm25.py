@@ -30,7 +30,9 @@ each the best of up to three timed passes after a warm-up pass over the first 50
 
 ``--busy 1`` measures under contention: a spinning process pinned to the last core (at the same
 niceness) runs beside every measurement, so a system that splits its work into fixed shares per
-thread waits on the thread that shares that core.
+thread waits on the thread that shares that core. Each figure has its ``cores_`` beside it: the
+CPU seconds of the system's process (all threads and children) per second of its best pass, the
+cores it kept busy.
 """
 
 from __future__ import annotations
@@ -186,6 +188,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads) and its waited-for children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def worker(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     from irkit.io.topics import read_topics
@@ -256,13 +264,16 @@ def worker(args: argparse.Namespace) -> None:
         for hits in args.hits:
             search(hits, threads, min(50, len(queries)))  # warm-up
             # best of up to 3 passes (at least 2 s in all): the machine may be shared
-            best, total, reps = float("inf"), 0.0, 0
+            best, total, reps, cores = float("inf"), 0.0, 0, 0.0
             while reps < 3 and (reps == 0 or total < 2.0):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu_seconds()
                 run = search(hits, threads, len(queries))
                 sec = time.perf_counter() - t
+                if sec < best:  # cores busy in the best pass: CPU seconds (all threads, children) per second
+                    cores = (cpu_seconds() - c) / sec
                 best, total, reps = min(best, sec), total + sec, reps + 1
             out[f"qps_{hits}_{threads}t"] = len(queries) / best
+            out[f"cores_{hits}_{threads}t"] = cores
             out[f"rows_{hits}_{threads}t"] = len(run)
     out["rss_mb"] = peak_rss_mb()
     out["load_avg"] = os.getloadavg()[0]  # the machine's 1-minute load average as the system finished
@@ -405,7 +416,7 @@ def report(rows: list, builds: list, args) -> None:
     table["x_" + REFERENCE] = table[key] / table["collection"].map(ref)
     if args.output:
         args.output.write_text(json.dumps({"runs": rows, "builds": builds}, indent=1))
-    qps = [c for c in table.columns if c.startswith("qps_")]
+    qps = [c for c in table.columns if c.startswith(("qps_", "cores_"))]
     cols = ["collection", "system", "docs", "open_s", "rss_mb", *qps, "x_" + REFERENCE]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table[cols].to_string(index=False, float_format=lambda v: f"{v:,.2f}" if v < 10 else f"{v:,.0f}"))

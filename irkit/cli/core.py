@@ -187,7 +187,7 @@ def rank_cmd(
     ] = 0,
     backend: Annotated[
         str | None,
-        typer.Option(help="(bm25) impact (irkit's impact index; default when the index has one) or lucene."),
+        typer.Option(help="(bm25, ql) impact (irkit's impact index; default when the index has one) or lucene."),
     ] = None,
     engine: Annotated[str, typer.Option(help="Where to run: local, or ray (see README, Scale-out).")] = "local",
     workers: Annotated[int, typer.Option(help="(ray) Worker actors (default: the cluster's CPUs).")] = 0,

@@ -1,5 +1,5 @@
-/* The compiled part of irkit.retrieve.impact: BM25 top-k over an impact index with Lucene's
- * exact float arithmetic.
+/* The compiled part of irkit.retrieve.impact: BM25 and query-likelihood (Dirichlet) top-k over
+ * an impact index with Lucene's exact float arithmetic.
  *
  * Plain C with no Python API: irkit.retrieve.kernel compiles it once with the system's C
  * compiler (cached on disk) and calls it through ctypes, which releases the GIL for the call, so
@@ -18,12 +18,14 @@
 
 int64_t irkit_tab(void) { return TAB; }
 
+enum { BM25 = 0, QL = 1 };
+
 /* Everything one batch of queries shares (read-only but the outputs, which threads write in
  * disjoint rows). The layout is mirrored by irkit.retrieve.kernel.Batch. */
 typedef struct {
     const int64_t *q_ptr;      /* CSR: query q's terms are q_terms[q_ptr[q] .. q_ptr[q + 1]) */
     const int64_t *q_terms;
-    const float *q_weights;    /* (float) count * idf */
+    const float *q_weights;    /* BM25: (float) count * idf; QL: (float) count (the clause's boost) */
     const uint8_t *q_plain;    /* count == 1: a boost-1 term, whose per-posting impacts apply */
     const int64_t *post_off;
     const int32_t *post_docs;
@@ -45,6 +47,11 @@ typedef struct {
     float *out_scores;
     double *out_dec;
     int64_t *out_counts;
+    int64_t model;             /* BM25 or QL */
+    double mu;                 /* QL: (double) of Lucene's float mu */
+    const double *q_cp;        /* QL: per query term, (totalTermFreq + 1) / (sumTotalTermFreq + 1) */
+    const double *lognorm;     /* QL: per norm byte, log(mu / (LENGTH_TABLE[norm] + mu)) */
+    int64_t tie_adjust;        /* out_dec: 0, Java's Float.toString; 1, Anserini's ScoreTiesAdjusterReranker */
 } batch_t;
 
 /* One thread's working memory (irkit.retrieve.kernel.Scratch). */
@@ -190,14 +197,26 @@ void irkit_java_decimals(const float *x, int64_t n, const double *pow10, double 
     for (int64_t i = 0; i < n; i++) out[i] = irkit_shortest(x[i], pow10);
 }
 
-/* Every posting's score for a query term of boost 1: idf - idf / (1 + freq * cache[norm]). */
-void irkit_fill_impacts(const int64_t *post_off, const int32_t *post_docs, const void *post_freqs, int64_t fb,
-                        const uint8_t *norms, const float *cache, const float *idfs, int64_t n_terms, float *out) {
-    for (int64_t t = 0; t < n_terms; t++) {
-        float w = idfs[t];
+/* A posting's score for a query term of weight w, Lucene's operations in Lucene's precision:
+ * BM25Similarity, in float: w - w / (1 + freq * cache[norm]) (w = boost * idf);
+ * LMDirichletSimilarity (through SimilarityBase), in double, cast to float:
+ * boost * (log(1 + freq / (mu * cp)) + log(mu / (docLen + mu))), 0 where not positive
+ * (w = boost; cp, the term's collection probability; log(mu / (docLen + mu)) from lognorm). */
+static inline float posting_score(int model, float w, int64_t freq, int norm, const float *cache, double mu,
+                                  double cp, const double *lognorm) {
+    if (model == BM25) return w - w / (1.0f + (float)freq * cache[norm]);
+    double s = (double)w * (log(1.0 + (double)(float)freq / (mu * cp)) + lognorm[norm]);
+    return s > 0.0 ? (float)s : 0.0f;
+}
+
+/* Every posting's score for a query term of boost 1 (w: BM25, each term's idf; QL, 1). */
+void irkit_fill_impacts(int64_t model, const int64_t *post_off, const int32_t *post_docs, const void *post_freqs,
+                        int64_t fb, const uint8_t *norms, const float *cache, double mu, const double *lognorm,
+                        const float *w, const double *cp, int64_t n_terms, float *out) {
+    for (int64_t t = 0; t < n_terms; t++)
         for (int64_t p = post_off[t]; p < post_off[t + 1]; p++)
-            out[p] = w - w / (1.0f + (float)freq_at(post_freqs, fb, p) * cache[norms[post_docs[p]]]);
-    }
+            out[p] = posting_score((int)model, w[t], freq_at(post_freqs, fb, p), norms[post_docs[p]], cache, mu,
+                                   model == QL ? cp[t] : 0.0, lognorm);
 }
 
 /* Per posting, min(freq, 255) << 8 | the norm byte of its document. */
@@ -210,15 +229,15 @@ void irkit_make_codes(const int32_t *post_docs, const void *post_freqs, int64_t 
 }
 
 /* Add postings [s, e) of one query term of weight w into acc[doc - base] (-1 = untouched); the
- * new nt. A posting's score is Lucene's float32 w - w / (1 + freq * cache[norm]): read from
+ * new nt. A posting's score is Lucene's float32 (posting_score): read from
  * impacts (the same floats, computed once per posting) for a boost-1 term when they are kept;
  * else, with codes, looked up in the term's table by the posting's code when the term has one,
  * or computed from the code's frequency and norm byte; else computed from freqs and norms.
- * listed: append each newly touched document to touched (branch-free). fb is a constant in each
- * instance (see score_block), so the frequency read is not a branch per posting. */
+ * listed: append each newly touched document to touched (branch-free). fb and model are
+ * constants in each instance (see score_block), so neither is a branch per posting. */
 static inline __attribute__((always_inline)) int64_t add_postings(
-    const batch_t *b, double *acc, int64_t base, int64_t s, int64_t e, int plain, float w, int32_t *touched,
-    int64_t nt, int listed, const float *tab, int64_t fb) {
+    const batch_t *b, double *acc, int64_t base, int64_t s, int64_t e, int plain, float w, double cp,
+    int32_t *touched, int64_t nt, int listed, const float *tab, int64_t fb, int model) {
     const int32_t *docs = b->post_docs;
     const float *cache = b->cache;
     if (plain && b->n_impacts > 0) {
@@ -246,8 +265,8 @@ static inline __attribute__((always_inline)) int64_t add_postings(
             if (tab && c < TAB) {
                 sc = tab[c];
             } else {  /* from the code's frequency and norm byte (a frequency of 255 or more: from post_freqs) */
-                float f = c < (255 << 8) ? (float)(c >> 8) : (float)freq_at(b->post_freqs, fb, p);
-                sc = w - w / (1.0f + f * cache[c & 255]);
+                int64_t f = c < (255 << 8) ? c >> 8 : freq_at(b->post_freqs, fb, p);
+                sc = posting_score(model, w, f, (int)(c & 255), cache, b->mu, cp, b->lognorm);
             }
             int64_t a = docs[p] - base;
             double v = acc[a];
@@ -261,7 +280,7 @@ static inline __attribute__((always_inline)) int64_t add_postings(
         const uint8_t *norms = b->norms;
         for (int64_t p = s; p < e; p++) {
             int32_t d = docs[p];
-            float sc = w - w / (1.0f + (float)freq_at(b->post_freqs, fb, p) * cache[norms[d]]);
+            float sc = posting_score(model, w, freq_at(b->post_freqs, fb, p), norms[d], cache, b->mu, cp, b->lognorm);
             int64_t a = d - base;
             double v = acc[a];
             if (listed) {
@@ -294,7 +313,7 @@ static inline void consider(const batch_t *b, scratch_t *w, float sc32, int64_t 
  * cache). Candidates go through the top k, whose smallest score is the threshold below which a
  * document is not even keyed. */
 static inline __attribute__((always_inline)) void score_block(const batch_t *b, scratch_t *w, int64_t q0, int64_t q1,
-                                                               int64_t fb) {
+                                                               int64_t fb, int model) {
     const int32_t *docs = b->post_docs;
     const int64_t lo = b->lo, hi = b->hi, k = b->k, window = b->window;
     double *acc = w->acc;
@@ -316,8 +335,10 @@ static inline __attribute__((always_inline)) void score_block(const batch_t *b, 
             if (b->n_codes > 0 && w->ends[j] - w->starts[j] >= b->tab_min && ns < w->n_tabs) {
                 if (b->q_plain[j0 + j] && b->n_impacts > 0) continue;
                 float wt = b->q_weights[j0 + j];
+                double cp = model == QL ? b->q_cp[j0 + j] : 0.0;
                 float *tab = w->tabs + ns * TAB;
-                for (int64_t c = 0; c < TAB; c++) tab[c] = wt - wt / (1.0f + (float)(c >> 8) * b->cache[c & 255]);
+                for (int64_t c = 0; c < TAB; c++)
+                    tab[c] = posting_score(model, wt, c >> 8, (int)(c & 255), b->cache, b->mu, cp, b->lognorm);
                 w->slots[j] = ns++;
             }
         }
@@ -341,7 +362,7 @@ static inline __attribute__((always_inline)) void score_block(const batch_t *b, 
             for (int64_t j = 0; j < nterms; j++) {
                 const float *tab = w->slots[j] >= 0 ? w->tabs + w->slots[j] * TAB : NULL;
                 nt = add_postings(b, acc, wlo, w->starts[j], w->wends[j], b->q_plain[j0 + j], b->q_weights[j0 + j],
-                                  w->touched, nt, !dense, tab, fb);
+                                  model == QL ? b->q_cp[j0 + j] : 0.0, w->touched, nt, !dense, tab, fb, model);
                 w->starts[j] = w->wends[j];
             }
             if (dense) {
@@ -377,13 +398,32 @@ static inline __attribute__((always_inline)) void score_block(const batch_t *b, 
             nc = k;
         }
         qsort(top, (size_t)nc, sizeof(int64_t), cmp_i64);
+        float prev = 0.0f;
+        int64_t dup = 0;
         for (int64_t i = 0; i < nc; i++) {
             int64_t key = top[nc - 1 - i], o = q * k + i;
             float sc = bits_f32((int32_t)(key >> 32));
             b->out_keys[o] = key;
             b->out_docs[o] = b->order[LOW32 - (key & LOW32)];
             b->out_scores[o] = sc;
-            b->out_dec[o] = irkit_shortest(sc, b->pow10);
+            if (!b->tie_adjust) {
+                b->out_dec[o] = irkit_shortest(sc, b->pow10);
+                continue;
+            }
+            /* Anserini's ScoreTiesAdjusterReranker, in its operations (read off its bytecode in
+             * Anserini 1.7.1): (float) (Math.round((double) s * 10000.0) / 10000.0), Math.round
+             * being floor(x + 0.5), exact here (s * 10000.0 needs 38 bits); then 1e-6f less per
+             * tie with the score before (as adjusted), in float, so that any tool's order is the
+             * ranking's. */
+            float v = (float)(floor((double)sc * 10000.0 + 0.5) / 10000.0);
+            if (i == 0 || prev - v > 1e-4f) {
+                dup = 0;
+            } else {
+                dup++;
+                v -= 1e-6f * (float)dup;
+            }
+            prev = v;
+            b->out_dec[o] = (double)v;
         }
         b->out_counts[q] = nc;
     }
@@ -398,9 +438,16 @@ static inline __attribute__((always_inline)) void score_block(const batch_t *b, 
 #define CPU_CLONES
 #endif
 
-/* One instance per frequency width: the width is a constant inside each. */
+/* One instance per model and frequency width: both are constants inside each. */
 CPU_CLONES void irkit_score_block(const batch_t *b, scratch_t *w, int64_t q0, int64_t q1) {
-    if (b->freq_bytes == 1) score_block(b, w, q0, q1, 1);
-    else if (b->freq_bytes == 2) score_block(b, w, q0, q1, 2);
-    else score_block(b, w, q0, q1, 4);
+    int64_t fb = b->freq_bytes;
+    if (b->model == QL) {
+        if (fb == 1) score_block(b, w, q0, q1, 1, QL);
+        else if (fb == 2) score_block(b, w, q0, q1, 2, QL);
+        else score_block(b, w, q0, q1, 4, QL);
+    } else {
+        if (fb == 1) score_block(b, w, q0, q1, 1, BM25);
+        else if (fb == 2) score_block(b, w, q0, q1, 2, BM25);
+        else score_block(b, w, q0, q1, 4, BM25);
+    }
 }

@@ -4,13 +4,16 @@ engine, QL and RM3): the one place of three small rules.
 * a topic whose query is empty (or only spaces) is an error, before any search;
 * topics that matched no document are named in one warning;
 * given a run instead of queries (``bm25 % 1000 >> ql``), the stage rescores its candidates:
-  the run's documents that are in this model's top ``hits``, with this model's scores.
+  the run's documents that are in this model's top ``hits``, with this model's scores;
+* a backend is ``impact`` (irkit's impact index and compiled kernel, Lucene's exact scores; the
+  default where the index has an impact part) or ``lucene`` (Lucene's or Anserini's own searcher).
 
 A retriever subclasses :class:`Searcher` and writes ``_search(queries, hits, quiet) -> run``.
 """
 
 from __future__ import annotations
 
+import os
 from abc import abstractmethod
 
 import pandas as pd
@@ -19,6 +22,21 @@ from irkit.errors import InputError
 from irkit.frames import queries_frame, rank_run, run_frame
 from irkit.pipeline import Transformer, is_run
 from irkit.progress import log
+
+BACKENDS = ("impact", "lucene")
+
+
+def check_backend(backend: str | None) -> None:
+    if backend is not None and backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r} (choose impact or lucene)")
+
+
+def choose_backend(backend: str | None, index_path: os.PathLike[str]) -> str:
+    """``backend``, checked; by default ``impact`` where the index has an impact part, else ``lucene``."""
+    from irkit.index.impact import has_impact
+
+    check_backend(backend)
+    return backend or ("impact" if has_impact(index_path) else "lucene")
 
 
 def empty_run() -> pd.DataFrame:

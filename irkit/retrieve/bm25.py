@@ -34,7 +34,7 @@ from irkit.frames import run_frame
 from irkit.index.lucene import CONTENTS, ID, LuceneIndex
 from irkit.progress import progress
 from irkit.registry import Context
-from irkit.retrieve.base import Searcher, empty_run
+from irkit.retrieve.base import Searcher, check_backend, choose_backend, empty_run
 
 MAX_QUERY_TERMS = 2**20  # distinct terms in one query (Lucene's default limit is 1,024)
 _HIT = re.compile(r"doc=(\d+) score=([^ ,\]]+)")
@@ -83,12 +83,9 @@ class BM25(Searcher):
         self._setup()
         # backend: "impact" (irkit's impact index and compiled kernel, Lucene's exact scores;
         # the default when the index has one) or "lucene" (Lucene's own searcher: the reference).
-        from irkit.index.impact import ImpactIndex, has_impact
+        from irkit.index.impact import ImpactIndex
 
-        if backend is None:
-            backend = "impact" if has_impact(self.index.path) else "lucene"
-        if backend not in ("impact", "lucene"):
-            raise InputError(f"unknown BM25 backend {backend!r} (choose impact or lucene)")
+        backend = choose_backend(backend, self.index.path)
         if self.engine.name == "ray" and backend != "impact":
             raise InputError("--engine ray shards irkit's impact index: use --backend impact (the default)")
         self.backend = backend
@@ -133,15 +130,6 @@ class BM25(Searcher):
         self._format = MethodHandles.filterReturnValue(getter, to_string)
         self._ArrayList = _java.autoclass("java.util.ArrayList")
 
-    def _search_impact(self, queries: pd.DataFrame, hits: int, quiet: bool) -> pd.DataFrame:
-        from irkit.retrieve import impact
-
-        terms = impact.analyse(self.index, queries["query"].tolist())
-        top = impact.score_batch(self._impact, terms, hits, self.k1, self.b, threads=self.threads)
-        if not top.counts.any():
-            return empty_run()
-        return impact.run_from_topk(queries["qid"].tolist(), top, self.index.docnos)
-
     def _search_one(self, text: str, hits: int) -> tuple[np.ndarray, np.ndarray]:
         query = self._generator.buildQuery(CONTENTS, self._analyzer, text)
         top = self._searcher.search(query, hits, self._sort, True)
@@ -163,7 +151,9 @@ class BM25(Searcher):
             run, self.stats = search_shards(self, queries, hits, quiet)
             return run
         if self._impact is not None:
-            return self._search_impact(queries, hits, quiet)
+            from irkit.retrieve.impact import search
+
+            return search(self.index, self._impact, queries, hits, self.threads, k1=self.k1, b=self.b)
         results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
         texts = list(queries["query"])
         todo: queue.Queue[int] = queue.Queue()
@@ -227,8 +217,7 @@ class BM25Options:
     def __post_init__(self) -> None:
         if self.k1 < 0 or not 0 <= self.b <= 1:
             raise InputError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
-        if self.backend not in (None, "impact", "lucene"):
-            raise InputError(f"unknown BM25 backend {self.backend!r} (choose impact or lucene)")
+        check_backend(self.backend)
 
 
 def build(options: BM25Options, context: Context) -> BM25:

@@ -32,12 +32,14 @@ How it is fast, exactly:
 from __future__ import annotations
 
 import itertools
+import math
 import mmap
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from irkit.errors import InputError
 from irkit.index.impact import ImpactIndex
 from irkit.retrieve import kernel
 
@@ -115,21 +117,55 @@ codes per posting instead (:func:`codes`) and looks heavy terms' scores up in pe
 computes them from frequency and norm: the same float32 operations, the same bits."""
 
 
-def impacts(index: ImpactIndex, k1: float, b: float) -> np.ndarray:
-    """Every posting's BM25 score for a query term of boost 1 (``idf - idf / (1 + freq * cache[norm])``,
-    float32), computed once per (k1, b) and index and kept with the index."""
-    key = (np.float32(k1).item(), np.float32(b).item())
+def dirichlet_mu(mu: float) -> float:
+    """``LMDirichletSimilarity``'s ``mu`` as its scorer reads it: a Java float, widened to double."""
+    return float(np.float32(mu))
+
+
+def log_norms(mu: float) -> np.ndarray:
+    """``Math.log(mu / (docLen + mu))`` of ``LMDirichletSimilarity`` per norm byte (``docLen``:
+    ``LENGTH_TABLE[norm]``, a float widened to double), with the C library's ``log``, as the kernel's."""
+    m = dirichlet_mu(mu)
+    return np.array([math.log(m / (float(n) + m)) for n in _LENGTHS], dtype=np.float64)
+
+
+def collection_probability(index: ImpactIndex, terms: np.ndarray) -> np.ndarray:
+    """``LMSimilarity.DefaultCollectionModel``: ``(totalTermFreq + 1D) / (sumTotalTermFreq + 1D)`` per term."""
+    if "_ttf" not in index.__dict__:
+        if type(index) is not ImpactIndex:  # a written shard's postings are not the collection's
+            raise InputError("QL on the impact backend needs the whole index, not a shard", index.path)
+        ends = np.concatenate([[0], np.cumsum(index.post_freqs, dtype=np.int64)])
+        index.__dict__["_ttf"] = ends[index.post_offsets[1:]] - ends[index.post_offsets[:-1]]
+    return (index.__dict__["_ttf"][terms] + 1.0) / (index.sum_total_term_freq + 1.0)
+
+
+def impacts(index: ImpactIndex, k1: float, b: float, mu: float | None = None) -> np.ndarray:
+    """Every posting's score for a query term of boost 1 (float32), by BM25 (k1, b) or, given
+    ``mu``, by QL: computed once per setting and index and kept with the index."""
+    key = ("ql", dirichlet_mu(mu)) if mu is not None else (np.float32(k1).item(), np.float32(b).item())
     store = index.__dict__.setdefault("_impacts", {})
     with _IMPACT_LOCK:
         if key not in store:
-            # docFreq as the index gives it (a written shard: the whole collection's, not its postings')
-            idfs = idf(index.doc_freq(np.arange(index.num_terms)), index.doc_count)
+            every = np.arange(index.num_terms)
             out = np.empty(len(index.post_docs), dtype=np.float32)
-            kernel.fill_impacts(index.post_offsets, index.post_docs, index.post_freqs, index.norms,
-                                norm_cache(k1, b, index.avgdl), idfs, out)  # fmt: skip
-            store.clear()  # one (k1, b) at a time: the array is as large as the postings
+            if mu is None:
+                # docFreq as the index gives it (a written shard: the whole collection's, not its postings')
+                idfs = idf(index.doc_freq(every), index.doc_count)
+                kernel.fill_impacts(kernel.BM25, index, norm_cache(k1, b, index.avgdl), 0.0, _NO_LOGS, idfs,
+                                    _NO_CP, out)  # fmt: skip
+            else:
+                ones = np.ones(index.num_terms, dtype=np.float32)
+                kernel.fill_impacts(kernel.QL, index, _NO_CACHE, dirichlet_mu(mu), log_norms(mu), ones,
+                                    collection_probability(index, every), out)  # fmt: skip
+            store.clear()  # one setting at a time: the array is as large as the postings
             store[key] = out
         return store[key]
+
+
+# what a model does not read, passed where the kernel takes an array
+_NO_CACHE = np.zeros(256, dtype=np.float32)
+_NO_LOGS = np.zeros(256, dtype=np.float64)
+_NO_CP = np.zeros(0, dtype=np.float64)
 
 
 WINDOW = 1 << 16
@@ -169,14 +205,10 @@ def _decode(keys: np.ndarray, counts: np.ndarray, order: np.ndarray) -> tuple[np
     return docs, scores
 
 
-def prepare(
-    index: ImpactIndex, queries: list[list[str]], k1: float, b: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """CSR arrays (pointers, term ids, float32 weights, boost-1 flags) of analysed queries, and the norm cache.
-
-    A distinct term gets ``weight = (float) count * idf`` as Anserini's boost makes it; terms
-    absent from the index are dropped (Lucene's clause for them matches nothing).
-    """
+def query_terms(index: ImpactIndex, queries: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays (pointers, term ids, counts) of analysed queries: Anserini's bag of words, one
+    clause per distinct term, boosted by its count; terms absent from the index are dropped
+    (Lucene's clause for them matches nothing)."""
     ids_of = index.term_id_map
     nq = len(queries)
     # every token of the batch at once: (query, term id) pairs, counted with one np.unique
@@ -188,9 +220,17 @@ def prepare(
     terms = pairs % (index.num_terms + 1)
     ptr = np.zeros(nq + 1, dtype=np.int64)
     np.cumsum(np.bincount(q_of, minlength=nq), out=ptr[1:])
+    return ptr, terms, counts
+
+
+def prepare(
+    index: ImpactIndex, queries: list[list[str]], k1: float, b: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """BM25's query arrays: pointers, term ids, float32 weights ``(float) count * idf``, boost-1
+    flags; and the norm cache."""
+    ptr, terms, counts = query_terms(index, queries)
     weights = counts.astype(np.float32) * idf(index.doc_freq(terms), index.doc_count)
-    plain = counts == 1
-    return ptr, terms, weights.astype(np.float32), plain, norm_cache(k1, b, index.avgdl)
+    return ptr, terms, weights.astype(np.float32), counts == 1, norm_cache(k1, b, index.avgdl)
 
 
 def _chunks(ptr: np.ndarray, terms: np.ndarray, index: ImpactIndex, threads: int) -> list[tuple[int, int]]:
@@ -220,8 +260,16 @@ def score_batch(
     threads: int = 1,
     window: int = 0,
     keep_impacts: bool | None = None,
+    mu: float | None = None,
+    adjust_ties: bool = False,
 ) -> TopK:
-    """Lucene BM25 top ``hits`` of each analysed query, over documents ``lo <= doc < hi``.
+    """Lucene BM25 (or, given ``mu``, query likelihood with Dirichlet smoothing) top ``hits`` of
+    each analysed query, over documents ``lo <= doc < hi``.
+
+    QL is ``LMDirichletSimilarity`` as Anserini's searcher runs it (``-qld``). ``decimals`` are
+    Java's ``Float.toString`` of the scores (as Lucene's BM25 backend prints them), or with
+    ``adjust_ties`` the scores after Anserini's ``ScoreTiesAdjusterReranker`` (rounded to 1e-4,
+    ties nudged apart by 1e-6), as Anserini's searcher, and so Pyserini, returns them.
 
     Global statistics (idf, avgdl) always come from the whole index, so per-range results
     merge exactly (:func:`merge_topk`). ``keep_impacts``: read boost-1 terms' scores from the
@@ -232,9 +280,15 @@ def score_batch(
     lo, hi = (0, index.max_doc) if doc_range is None else (int(doc_range[0]), int(doc_range[1]))
     if not 0 <= lo <= hi <= index.max_doc:
         raise ValueError(f"doc_range {doc_range} is outside 0..{index.max_doc}")
-    ptr, terms, weights, plain, cache = prepare(index, queries, k1, b)
+    if mu is None:
+        ptr, terms, weights, plain, cache = prepare(index, queries, k1, b)
+        model, cp, logs = kernel.BM25, _NO_CP, _NO_LOGS
+    else:
+        ptr, terms, counts = query_terms(index, queries)
+        weights, plain, cache = counts.astype(np.float32), counts == 1, _NO_CACHE  # the weight is the boost
+        model, cp, logs = kernel.QL, collection_probability(index, terms), log_norms(mu)
     keep = len(index.post_docs) * 4 <= IMPACTS_BUDGET if keep_impacts is None else keep_impacts
-    imp = impacts(index, k1, b) if keep else np.empty(0, dtype=np.float32)
+    imp = impacts(index, k1, b, mu) if keep else np.empty(0, dtype=np.float32)
     cod = np.empty(0, dtype=np.uint16) if keep else codes(index)
     k = max(1, int(hits))
     nq = len(queries)
@@ -255,7 +309,8 @@ def score_batch(
         P(imp, np.float32), len(imp), P(cod, np.uint16), len(cod), P(index.docno_rank, np.int32),
         P(index.docno_order, np.int32), P(kernel.POW10, np.float64), lo, hi, k, window, TAB_MIN,
         P(out_keys, np.int64), P(out_docs, np.int32), P(out_scores, np.float32), P(out_dec, np.float64),
-        P(out_counts, np.int64),
+        P(out_counts, np.int64), model, dirichlet_mu(mu) if mu is not None else 0.0, P(cp, np.float64),
+        P(logs, np.float64), int(adjust_ties),
     )  # fmt: skip
     score_block = kernel.lib().irkit_score_block
     ntab = kernel.tab()
@@ -298,6 +353,19 @@ def score_batch(
     if errors:
         raise errors[0]
     return TopK(docs=out_docs, scores=out_scores, keys=out_keys, counts=out_counts, decimals=out_dec)
+
+
+def search(lucene, index: ImpactIndex, queries, hits: int, threads: int, **scoring):
+    """The run (``qid, docno, score, rank``) of a queries frame: analysed by ``lucene``'s analyser,
+    scored on its impact part ``index`` by :func:`score_batch` (``scoring``: its ``k1``, ``b``,
+    ``mu``, ``adjust_ties``)."""
+    from irkit.retrieve.base import empty_run
+
+    terms = analyse(lucene, queries["query"].tolist())
+    top = score_batch(index, terms, hits, threads=threads, **scoring)
+    if not top.counts.any():
+        return empty_run()
+    return run_from_topk(queries["qid"].tolist(), top, lucene.docnos)
 
 
 def merge_topk(parts: list[TopK], hits: int, order: np.ndarray) -> TopK:

@@ -58,6 +58,11 @@ class Batch(ctypes.Structure):
         *((n, _p) for n in ("rank", "order", "pow10")),
         *((n, _i) for n in ("lo", "hi", "k", "window", "tab_min")),
         *((n, _p) for n in ("out_keys", "out_docs", "out_scores", "out_dec", "out_counts")),
+        ("model", _i),
+        ("mu", ctypes.c_double),
+        ("q_cp", _p),
+        ("lognorm", _p),
+        ("tie_adjust", _i),
     ]
 
 
@@ -134,7 +139,7 @@ def lib() -> ctypes.CDLL:
             lib = ctypes.CDLL(str(path))
             lib.irkit_score_block.argtypes = [ctypes.POINTER(Batch), ctypes.POINTER(Scratch), _i, _i]
             lib.irkit_score_block.restype = None
-            lib.irkit_fill_impacts.argtypes = [_p, _p, _p, _i, _p, _p, _p, _i, _p]
+            lib.irkit_fill_impacts.argtypes = [_i, _p, _p, _p, _i, _p, _p, ctypes.c_double, _p, _p, _p, _i, _p]
             lib.irkit_make_codes.argtypes = [_p, _p, _i, _p, _i, _p]
             lib.irkit_java_decimals.argtypes = [_p, _i, _p, _p]
             lib.irkit_tab.restype = _i
@@ -153,11 +158,15 @@ def tab() -> int:
     return int(lib().irkit_tab())
 
 
-def fill_impacts(post_off, post_docs, post_freqs, norms, cache, idfs, out) -> None:
-    """Every posting's score for a query term of boost 1: ``idf - idf / (1 + freq * cache[norm])``."""
-    lib().irkit_fill_impacts(ptr(post_off, np.int64), ptr(post_docs, np.int32), ptr(post_freqs, post_freqs.dtype),
-                             freq_bytes(post_freqs), ptr(norms, np.uint8), ptr(cache, np.float32),
-                             ptr(idfs, np.float32), len(idfs), ptr(out, np.float32))  # fmt: skip
+BM25, QL = 0, 1  # the kernel's models (``enum`` in _kernel.c)
+
+
+def fill_impacts(model: int, index, cache, mu: float, lognorm, weights, cp, out) -> None:
+    """Every posting's score for a query term of boost 1 (``weights``: BM25, each term's idf; QL, ones)."""
+    lib().irkit_fill_impacts(model, ptr(index.post_offsets, np.int64), ptr(index.post_docs, np.int32),
+                             ptr(index.post_freqs, index.post_freqs.dtype), freq_bytes(index.post_freqs),
+                             ptr(index.norms, np.uint8), ptr(cache, np.float32), mu, ptr(lognorm, np.float64),
+                             ptr(weights, np.float32), ptr(cp, np.float64), len(weights), ptr(out, np.float32))  # fmt: skip
 
 
 def make_codes(post_docs, post_freqs, norms, out) -> None:

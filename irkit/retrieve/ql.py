@@ -1,13 +1,16 @@
-"""Query likelihood (Dirichlet) and RM3 pseudo-relevance feedback, through Anserini's own code.
+"""Query likelihood (Dirichlet) and RM3 pseudo-relevance feedback: Pyserini's runs.
 
 Both are the implementations that Anserini's regressions and Pyserini's
 ``LuceneSearcher`` use (``set_qld(mu)``, ``set_rm3(fb_terms, fb_docs,
 original_query_weight)``), run on an irkit index (a plain Lucene index with the
-document vectors RM3 needs). Nothing is re-implemented here: the calls go to
-Anserini's ``SimpleSearcher``, the Java object ``LuceneSearcher`` wraps, through
-:mod:`irkit._java` (Pyserini's Python package is not imported), so the runs are
-Pyserini's runs: ``tests/retrieve/test_ql.py`` checks them against a bare
-``LuceneSearcher`` and against Anserini's CACM regression.
+document vectors RM3 needs). RM3, and QL with ``backend="lucene"``, call Anserini's
+``SimpleSearcher``, the Java object ``LuceneSearcher`` wraps, through :mod:`irkit._java`
+(Pyserini's Python package is not imported). QL's default backend, ``impact`` where the
+index has an impact part, scores it with irkit's kernel in Lucene's
+``LMDirichletSimilarity`` arithmetic and Anserini's tie adjustment (below): the same run,
+byte for byte, without Anserini's searcher, which loads every hit's stored document.
+``tests/retrieve/test_ql.py`` checks both against a bare ``LuceneSearcher`` and against
+Anserini's CACM regression.
 
 * :class:`QL`: query likelihood with Dirichlet smoothing, ``mu=1000``.
 * :class:`RM3`: RM3 expansion (``fb_docs=10``, ``fb_terms=10``, original query
@@ -34,7 +37,7 @@ from irkit.frames import run_frame
 from irkit.index.lucene import LuceneIndex
 from irkit.progress import spinner
 from irkit.registry import Context
-from irkit.retrieve.base import Searcher, empty_run
+from irkit.retrieve.base import Searcher, check_backend, choose_backend, empty_run
 
 BASES = ("bm25", "ql")
 
@@ -70,9 +73,11 @@ class QLOptions:
     """``-O`` options of ``ql``."""
 
     mu: float = 1000.0
+    backend: str | None = None  # impact (default when the index has an impact part) | lucene (Anserini's searcher)
 
     def __post_init__(self) -> None:
         PRFOptions(base="ql", rm3=False, mu=self.mu)
+        check_backend(self.backend)
 
 
 @dataclass
@@ -103,8 +108,9 @@ class QLRM3Options:
 
 
 class PyseriniRetriever(Searcher):
-    """BM25 or QL, with or without RM3, by Anserini's ``SimpleSearcher`` (what Pyserini's ``LuceneSearcher``
-    calls) on an irkit index."""
+    """BM25 or QL, with or without RM3, as Anserini's ``SimpleSearcher`` (what Pyserini's ``LuceneSearcher``
+    calls) ranks on an irkit index. ``backend``: ``lucene``, that searcher; ``impact`` (the default
+    without RM3 where the index has an impact part), irkit's kernel with the same arithmetic."""
 
     def __init__(
         self,
@@ -112,6 +118,7 @@ class PyseriniRetriever(Searcher):
         options: PRFOptions | None = None,
         hits: int = 1000,
         threads: int | None = None,
+        backend: str | None = None,
     ):
         self.options = options or PRFOptions()
         if hits < 1:
@@ -121,7 +128,15 @@ class PyseriniRetriever(Searcher):
         self.threads = max(1, threads or os.cpu_count() or 1)
         # The name and params() are what a pipeline prints and parses back: ql(mu=...), rm3(base=ql, ...).
         self.name = "rm3" if self.options.rm3 else self.options.base
-        self._searcher = self._open()
+        if self.options.rm3 and backend == "impact":
+            raise InputError("RM3 runs on Anserini's searcher: use backend lucene (its default)")
+        self.backend = "lucene" if self.options.rm3 else choose_backend(backend, self.index.path)
+        self._impact = None
+        if self.backend == "impact":
+            from irkit.index.impact import ImpactIndex
+
+            self._impact = ImpactIndex.open(self.index.path, lucene=self.index)
+        self._searcher = self._open() if self.backend == "lucene" else None
 
     def _open(self) -> Any:
         # Anserini's SimpleSearcher, the object Pyserini's LuceneSearcher wraps, reached through the
@@ -161,6 +176,14 @@ class PyseriniRetriever(Searcher):
 
     def _search(self, queries: pd.DataFrame, hits: int, quiet: bool) -> pd.DataFrame:
         """Top ``hits`` documents per query as a run frame, in Pyserini's order (score, then docno)."""
+        o = self.options
+        if self._impact is not None:
+            from irkit.retrieve.impact import search
+
+            mu = o.mu if o.base == "ql" else None
+            return search(
+                self.index, self._impact, queries, hits, self.threads, k1=o.k1, b=o.b, mu=mu, adjust_ties=True
+            )
         qids, texts = list(queries["qid"]), list(queries["query"])
         with spinner(
             f"{self.name}: Anserini is searching {len(qids)} topic(s)", quiet or getattr(self, "quiet", False)
@@ -222,8 +245,8 @@ class RM3(PyseriniRetriever):
         super().__init__(index, opts, **kwargs)
 
 
-def _retriever(opts: PRFOptions, context: Context) -> PyseriniRetriever:
-    return PyseriniRetriever(context.require_index(), opts, hits=context.hits, threads=context.threads)
+def _retriever(opts: PRFOptions, context: Context, backend: str | None = None) -> PyseriniRetriever:
+    return PyseriniRetriever(context.require_index(), opts, hits=context.hits, threads=context.threads, backend=backend)
 
 
 def build(options: PRFOptions, context: Context) -> PyseriniRetriever:
@@ -233,7 +256,7 @@ def build(options: PRFOptions, context: Context) -> PyseriniRetriever:
 
 def build_ql(options: QLOptions, context: Context) -> PyseriniRetriever:
     """``irkit rank --model ql``."""
-    return _retriever(PRFOptions(base="ql", rm3=False, mu=options.mu), context)
+    return _retriever(PRFOptions(base="ql", rm3=False, mu=options.mu), context, options.backend)
 
 
 def build_bm25_rm3(options: BM25RM3Options, context: Context) -> PyseriniRetriever:

@@ -57,7 +57,7 @@ def test_index_without_impact_part(bare_cacm, capsys, monkeypatch):
     assert not has_impact(bare_cacm) and BM25(lucene).backend == "lucene"
     with pytest.raises(InputError, match="irkit index --impact-only"):
         BM25(lucene, backend="impact")
-    with pytest.raises(InputError, match="unknown BM25 backend"):
+    with pytest.raises(InputError, match="unknown backend"):
         BM25(lucene, backend="bm25s")
     # the CLI adds one, atomically; the second time it needs --force
     from irkit.cli import main

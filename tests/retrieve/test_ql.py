@@ -90,6 +90,26 @@ def test_cranfield_and_vaswani_equal_raw_pyserini(request, name, model):
     assert tuple(round(float(in_file_order[m].iloc[0]), 4) for m in measures.split()) == FIGURES[(name, model)]
 
 
+@pytest.mark.parametrize("mu", [1000.0, 250.0])
+def test_ql_backends_give_the_same_run(cacm, cacm_index, mu):
+    """QL by irkit's kernel (the default backend) and by Anserini's searcher: the same frame, every
+    score equal (Anserini's tie adjustment included), on both of the kernel's scoring paths."""
+    from irkit.retrieve import impact
+
+    topics = read_topics(cacm.topics)
+    lucene = QL(cacm_index, mu=mu, backend="lucene", threads=2)
+    assert QL(cacm_index, mu=mu).backend == "impact" and lucene.backend == "lucene"
+    reference = lucene.search(topics, quiet=True)
+    for keep in (True, False):  # per-posting impacts, or scores computed from frequency and norm
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(impact, "IMPACTS_BUDGET", 1 << 40 if keep else 0)
+            mp.setattr(impact, "TAB_MIN", 1)  # and heavy terms' tables of scores by code
+            ours = QL(cacm_index, mu=mu).search(topics, quiet=True)
+        pd.testing.assert_frame_equal(ours, reference)
+    with pytest.raises(InputError, match="RM3 runs on Anserini's searcher"):
+        RM3(cacm_index, "ql", backend="impact")
+
+
 def test_rm3_expands_and_helps_on_cacm(cacm, cacm_index):
     topics = read_topics(cacm.topics)
     rm3 = RM3(cacm_index, "bm25", threads=2)
@@ -205,13 +225,14 @@ def test_rm3_expanded_query_scored_by_the_impact_engine_gives_the_same_run(cacm,
 
 def _anserini_tie_adjust(scores):
     """Anserini's ScoreTiesAdjusterReranker on one query's float32 scores in rank order: round to
-    1e-4 (``Math.round(s * 1e4f) / 1e4f``), then subtract 1e-6 per tie with the previous score."""
+    1e-4 (``(float) (Math.round((double) s * 10000.0) / 10000.0)``, Anserini 1.7.1's bytecode), then
+    subtract 1e-6 per tie with the previous score."""
     import numpy as np
 
     out = scores.astype(np.float32).copy()
     dup = 0
     for i in range(len(out)):
-        out[i] = np.float32(np.floor(np.float32(out[i] * np.float32(1e4)) + np.float32(0.5))) / np.float32(1e4)
+        out[i] = np.float32(np.floor(np.float64(out[i]) * 10000.0 + 0.5) / 10000.0)
         if i == 0 or np.float32(out[i - 1] - out[i]) > np.float32(1e-4):
             dup = 0
         else:
