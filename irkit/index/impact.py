@@ -103,7 +103,10 @@ def has_impact(index_dir: str | os.PathLike[str]) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Reading Lucene in bulk. Everything crosses JNI as files written by loops composed from
 # MethodHandles inside the JVM: one call for all postings, one per segment for norms, instead
-# of one pyjnius call per posting (about a microsecond each) or per document.
+# of one pyjnius call per posting (about a microsecond each) or per document. Postings and
+# norms go through Lucene's own IndexOutput (little-endian, unsynchronised): java.io's
+# DataOutputStream over BufferedOutputStream takes a lock on every writeInt, which made this
+# loop 2.5 s of a 1M-document build; the doc ids land in a file that is the int32 array itself.
 
 
 class _Handles:
@@ -121,27 +124,32 @@ class _Handles:
         BR = Class.forName("org.apache.lucene.util.BytesRef")
         NDV = Class.forName("org.apache.lucene.index.NumericDocValues")
         DOS = Class.forName("java.io.DataOutputStream")
+        DO = Class.forName("org.apache.lucene.store.DataOutput")
         write_int = look.findVirtual(DOS, "writeInt", MT.methodType(VOID, INT))
-        write_byte = look.findVirtual(DOS, "writeByte", MT.methodType(VOID, INT))
         write_utf = look.findVirtual(DOS, "writeUTF", MT.methodType(VOID, STR))
+        write_int_le = look.findVirtual(DO, "writeInt", MT.methodType(VOID, INT))
+        write_byte = MH.explicitCastArguments(
+            look.findVirtual(DO, "writeByte", MT.methodType(VOID, A("java.lang.Byte").TYPE)),
+            MT.methodType(VOID, DO, INT),
+        )  # (int) -> (byte): the low 8 bits, as DataOutputStream.writeByte(int) wrote
 
-        # postings(n, pe, out): n times { out.writeInt(pe.nextDoc()); out.writeInt(pe.freq()) }
+        # postings(n, pe, docs, freqs): n times { docs.writeInt(pe.nextDoc()); freqs.writeInt(pe.freq()) }
         next_doc = look.findVirtual(PE, "nextDoc", MT.methodType(INT))
         freq = look.findVirtual(PE, "freq", MT.methodType(INT))
-        body_t = MT.methodType(VOID, INT, INT, PE, DOS)
-        w_doc = MH.permuteArguments(MH.filterArguments(write_int, 1, next_doc), body_t, 3, 2)
-        w_freq = MH.permuteArguments(MH.filterArguments(write_int, 1, freq), body_t, 3, 2)
-        body = MH.foldArguments(w_freq, w_doc)  # doc first, then its freq
-        postings = MH.countedLoop(MH.dropArguments(MH.identity(INT), 1, PE, DOS), None, body)
+        body_t = MT.methodType(VOID, INT, INT, PE, DO, DO)
+        w_doc = MH.permuteArguments(MH.filterArguments(write_int_le, 1, next_doc), body_t, 3, 2)
+        w_freq = MH.permuteArguments(MH.filterArguments(write_int_le, 1, freq), body_t, 4, 2)
+        body = MH.foldArguments(w_freq, w_doc)  # doc first (nextDoc), then its freq
+        postings = MH.countedLoop(MH.dropArguments(MH.identity(INT), 1, PE, DO, DO), None, body)
 
-        # all_terms(te, posts, terms): while (te.next() != null) {
+        # all_terms(te, docs, freqs, terms): while (te.next() != null) {
         #   terms.writeInt(te.docFreq()); terms.writeUTF(te.term().utf8ToString());
-        #   postings(te.docFreq(), te.postings(null, FREQS), posts) }
+        #   postings(te.docFreq(), te.postings(null, FREQS), docs, freqs) }
         te_next = look.findVirtual(TE, "next", MT.methodType(BR))
         non_null = look.findStatic(Class.forName("java.util.Objects"), "nonNull", MT.methodType(BOOL, OBJ)).asType(
             MT.methodType(BOOL, BR)
         )
-        pred = MH.dropArguments(MH.filterReturnValue(te_next, non_null), 1, DOS, DOS)
+        pred = MH.dropArguments(MH.filterReturnValue(te_next, non_null), 1, DO, DO, DOS)
         doc_freq = look.findVirtual(TE, "docFreq", MT.methodType(INT))
         term_str = MH.filterReturnValue(
             look.findVirtual(TE, "term", MT.methodType(BR)), look.findVirtual(BR, "utf8ToString", MT.methodType(STR))
@@ -150,17 +158,17 @@ class _Handles:
         te_postings = MH.insertArguments(
             look.findVirtual(TE, "postings", MT.methodType(PE, PE, INT)), 1, None, A("java.lang.Integer")(FREQS)
         )
-        outer_t = MT.methodType(VOID, TE, DOS, DOS)
-        a = MH.permuteArguments(MH.filterArguments(write_int, 1, doc_freq), outer_t, 2, 0)
-        b = MH.permuteArguments(MH.filterArguments(write_utf, 1, term_str), outer_t, 2, 0)
-        c = MH.permuteArguments(MH.filterArguments(postings, 0, doc_freq, te_postings), outer_t, 0, 0, 1)
+        outer_t = MT.methodType(VOID, TE, DO, DO, DOS)
+        a = MH.permuteArguments(MH.filterArguments(write_int, 1, doc_freq), outer_t, 3, 0)
+        b = MH.permuteArguments(MH.filterArguments(write_utf, 1, term_str), outer_t, 3, 0)
+        c = MH.permuteArguments(MH.filterArguments(postings, 0, doc_freq, te_postings), outer_t, 0, 0, 1, 2)
         self.all_terms = MH.whileLoop(None, pred, MH.foldArguments(MH.foldArguments(c, b), a))
 
         # norms(n, ndv, out): for i < n: out.writeByte(ndv.advanceExact(i) ? (int) ndv.longValue() : 0)
-        norm_t = MT.methodType(VOID, INT, INT, NDV, DOS)
+        norm_t = MT.methodType(VOID, INT, INT, NDV, DO)
         test = MH.permuteArguments(
             look.findVirtual(NDV, "advanceExact", MT.methodType(BOOL, INT)),
-            MT.methodType(BOOL, INT, INT, NDV, DOS),
+            MT.methodType(BOOL, INT, INT, NDV, DO),
             2,
             0,
         )
@@ -170,15 +178,20 @@ class _Handles:
         yes = MH.permuteArguments(MH.filterArguments(write_byte, 1, value), norm_t, 3, 2)
         no = MH.permuteArguments(MH.insertArguments(write_byte, 1, A("java.lang.Integer")(0)), norm_t, 3)
         self.norms = MH.countedLoop(
-            MH.dropArguments(MH.identity(INT), 1, NDV, DOS), None, MH.guardWithTest(test, yes, no)
+            MH.dropArguments(MH.identity(INT), 1, NDV, DO), None, MH.guardWithTest(test, yes, no)
         )
         self._A = A
 
     def out(self, path: Path):
+        """A java.io.DataOutputStream to ``path`` (big-endian; writeUTF for the terms)."""
         A = self._A
         return A("java.io.DataOutputStream")(
             A("java.io.BufferedOutputStream")(A("java.io.FileOutputStream")(str(path)), 1 << 20)
         )
+
+    def lucene_out(self, directory, name: str):
+        """A Lucene IndexOutput for the file ``name`` in ``directory`` (little-endian, no locks)."""
+        return directory.createOutput(name, self._A("org.apache.lucene.store.IOContext").DEFAULT)
 
     def call(self, handle, *args) -> None:
         lst = self._A("java.util.ArrayList")()
@@ -244,45 +257,55 @@ def write_impact(lucene: LuceneIndex, out: str | os.PathLike[str], *, quiet: boo
         raise InputError(f"index has no {FIELD!r} field", lucene.path)
     fp = lucene_fingerprint(lucene)
     max_doc = fp["max_doc"]
-    post_bin, term_bin, norm_bin = out / "postings.tmp", out / "terms.tmp", out / "norms.tmp"
+    doc_bin, freq_bin, term_bin, norm_bin = (out / f"{n}.tmp" for n in ("docs", "freqs", "terms", "norms"))
+    FSDirectory = _java.autoclass("org.apache.lucene.store.FSDirectory")
+    directory = FSDirectory.open(_java.autoclass("java.nio.file.Paths").get(str(out.resolve())))
     with spinner(f"writing the impact index of {max_doc:,} documents", quiet):
-        posts, term_out = h.out(post_bin), h.out(term_bin)
         try:
-            h.call(h.all_terms, terms.iterator(), posts, term_out)
+            doc_out, freq_out = h.lucene_out(directory, doc_bin.name), h.lucene_out(directory, freq_bin.name)
+            term_out = h.out(term_bin)
+            try:
+                h.call(h.all_terms, terms.iterator(), doc_out, freq_out, term_out)
+            finally:
+                doc_out.close()
+                freq_out.close()
+                term_out.close()
+            norms_out = h.lucene_out(directory, norm_bin.name)
+            try:
+                for leaf in reader.leaves().toArray():
+                    leaf = jnius.cast("org.apache.lucene.index.LeafReaderContext", leaf)
+                    lr = leaf.reader()
+                    ndv = lr.getNormValues(FIELD)
+                    n = int(lr.maxDoc())
+                    if ndv is None:  # a segment without the field: no norms, no postings
+                        for _ in range(n):
+                            norms_out.writeByte(0)
+                    else:
+                        h.call(h.norms, n, ndv, norms_out)
+            finally:
+                norms_out.close()
         finally:
-            posts.close()
-            term_out.close()
-        norms_out = h.out(norm_bin)
-        try:
-            for leaf in reader.leaves().toArray():
-                leaf = jnius.cast("org.apache.lucene.index.LeafReaderContext", leaf)
-                lr = leaf.reader()
-                ndv = lr.getNormValues(FIELD)
-                n = int(lr.maxDoc())
-                if ndv is None:  # a segment without the field: no norms, no postings
-                    for _ in range(n):
-                        norms_out.writeByte(0)
-                else:
-                    h.call(h.norms, n, ndv, norms_out)
-        finally:
-            norms_out.close()
+            directory.close()
 
     dfs, term_list = _read_utf_records(term_bin.read_bytes())
-    pairs = np.fromfile(post_bin, dtype=">i4").reshape(-1, 2)
+    docs = np.fromfile(doc_bin, dtype="<i4").astype(np.int32, copy=False)
+    freqs32 = np.fromfile(freq_bin, dtype="<i4")
     norms = np.fromfile(norm_bin, dtype=np.uint8)
-    for f in (post_bin, term_bin, norm_bin):
+    for f in (doc_bin, freq_bin, term_bin, norm_bin):
         f.unlink()
     post_offsets = np.zeros(len(dfs) + 1, dtype=np.int64)
     np.cumsum(dfs, out=post_offsets[1:])
-    if post_offsets[-1] != len(pairs) or len(pairs) != fp["sum_doc_freq"] or len(norms) != max_doc:
+    if (
+        post_offsets[-1] != len(docs)
+        or len(docs) != len(freqs32)
+        or len(docs) != fp["sum_doc_freq"]
+        or len(norms) != max_doc
+    ):
         raise IrkitError(
-            f"impact index: read {len(pairs)} postings of {fp['sum_doc_freq']} and {len(norms)} norms "
+            f"impact index: read {len(docs)} postings of {fp['sum_doc_freq']} and {len(norms)} norms "
             f"of {max_doc} documents from {lucene.path}"
         )
-    docs = pairs[:, 0].astype(np.int32)
-    freqs32 = pairs[:, 1].astype(np.int64)
-    del pairs
-    if int(freqs32.sum()) != fp["sum_total_term_freq"]:
+    if int(freqs32.sum(dtype=np.int64)) != fp["sum_total_term_freq"]:
         raise IrkitError(f"impact index: term frequencies do not add up to Lucene's sumTotalTermFreq ({lucene.path})")
     top = int(freqs32.max()) if len(freqs32) else 0
     fdt = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int32

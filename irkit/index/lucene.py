@@ -71,7 +71,7 @@ def build_index(
 
         def documents():
             for docno, text in progress(iter_documents(path, fmt), desc="indexing", unit="doc", disable=quiet):
-                if not docno or any(c.isspace() for c in docno):
+                if docno.split() != [docno]:  # empty, or white space in it (str.split's is str.isspace's)
                     raise InputError(f"document id {docno!r} is empty or has white space", path)
                 if docno in seen:
                     raise InputError(f"document id {docno!r} appears twice", path)

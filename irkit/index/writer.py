@@ -33,6 +33,7 @@ from irkit.errors import IrkitError
 BATCH_DOCS = 2000
 BATCH_CHARS = 4_000_000
 _SEP = "\x00"  # between the texts of a batch; another one where a text holds it
+_FINISH = ("commit",)  # the last item a worker takes on success (None, on failure, commits nothing)
 _handles_lock = threading.Lock()
 _handles: dict[bool, _Handles] = {}
 
@@ -154,11 +155,17 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         h = handles(self.vectors)
         while (batch := self.batches.get()) is not None:
-            if self.error is None:
-                try:
+            if self.error is not None:
+                continue
+            try:
+                if batch is _FINISH:
+                    # Here, not in the main thread: the writers flush their last segments at once.
+                    self.writer.commit()
+                    self.writer.close()
+                else:
                     h.add(self.writer, *batch)
-                except BaseException as e:  # kept for the main thread, which raises it
-                    self.error = e
+            except BaseException as e:  # kept for the main thread, which raises it
+                self.error = e
 
     def put(self, batch) -> None:
         while True:  # a worker that failed takes no more: do not wait on its full queue
@@ -166,7 +173,8 @@ class _Worker(threading.Thread):
                 raise self.error
             try:
                 self.batches.put(batch, timeout=0.2)
-                self.docnos.extend(batch[0])
+                if batch is not _FINISH:
+                    self.docnos.extend(batch[0])
                 return
             except queue.Full:
                 continue
@@ -212,12 +220,12 @@ def write_lucene(
                 ids, texts, chars, k = [], [], 0, k + 1
         if ids:
             workers[k % threads].put((ids, texts))
+        for w in workers:
+            w.put(_FINISH)
         _stop(workers, drain=False)
         for w in workers:
             if w.error is not None:
                 raise w.error
-            w.writer.commit()
-            w.writer.close()
         if threads > 1:
             writer, directory = _open_writer(out, analyzer, ram_mb)
             try:

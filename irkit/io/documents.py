@@ -146,7 +146,7 @@ def check_id(value: object, what: str, where, line: int | None) -> str:
     text = str(value)
     if not text.strip():
         raise InputError(f"{what} is empty", where, line)
-    if any(c.isspace() for c in text):
+    if text.split() != [text]:  # white space anywhere (str.split's is str.isspace's), at C speed
         raise InputError(f"{what} {text[:60]!r} has white space (a TREC run cannot hold it)", where, line)
     if _has_escapes(text):
         raise InputError(f"{what} is not valid UTF-8", where, line)
@@ -159,7 +159,12 @@ def _clean(text: str) -> str:
 
 
 def _has_escapes(text: str) -> bool:
-    return any("\udc80" <= c <= "\udcff" for c in text)
+    # Called on every document's text: C-speed scans (a generator over the characters cost
+    # 1.5 s of the 4.5 s that reading 200k short documents took).
+    return not text.isascii() and _ESCAPES.search(text) is not None
+
+
+_ESCAPES = re.compile("[\udc80-\udcff]")  # surrogateescape's stand-ins for undecodable bytes
 
 
 # What a truncated or corrupt compressed file raises while it is read.

@@ -96,3 +96,36 @@ def test_a_reader_opened_before_another_process_adds_document_vectors_still_sear
     subprocess.run([sys.executable, "-c", code, str(index.path)], check=True, timeout=300)
     ImpactIndex.open(index.path, lucene=index)
     assert index.reader.getIndexCommit().getGeneration() > old_commit and index.has_docvectors
+
+
+def test_threads_keep_document_order_and_index_statistics(tmp_path, monkeypatch):
+    """Two writers (each committing its own part, batches dealt in turn) joined by addIndexes: the
+    first writer's documents, then the second's, each in reading order; every statistic the impact
+    part reads is the one writer's, document for document."""
+    import numpy as np
+
+    from irkit.index import writer
+    from irkit.index.impact import ImpactIndex
+
+    monkeypatch.setattr(writer, "BATCH_DOCS", 7)  # many batches
+    words = ["retrieval", "index", "lucene", "ranking", "query", "documents", "stemming", "tokens"]
+    f = tmp_path / "docs.jsonl"
+    ids = [f"x{(i * 37) % 101:03d}" for i in range(101)]
+    texts = [" ".join(words[(i * j) % 8] for j in range(i % 9 + 1)) for i in range(101)]
+    f.write_text("".join(json.dumps({"id": d, "contents": t}) + "\n" for d, t in zip(ids, texts, strict=True)))
+    one = build_index(f, tmp_path / "one", threads=1, quiet=True)
+    two = build_index(f, tmp_path / "two", threads=2, quiet=True)
+    batches = [ids[i : i + 7] for i in range(0, len(ids), 7)]
+    assert list(one.docnos) == ids
+    assert list(two.docnos) == [d for k in (0, 1) for b in batches[k::2] for d in b]
+    a, b = ImpactIndex.open(one.path, lucene=one), ImpactIndex.open(two.path, lucene=two)
+    for name in ("term_bytes", "term_offsets", "post_offsets"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    to_one = np.array([one.docno_to_id[d] for d in two.docnos])  # doc id in `two` -> in `one`
+    assert np.array_equal(a.norms[to_one], b.norms)
+    for t in range(a.num_terms):
+        lo, hi = a.post_offsets[t], a.post_offsets[t + 1]
+        got = sorted(zip(to_one[b.post_docs[lo:hi]].tolist(), b.post_freqs[lo:hi].tolist(), strict=True))
+        assert got == list(zip(a.post_docs[lo:hi].tolist(), a.post_freqs[lo:hi].tolist(), strict=True))
+    keys = ("doc_count", "sum_total_term_freq", "sum_doc_freq")
+    assert {k: a.meta[k] for k in keys} == {k: b.meta[k] for k in keys}
