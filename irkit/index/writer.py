@@ -14,7 +14,8 @@ How it is fast: documents cross JNI in batches (their ids and texts joined into 
 and the loop that splits them and calls ``IndexWriter.addDocument`` runs inside the JVM,
 composed from ``MethodHandle``s (no Java source to compile). pyjnius releases the GIL during
 the call, so Python reads the next batch while one writer per thread indexes. Each writer
-has its own folder and one thread, so its document order is its batches' order; the folders
+has its own folder and one thread, so its document order is its batches' order (and commits
+there, in its own thread, after its last batch: the writers' last flushes run at once); the folders
 are joined with ``IndexWriter.addIndexes`` (the first writer's documents, then the second's),
 and a merge policy that merges only neighbouring segments keeps that order.
 """
