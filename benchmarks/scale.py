@@ -247,7 +247,7 @@ def main() -> None:
         "encoding": encoding(index, args.encode_docs, args.work),
         "load_average": os.getloadavg()[0],
     }
-    # Private memory of a written shard's actor: a fixed part (Python, numpy, numba) and the kernel's
+    # Private memory of a written shard's actor: a fixed part (Python, numpy; numba while the kernel was numba's) and the kernel's
     # per-posting impacts (4 bytes a posting of its own documents); the fixed part from the 2-shard run.
     b = m["bm25"]
     m["private_mb_per_doc"] = 4 * m["postings_per_doc"] / 2**20

@@ -5,7 +5,7 @@ what the ``irkit`` script runs, with ``PYTHONPATH`` naming the tree measured): i
 start, imports, JVM start where the command needs one, the work, and writing the output. The
 reference, ``python -c "import pandas"``, is measured in the same run, so the ratio holds across
 machines and loads. Each row is the median of ``--repeat`` runs after one untimed run (files in
-the page cache, numba's kernels in its on-disk cache); peak memory is the largest resident set
+the page cache, the BM25 kernel in its on-disk cache); peak memory is the largest resident set
 of the process and its children (``ru_maxrss`` from ``wait4``), and CPU seconds (user + system,
 all threads and children) are printed beside the wall time: on a loaded machine they move less. The load average
 (``/proc/loadavg``) before and after is printed: the machine this runs on may be shared, and
@@ -15,8 +15,9 @@ every figure grows with its load.
 
 ``irkit index`` builds the collection's index (into a temporary folder) and the ``rank`` rows
 rank the collection's topics on it (1,000 hits each). The last row is BM25's first rank where
-numba's on-disk cache is empty (an install that skipped ``scripts/setup.sh``'s warm-up): numba
-compiles the kernels, and says so.
+the kernel's on-disk cache is empty (an install that skipped ``scripts/setup.sh``'s build): irkit
+compiles the kernel, and says so. (For a ``--before`` tree whose kernel was numba's, the row
+empties numba's cache instead.)
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float
 
 
 def measure(argv: list[str], repeat: int, env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
-    _once(argv, env, cwd)  # untimed: page cache, numba's cache
+    _once(argv, env, cwd)  # untimed: page cache, the kernel's cache
     runs = [_once(argv, env, cwd) for _ in range(repeat)]
     return (
         statistics.median(s for s, _, _ in runs),
@@ -86,13 +87,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="irkit-startup-") as tmp:
         table: dict[str, dict[str, tuple[float, float, float]]] = {}
         for label, tree in trees:
-            # each tree gets its own index (the index format may differ) and numba cache for the cold row;
+            # each tree gets its own index (the index format may differ) and kernel cache for the cold row;
             # it runs in the tree, as `python -m` puts the working folder before PYTHONPATH
             env = {**os.environ, "IRKIT_QUIET": "1", "PYTHONPATH": str(tree)}
             for name, argv in _rows(args, Path(tmp, label)):
                 cold = name.endswith("(once)")
                 if cold:
-                    row = _once(argv, {**env, "NUMBA_CACHE_DIR": str(Path(tmp, label, "numba"))}, tree)
+                    empty = str(Path(tmp, label, "cache"))
+                    row = _once(argv, {**env, "XDG_CACHE_HOME": empty, "NUMBA_CACHE_DIR": empty}, tree)
                 else:
                     row = measure(argv, args.repeat, env, tree)
                 table.setdefault(name, {})[label] = row
@@ -131,8 +133,8 @@ def _rows(args: argparse.Namespace, work: Path) -> list[tuple[str, list[str]]]:
     for model in args.models:
         rank = [*irkit, "rank", "-m", model, "-t", args.collection, "-i", str(index), "-o", str(run), "--force", "-q"]
         rows.append((f"irkit rank -m {model}", rank))
-    if "bm25" in args.models:  # the first rank after an install that skipped the warm-up: numba compiles
-        rows.append(("irkit rank -m bm25, numba's cache empty (once)", dict(rows)["irkit rank -m bm25"]))
+    if "bm25" in args.models:  # the first rank after an install that skipped the kernel's build: it compiles
+        rows.append(("irkit rank -m bm25, kernel cache empty (once)", dict(rows)["irkit rank -m bm25"]))
     return rows
 
 
