@@ -80,7 +80,6 @@ class BM25(Searcher):
         if threads is not None and threads < 0:
             raise InputError(f"threads must be positive (got {threads})")
         self.threads = max(1, threads or os.cpu_count() or 1)
-        self._setup()
         # backend: "impact" (irkit's impact index and compiled kernel, Lucene's exact scores;
         # the default when the index has one) or "lucene" (Lucene's own searcher: the reference).
         from irkit.index.impact import ImpactIndex
@@ -90,6 +89,8 @@ class BM25(Searcher):
             raise InputError("--engine ray shards irkit's impact index: use --backend impact (the default)")
         self.backend = backend
         self._impact = ImpactIndex.open(self.index.path, lucene=self.index) if backend == "impact" else None
+        if backend == "lucene":
+            self._setup()  # Lucene's searcher, sort and query generator: 70 ms of JNI the impact backend needs not
 
     def _setup(self) -> None:
         import jnius

@@ -1,4 +1,4 @@
-"""BM25 over an impact index with Lucene's exact arithmetic, in a compiled (C) kernel.
+"""BM25 (and QL) over an impact index with Lucene's exact arithmetic, in a compiled (C) kernel.
 
 What Lucene 9.9 (the version in Anserini's fat jar) computes, reproduced here:
 
@@ -20,8 +20,8 @@ How it is fast, exactly:
   once per (k1, b) (:func:`impacts`, float32, kept with the open index); above it, a 2-byte code
   per posting (frequency and norm byte, :func:`codes`) indexes a small per-query-term table of
   scores for heavy terms; the other scores are computed with the formula above, as Lucene does;
-* the kernel (C, :mod:`irkit.retrieve.kernel`: compiled once, called without the GIL) adds a query's postings window by window into a
-  ``float64`` accumulator one window long (a thread's memory does not grow with the collection),
+* the kernel (C, :mod:`irkit.retrieve.kernel`: compiled once, called without the GIL) adds a
+  query's postings window by window into a ``float64`` accumulator one window long (a thread's memory does not grow with the collection),
   over consecutive chunks of the batch's queries of about equal work handed out to the threads;
 * the top k is selected without sorting the matched documents: a heap of k order keys, one int64
   per document that encodes the float32 score and the docno rank together (see
@@ -36,12 +36,18 @@ import math
 import mmap
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from irkit.errors import InputError
 from irkit.index.impact import ImpactIndex
 from irkit.retrieve import kernel
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from irkit.index.lucene import LuceneIndex
 
 _SEP = "qqirkitqueryseparatorqq"  # one token, unchanged by Anserini's analyzer, never a query word
 
@@ -117,6 +123,12 @@ codes per posting instead (:func:`codes`) and looks heavy terms' scores up in pe
 computes them from frequency and norm: the same float32 operations, the same bits."""
 
 
+# what a model does not read, passed where the kernel takes an array
+_NO_CACHE = np.zeros(256, dtype=np.float32)
+_NO_LOGS = np.zeros(256, dtype=np.float64)
+_NO_CP = np.zeros(0, dtype=np.float64)
+
+
 def dirichlet_mu(mu: float) -> float:
     """``LMDirichletSimilarity``'s ``mu`` as its scorer reads it: a Java float, widened to double."""
     return float(np.float32(mu))
@@ -160,12 +172,6 @@ def impacts(index: ImpactIndex, k1: float, b: float, mu: float | None = None) ->
             store.clear()  # one setting at a time: the array is as large as the postings
             store[key] = out
         return store[key]
-
-
-# what a model does not read, passed where the kernel takes an array
-_NO_CACHE = np.zeros(256, dtype=np.float32)
-_NO_LOGS = np.zeros(256, dtype=np.float64)
-_NO_CP = np.zeros(0, dtype=np.float64)
 
 
 WINDOW = 1 << 16
@@ -355,7 +361,9 @@ def score_batch(
     return TopK(docs=out_docs, scores=out_scores, keys=out_keys, counts=out_counts, decimals=out_dec)
 
 
-def search(lucene, index: ImpactIndex, queries, hits: int, threads: int, **scoring):
+def search(
+    lucene: LuceneIndex, index: ImpactIndex, queries: pd.DataFrame, hits: int, threads: int, **scoring: Any
+) -> pd.DataFrame:
     """The run (``qid, docno, score, rank``) of a queries frame: analysed by ``lucene``'s analyser,
     scored on its impact part ``index`` by :func:`score_batch` (``scoring``: its ``k1``, ``b``,
     ``mu``, ``adjust_ties``)."""
