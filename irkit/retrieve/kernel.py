@@ -11,7 +11,8 @@ The library is built by ``$CC`` (else Python's configured compiler, else ``cc``)
 in ``$XDG_CACHE_HOME/irkit`` (else ``~/.cache/irkit``) under a name made from the source, the
 flags and the compiler: a changed source is a new library, never a stale one. The first
 process that needs it compiles it and says so; ``scripts/setup.sh`` does that at install
-(:func:`build`). Where the cache folder cannot be written, the process compiles into a
+(:func:`build`). Where the cache folder cannot be written, or it or the library is another
+user's or writable by others (loading a library runs its code), the process compiles into a
 temporary folder of its own.
 """
 
@@ -102,10 +103,17 @@ def _cache_dir() -> Path:
     return Path(base, "irkit")
 
 
-def _compile(cc: list[str], out: Path) -> None:
+def _trusted(path: Path) -> bool:
+    """Whether ``path`` is this user's and nobody else can write it: loading a library runs its
+    code, so one that another user could have put or changed is not loaded."""
+    st = path.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _compile(cc: list[str], out: Path, why: str) -> None:
     from irkit.progress import log
 
-    log(f"compiling the BM25 search kernel (C, once: cached in {out.parent})")
+    log(f"compiling the BM25 search kernel (C, {why})")
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         done = subprocess.run([*cc, *FLAGS, "-o", str(tmp), str(SOURCE), "-lm"], capture_output=True, text=True)
@@ -129,14 +137,22 @@ def lib() -> ctypes.CDLL:
             key = hashlib.sha256(SOURCE.read_bytes() + repr((FLAGS, cc, platform.machine())).encode()).hexdigest()[:16]
             name = f"kernel-{key}.so"
             path = _cache_dir() / name
-            if not path.is_file():
-                try:
-                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                    _compile(cc, path)
-                except OSError:  # a read-only or full cache folder: this process's own
-                    path = Path(tempfile.mkdtemp(prefix="irkit-kernel-")) / name
-                    _compile(cc, path)
-            lib = ctypes.CDLL(str(path))
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                if not _trusted(path.parent):
+                    raise PermissionError(path.parent)
+                if not path.is_file():
+                    _compile(cc, path, f"once: cached in {path.parent}")
+                elif not _trusted(path):
+                    raise PermissionError(path)
+            except OSError:  # a read-only, full or foreign cache folder: this process's own
+                with tempfile.TemporaryDirectory(prefix="irkit-kernel-") as own:
+                    why = f"for this process only: {path.parent} is read-only, full, or not this user's alone"
+                    path = Path(own, name)
+                    _compile(cc, path, why)
+                    lib = ctypes.CDLL(str(path))  # loaded: the file can go
+            else:
+                lib = ctypes.CDLL(str(path))
             lib.irkit_score_block.argtypes = [ctypes.POINTER(Batch), ctypes.POINTER(Scratch), _i, _i]
             lib.irkit_score_block.restype = None
             lib.irkit_fill_impacts.argtypes = [_i, _p, _p, _p, _i, _p, _p, ctypes.c_double, _p, _p, _p, _i, _p]

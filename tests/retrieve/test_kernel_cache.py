@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 NOTICE = "compiling the BM25 search kernel"
 CALL = "import numpy as np; from irkit.retrieve import impact; print(impact.java_decimal(np.float32([0.1, 2.5, 1e-7])).tolist())"
@@ -38,3 +40,15 @@ def test_another_compiler_builds_its_own_library_and_a_missing_one_is_one_line(t
     assert missing.returncode != 0
     last = missing.stderr.strip().splitlines()[-1]
     assert "cannot compile irkit's BM25 kernel: /nonexistent/cc" in last and "set CC" in last
+
+
+def test_a_cache_others_can_write_is_not_loaded_from(tmp_path):
+    """Loading a library runs its code: one in a folder that other users can write is not loaded;
+    the process compiles its own, and says so each time."""
+    assert _run(tmp_path).returncode == 0
+    (tmp_path / "irkit").chmod(0o777)
+    before = set(Path(tempfile.gettempdir()).glob("irkit-kernel-*"))
+    again = _run(tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert NOTICE in again.stderr and "for this process only" in again.stderr  # a temporary folder of its own
+    assert set(Path(tempfile.gettempdir()).glob("irkit-kernel-*")) == before  # removed once loaded
