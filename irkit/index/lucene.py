@@ -23,7 +23,7 @@ from irkit import _java
 from irkit.errors import InputError, IrkitError
 from irkit.index.impact import IMPACT_DIR, ImpactIndex, impact_path, lucene_fingerprint, write_impact
 from irkit.io.atomic import atomic_path, note_input
-from irkit.io.documents import detect_format, iter_documents
+from irkit.io.documents import check_id, detect_format, iter_documents
 from irkit.progress import log, progress
 
 META_FILE = "irkit.json"
@@ -71,8 +71,7 @@ def build_index(
 
         def documents():
             for docno, text in progress(iter_documents(path, fmt), desc="indexing", unit="doc", disable=quiet):
-                if docno.split() != [docno]:  # empty, or white space in it (str.split's is str.isspace's)
-                    raise InputError(f"document id {docno!r} is empty or has white space", path)
+                check_id(docno, "document id", path, None)  # the readers' own rule, for any source
                 if docno in seen:
                     raise InputError(f"document id {docno!r} appears twice", path)
                 seen.add(docno)
