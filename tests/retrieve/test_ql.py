@@ -209,33 +209,14 @@ def test_rm3_expanded_query_scored_by_the_impact_engine_gives_the_same_run(cacm,
         return tuple(out)
 
     monkeypatch.setattr(impact, "prepare", prepare)
-    top = impact.score_batch(ix, [list(e) for e in expanded], hits=1000, k1=0.9, b=0.4)
+    # Pyserini's scores went through Anserini's ScoreTiesAdjusterReranker; so do the kernel's with
+    # adjust_ties (the same operations): equal bit for bit.
+    top = impact.score_batch(ix, [list(e) for e in expanded], hits=1000, k1=0.9, b=0.4, adjust_ties=True)
     ours = impact.run_from_topk(list(queries["qid"]), top, cacm_index.docnos)
     theirs = rm3.search(queries, quiet=True)
     assert len(ours) == len(theirs) > 0
     assert list(ours["qid"]) == list(theirs["qid"]) and list(ours["docno"]) == list(theirs["docno"])
-    # Pyserini's scores went through Anserini's ScoreTiesAdjusterReranker; the impact engine's are
-    # Lucene's exact floats: adjusted the same way, they are equal bit for bit.
-    exact = ours["score"].to_numpy(dtype=np.float64).astype(np.float32)
-    adjusted = np.concatenate(
-        [_anserini_tie_adjust(exact[g]) for g in ours.groupby("qid", sort=False).indices.values()]
+    np.testing.assert_array_equal(
+        ours["score"].to_numpy(dtype=np.float64).astype(np.float32),
+        theirs["score"].to_numpy(dtype=np.float64).astype(np.float32),
     )
-    np.testing.assert_array_equal(adjusted, theirs["score"].to_numpy(dtype=np.float64).astype(np.float32))
-
-
-def _anserini_tie_adjust(scores):
-    """Anserini's ScoreTiesAdjusterReranker on one query's float32 scores in rank order: round to
-    1e-4 (``(float) (Math.round((double) s * 10000.0) / 10000.0)``, Anserini 1.7.1's bytecode), then
-    subtract 1e-6 per tie with the previous score."""
-    import numpy as np
-
-    out = scores.astype(np.float32).copy()
-    dup = 0
-    for i in range(len(out)):
-        out[i] = np.float32(np.floor(np.float64(out[i]) * 10000.0 + 0.5) / 10000.0)
-        if i == 0 or np.float32(out[i - 1] - out[i]) > np.float32(1e-4):
-            dup = 0
-        else:
-            dup += 1
-            out[i] = np.float32(out[i] - np.float32(np.float32(1e-6) * np.float32(dup)))
-    return out
