@@ -4,7 +4,7 @@ For each collection (Vaswani, CACM, and seeded synthetic collections drawn from 
 and length distributions by ``benchmarks/synthetic.py``: for speed and memory only), this
 builds, once, under ``--workdir``:
 
-* the irkit index (Anserini ``IndexCollection`` + the impact part): indexing docs/s, and the
+* the irkit index (Lucene in irkit's JVM, as ``irkit index`` builds it, + the impact part): indexing docs/s, and the
   impact part's own build time and size on disk;
 * a bm25s index (``bm25s.tokenize`` with English stopwords and PyStemmer, method "lucene",
   k1=0.9, b=0.4), saved: its indexing docs/s;
