@@ -52,3 +52,29 @@ def test_a_cache_others_can_write_is_not_loaded_from(tmp_path):
     assert again.returncode == 0, again.stderr
     assert NOTICE in again.stderr and "for this process only" in again.stderr  # a temporary folder of its own
     assert set(Path(tempfile.gettempdir()).glob("irkit-kernel-*")) == before  # removed once loaded
+
+
+def test_no_compiler_at_the_command_line_is_one_line_and_writes_nothing(tmp_path, cacm_index):
+    out = tmp_path / "bm25.run"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "empty"), "CC": "/nonexistent/cc", "IRKIT_QUIET": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "irkit",
+        "rank",
+        "-m",
+        "bm25",
+        "-i",
+        str(cacm_index.path),
+        "-t",
+        "cacm",
+        "-o",
+        str(out),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "irkit: error: cannot compile irkit's BM25 kernel: /nonexistent/cc: No such file or directory; "
+        "install a C compiler (gcc) or set CC"
+    ]
+    assert not out.exists()

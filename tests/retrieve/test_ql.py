@@ -131,6 +131,8 @@ def test_options_are_checked():
         registry.parse_options(registry.get("ql"), {"mu": "lots"})
     with pytest.raises(IrkitError, match="k1"):
         registry.parse_options(registry.get("ql"), {"k1": "1.2"})  # QL has no k1
+    with pytest.raises(IrkitError, match="unknown backend 'bm25s'"):
+        registry.parse_options(registry.get("ql"), {"backend": "bm25s"})
 
 
 def test_registered_as_models_and_stages(cacm, cacm_index):
